@@ -1,0 +1,7 @@
+"""Command-line interface: ``healthscore <command> --help`` documents each command."""
+
+from healthscore.cli import data as _data  # noqa: F401  (registers its commands)
+from healthscore.cli import model as _model  # noqa: F401
+from healthscore.cli.app import app, main, run
+
+__all__ = ["app", "main", "run"]

@@ -1,0 +1,93 @@
+"""The ``healthscore`` program: one Typer app that the subcommand modules register on.
+
+Subcommand modules only parse options, call one library function, and report. A
+:class:`~healthscore.errors.HealthscoreError` becomes one clear line on stderr and exit code 1;
+the traceback is shown only with ``-v``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+
+from healthscore.config import Config, load_config
+from healthscore.errors import HealthscoreError
+
+app = typer.Typer(
+    name="healthscore",
+    help="Learn a customer health score from SaaS account history: churn risk, drivers, plays.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML config file (defaults apply without one).",
+                 exists=False, dir_okay=False),
+]
+DataOption = Annotated[Path, typer.Option("--data", "-d", help="Folder of input tables.")]
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs, tracebacks.")] = False,
+) -> None:
+    """healthscore: which accounts will churn, why, and what to do about it."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def config_from(path: Path | None) -> Config:
+    """The config of a command: the file if given, else the defaults."""
+    return load_config(path)
+
+
+@contextmanager
+def progress(message: str) -> Iterator[None]:
+    """Show a spinner with ``message`` while a long step runs (only on a terminal)."""
+    if console.is_terminal:
+        with console.status(message):
+            yield
+    else:
+        yield
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the program; return the exit code instead of exiting (tests call this)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in args or "--verbose" in args
+    try:
+        app(args=args, prog_name="healthscore", standalone_mode=False)
+    except HealthscoreError as exc:
+        if verbose:
+            err_console.print_exception()
+        err_console.print(f"[bold red]error:[/] {exc}", markup=True)
+        return 1
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

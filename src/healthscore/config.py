@@ -1,0 +1,247 @@
+"""One typed configuration, loaded from TOML.
+
+Every knob of the pipeline lives here so that a run is fully described by one file plus a seed:
+the churn definition, the snapshot cadence, the label horizon, the model's hyper-parameters,
+the score mapping, the touch tiers. Unknown keys are errors, not silently ignored, because a
+misspelt ``horizon_dayz`` that falls back to a default would quietly change every label.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from healthscore.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TableMapping(_Section):
+    """How one of the user's exports maps onto a contract table."""
+
+    source: str | None = Field(
+        None, description="File stem or database table holding this table; default: its own name."
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Contract column name -> the user's column name.",
+    )
+
+
+class DataConfig(_Section):
+    """Where the data lives and how its names map onto the input contract."""
+
+    tables: dict[str, TableMapping] = Field(default_factory=dict)
+    end: str | None = Field(
+        None,
+        description=(
+            "Exclusive end of the observed history (ISO date). Default: inferred as the day "
+            "after the latest recorded activity."
+        ),
+    )
+
+
+class LabelConfig(_Section):
+    """The churn definition and the label window."""
+
+    churn_source: Literal["contracts", "churn_events"] = "contracts"
+    grace_days: int = Field(30, ge=0, description="A renewal may start this late and still count.")
+    mode: Literal["rolling", "renewal"] = "rolling"
+    lead_days: int = Field(0, ge=0)
+    horizon_days: int = Field(90, gt=0)
+    renewal_offsets_days: tuple[int, ...] = (180, 120, 90, 60)
+
+
+class SnapshotConfig(_Section):
+    """Observation dates: when we pretend to look at the accounts."""
+
+    cadence: Literal["month", "week", "quarter"] = "month"
+    start: str | None = None
+    end: str | None = None
+
+
+class FeatureConfig(_Section):
+    """Options of the feature catalogue."""
+
+    core_features: tuple[str, ...] | None = Field(
+        None,
+        description="Features that count as core usage; default: the 4 most used features.",
+    )
+
+
+class SplitConfig(_Section):
+    """Out-of-time split: train | purge | valid | purge | test, in observation dates."""
+
+    test_dates: int = Field(3, ge=1, description="Latest labelled observation dates used as test.")
+    valid_dates: int = Field(3, ge=1, description="Observation dates before them for validation.")
+    purge_days: int | None = Field(
+        None, ge=0, description="Gap between periods; default lead_days + horizon_days."
+    )
+    backtest_cutoffs: int = Field(3, ge=0, description="Rolling backtest folds (0 turns it off).")
+
+
+class ModelConfig(_Section):
+    """LightGBM and calibration settings."""
+
+    num_threads: int = Field(2, ge=1, description="Always explicit: the default oversubscribes.")
+    n_estimators: int = Field(600, ge=1)
+    learning_rate: float = Field(0.03, gt=0)
+    num_leaves: int = Field(31, ge=2)
+    min_child_samples: int = Field(50, ge=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    reg_lambda: float = Field(1.0, ge=0)
+    early_stopping_rounds: int = Field(50, ge=1)
+    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+
+
+class ScoreConfig(_Section):
+    """How a calibrated churn probability becomes a 0-100 health score and a tier."""
+
+    base_score: float = Field(70.0, description="Health score at the base odds.")
+    base_churn_probability: float = Field(0.05, gt=0, lt=1)
+    points_to_double_odds: float = Field(10.0, gt=0)
+    watch_below: float = Field(70.0, description="Scores under this are 'watch'.")
+    at_risk_below: float = Field(50.0, description="Scores under this are 'at_risk'.")
+
+    @model_validator(mode="after")
+    def _tiers_ordered(self) -> ScoreConfig:
+        if self.at_risk_below > self.watch_below:
+            raise ValueError("score.at_risk_below must not exceed score.watch_below")
+        return self
+
+
+class TouchConfig(_Section):
+    """Touch tiers by ARR: who works the account and through which channel."""
+
+    high_touch_min_arr: float = 50_000.0
+    low_touch_min_arr: float = 10_000.0
+
+    @model_validator(mode="after")
+    def _bands_ordered(self) -> TouchConfig:
+        if self.low_touch_min_arr > self.high_touch_min_arr:
+            raise ValueError("touch.low_touch_min_arr must not exceed touch.high_touch_min_arr")
+        return self
+
+
+class CapacityConfig(_Section):
+    """How many accounts the CS team can work in one cadence step."""
+
+    csms: int = Field(5, ge=1)
+    accounts_per_csm: int = Field(20, ge=1)
+
+    @property
+    def top_k(self) -> int:
+        return self.csms * self.accounts_per_csm
+
+
+class PlaybookConfig(_Section):
+    """Where the playbook catalogue lives and how much of it is held out."""
+
+    catalogue: str | None = Field(None, description="TOML file; default: the shipped catalogue.")
+    holdout_share: float = Field(0.1, ge=0, lt=1)
+
+
+class KpiConfig(_Section):
+    """Settings of the retention KPIs."""
+
+    gross_margin: float = Field(0.7, gt=0, le=1)
+    activation_min_active_users: int = Field(3, ge=1)
+    activation_days: int = Field(90, ge=1)
+
+
+class TrackingConfig(_Section):
+    """MLflow tracking and registry."""
+
+    enabled: bool = True
+    uri: str = "sqlite:///mlruns/mlflow.db"
+    artifact_root: str = "mlruns/artifacts"
+    experiment: str = "healthscore"
+    registered_model: str = "healthscore"
+
+
+class Config(_Section):
+    """The whole configuration. Every section has documented defaults."""
+
+    seed: int = 42
+    data: DataConfig = DataConfig()
+    labels: LabelConfig = LabelConfig()
+    snapshots: SnapshotConfig = SnapshotConfig()
+    features: FeatureConfig = FeatureConfig()
+    split: SplitConfig = SplitConfig()
+    model: ModelConfig = ModelConfig()
+    score: ScoreConfig = ScoreConfig()
+    touch: TouchConfig = TouchConfig()
+    capacity: CapacityConfig = CapacityConfig()
+    playbooks: PlaybookConfig = PlaybookConfig()
+    kpis: KpiConfig = KpiConfig()
+    tracking: TrackingConfig = TrackingConfig()
+
+    @property
+    def purge_days(self) -> int:
+        """Gap between training, validation and test dates, so no label window overlaps."""
+        if self.split.purge_days is not None:
+            return self.split.purge_days
+        return self.labels.lead_days + self.labels.horizon_days
+
+    def with_overrides(self, **sections: dict[str, Any]) -> Config:
+        """A copy with some keys of some sections replaced, validated like a file."""
+        raw = self.model_dump()
+        for section, values in sections.items():
+            raw.setdefault(section, {}).update(values)
+        return config_from_dict(raw)
+
+
+def config_from_dict(raw: dict[str, Any], *, origin: str = "config") -> Config:
+    """Validate a plain dictionary as a :class:`Config`, with errors a person can act on."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            if err["type"] == "extra_forbidden":
+                problems.append(f"  {where}: unknown key (check its spelling and section)")
+            else:
+                problems.append(f"  {where}: {err['msg']}")
+        raise ConfigError(f"{origin} is invalid:\n" + "\n".join(problems)) from None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load a TOML config file; ``None`` gives the defaults.
+
+    Examples
+    --------
+    >>> load_config().labels.horizon_days
+    90
+    """
+    if path is None:
+        return Config()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return config_from_dict(raw, origin=f"config file {path}")
+
+
+def flatten_config(config: Config) -> dict[str, str]:
+    """The config as flat ``section.key -> value`` strings, for experiment tracking."""
+    flat: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        else:
+            flat[prefix] = str(value)
+
+    walk("", config.model_dump())
+    return flat

@@ -1,0 +1,334 @@
+"""The one module that knows file names and formats.
+
+Input tables are exposed as typed DuckDB views with the contract's column names, whatever the
+user's files are called, so every later step reads one shape: ``SELECT ... FROM logins``. The
+views are lazy: a 50-million-row login log is scanned by DuckDB when a query needs it, never
+loaded into pandas whole. Outputs are written atomically (temporary file, then rename) so an
+interrupted run never leaves a half-written file in place of a good one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from healthscore.config import Config, DataConfig
+from healthscore.errors import SchemaError
+from healthscore.schema import EVENT_TABLES, TABLES, Column
+
+SUFFIXES: tuple[str, ...] = (".parquet", ".csv", ".csv.gz")
+
+_SQL_TYPES = {
+    "id": "VARCHAR",
+    "text": "VARCHAR",
+    "number": "DOUBLE",
+    "integer": "BIGINT",
+    "bool": "BOOLEAN",
+}
+
+
+def quote(identifier: str) -> str:
+    """Quote a SQL identifier (column or view name) for DuckDB."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def typed_expression(expr: str, column: Column) -> str:
+    """SQL casting a raw column to its contract type; unparseable values become NULL."""
+    if column.kind == "timestamp":
+        # Through TIMESTAMPTZ so offsets are honoured; the session zone is UTC, so naive
+        # values are read as UTC and the result is a naive UTC timestamp.
+        return f"TRY_CAST(TRY_CAST({expr} AS TIMESTAMPTZ) AS TIMESTAMP)"
+    if column.kind == "id":
+        return f"NULLIF(TRIM(CAST({expr} AS VARCHAR)), '')"
+    if column.kind == "text":
+        return f"CAST({expr} AS VARCHAR)"
+    return f"TRY_CAST({expr} AS {_SQL_TYPES[column.kind]})"
+
+
+@dataclass
+class DataSource:
+    """The input tables of one data set, as typed DuckDB views.
+
+    ``raw_<table>`` holds the user's columns as found (after renaming), ``<table>`` the typed
+    view every step reads. ``present`` names the tables found; ``data_end`` is the exclusive
+    end of the observed history: nothing at or after it has happened yet.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    present: frozenset[str]
+    data_end: pd.Timestamp
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    origin: str = "data"
+
+    def has(self, table: str) -> bool:
+        """Whether the optional ``table`` was supplied."""
+        return table in self.present
+
+    def has_column(self, table: str, column: str) -> bool:
+        """Whether ``table`` was supplied with ``column`` (optional columns may be absent)."""
+        return column in self.columns.get(table, ())
+
+    def table(self, name: str) -> pd.DataFrame:
+        """The typed table as a pandas DataFrame (use for small tables only)."""
+        if name not in self.present:
+            raise SchemaError(f"{self.origin}: table '{name}' is not present")
+        return self.con.sql(f"SELECT * FROM {quote(name)}").df()
+
+    def scalar(self, sql: str, params: Mapping[str, object] | None = None) -> object:
+        """Run a query that returns one value, and return it."""
+        return self.con.execute(sql, dict(params or {})).fetchall()[0][0]
+
+    def query(self, sql: str, params: Mapping[str, object] | None = None) -> pd.DataFrame:
+        """Run a parameterised query over the views and return a DataFrame."""
+        return self.con.execute(sql, dict(params or {})).df()
+
+
+def find_table_file(directory: Path, stem: str) -> Path | None:
+    """The file holding table ``stem`` in ``directory``, preferring Parquet over CSV."""
+    for suffix in SUFFIXES:
+        candidate = directory / f"{stem}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _reader(path: Path) -> str:
+    literal = "'" + str(path).replace("'", "''") + "'"
+    if path.suffix == ".parquet":
+        return f"read_parquet({literal})"
+    return f"read_csv({literal}, header=true, all_varchar=true)"
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _define_views(
+    con: duckdb.DuckDBPyConnection,
+    relations: Mapping[str, str],
+    data_config: DataConfig,
+    origin: str,
+    missing_columns: dict[str, list[str]] | None = None,
+) -> dict[str, tuple[str, ...]]:
+    """Create ``raw_<table>`` and typed ``<table>`` views; return each table's columns.
+
+    A table lacking required columns raises :class:`SchemaError`, unless ``missing_columns``
+    is given: then the gaps are recorded there (for a report of every problem at once) and
+    the table gets no typed view.
+    """
+    columns: dict[str, tuple[str, ...]] = {}
+    for name, relation in relations.items():
+        spec = TABLES[name]
+        renames = data_config.tables.get(name)
+        user_to_contract = {v: k for k, v in (renames.columns if renames else {}).items()}
+        found = [row[0] for row in con.sql(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+        selected = []
+        for user_col in found:
+            contract_col = user_to_contract.get(user_col, user_col)
+            selected.append(f"{quote(user_col)} AS {quote(contract_col)}")
+        con.execute(
+            f"CREATE OR REPLACE VIEW {quote('raw_' + name)} AS "
+            f"SELECT {', '.join(selected)} FROM {relation}"
+        )
+        present = tuple(user_to_contract.get(c, c) for c in found)
+        missing = [c for c in spec.required_columns if c not in present]
+        if missing and missing_columns is not None:
+            missing_columns[name] = missing
+            continue
+        if missing:
+            raise SchemaError(
+                f"{origin}: table '{name}' lacks required column(s) {', '.join(missing)}; "
+                f"found {', '.join(present)}. Rename them in the [data.tables.{name}.columns] "
+                "section of the config if they exist under other names."
+            )
+        typed = []
+        contract_names = {c.name for c in spec.columns}
+        for col in spec.columns:
+            if col.name in present:
+                typed.append(f"{typed_expression(quote(col.name), col)} AS {quote(col.name)}")
+        typed += [quote(c) for c in present if c not in contract_names]
+        con.execute(
+            f"CREATE OR REPLACE VIEW {quote(name)} AS "
+            f"SELECT {', '.join(typed)} FROM {quote('raw_' + name)}"
+        )
+        columns[name] = present
+    return columns
+
+
+def infer_data_end(con: duckdb.DuckDBPyConnection, present: frozenset[str]) -> pd.Timestamp:
+    """The day after the latest recorded activity: the exclusive end of the history."""
+    parts = ["SELECT max(created_at) AS t FROM accounts", "SELECT max(start_date) FROM contracts"]
+    for name in EVENT_TABLES:
+        if name in present:
+            parts.append(f"SELECT max({TABLES[name].event_time}) FROM {name}")
+    latest = con.sql(" UNION ALL ".join(parts)).df().iloc[:, 0].max()
+    if pd.isna(latest):
+        raise SchemaError("data: no parseable dates in accounts or contracts; is the data empty?")
+    return pd.Timestamp(latest).normalize() + pd.Timedelta(days=1)
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection,
+    relations: Mapping[str, str],
+    data_config: DataConfig,
+    origin: str,
+    missing_columns: dict[str, list[str]] | None = None,
+) -> DataSource:
+    missing = [n for n, s in TABLES.items() if s.required and n not in relations]
+    if missing and missing_columns is None:
+        raise SchemaError(
+            f"{origin}: required table(s) {', '.join(missing)} not found "
+            f"(expected files like {missing[0]}.parquet or {missing[0]}.csv)"
+        )
+    columns = _define_views(con, relations, data_config, origin, missing_columns)
+    present = frozenset(columns)
+    if missing_columns is not None and not {"accounts", "contracts"} <= present:
+        return DataSource(con, present, pd.NaT, columns, origin)
+    if data_config.end is not None:
+        data_end = pd.Timestamp(data_config.end).normalize()
+    else:
+        data_end = infer_data_end(con, present)
+    return DataSource(con, present, data_end, columns, origin)
+
+
+def open_source(
+    path: str | Path,
+    config: Config | None = None,
+    *,
+    missing_columns: dict[str, list[str]] | None = None,
+) -> DataSource:
+    """Open a folder of ``<table>.parquet`` / ``<table>.csv`` files as a :class:`DataSource`.
+
+    With ``missing_columns`` (used by validation), missing tables and columns are recorded
+    there instead of raised, so that every problem can be reported at once.
+    """
+    data_config = (config or Config()).data
+    directory = Path(path)
+    if not directory.is_dir():
+        raise SchemaError(f"data folder {directory} does not exist")
+    con = _connect()
+    relations: dict[str, str] = {}
+    for name in TABLES:
+        mapping = data_config.tables.get(name)
+        stem = mapping.source if mapping and mapping.source else name
+        found = find_table_file(directory, stem)
+        if found is not None:
+            relations[name] = _reader(found)
+    return _finish(con, relations, data_config, str(directory), missing_columns)
+
+
+def source_from_frames(
+    frames: Mapping[str, pd.DataFrame],
+    config: Config | None = None,
+    *,
+    data_end: str | pd.Timestamp | None = None,
+    missing_columns: dict[str, list[str]] | None = None,
+) -> DataSource:
+    """Wrap in-memory DataFrames (tests, the simulator) as a :class:`DataSource`."""
+    data_config = (config or Config()).data
+    if data_end is not None:
+        data_config = data_config.model_copy(update={"end": str(pd.Timestamp(data_end).date())})
+    unknown = sorted(set(frames) - set(TABLES))
+    if unknown:
+        raise SchemaError(f"unknown table(s) {', '.join(unknown)}; known: {', '.join(TABLES)}")
+    con = _connect()
+    relations = {}
+    for name, frame in frames.items():
+        con.register(f"_frame_{name}", frame)
+        relations[name] = quote(f"_frame_{name}")
+    return _finish(con, relations, data_config, "data", missing_columns)
+
+
+@contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it over ``target`` on success only."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_frame(frame: pd.DataFrame, target: str | Path) -> Path:
+    """Write a DataFrame as Parquet or CSV (by suffix), atomically."""
+    target = Path(target)
+    writers: dict[str, Callable[[Path], None]] = {
+        ".parquet": lambda p: frame.to_parquet(p, index=False),
+        ".csv": lambda p: frame.to_csv(p, index=False, date_format="%Y-%m-%dT%H:%M:%S"),
+    }
+    suffix = target.suffix.lower()
+    if suffix not in writers:
+        raise SchemaError(f"cannot write {target}: use a .parquet or .csv file name")
+    with atomic_path(target) as tmp:
+        writers[suffix](tmp)
+    return target
+
+
+def write_text(text: str, target: str | Path) -> Path:
+    """Write a text file atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(target)
+
+
+def write_tables(
+    tables: Mapping[str, pd.DataFrame], directory: str | Path, *, fmt: str = "parquet"
+) -> list[Path]:
+    """Write each table as ``<directory>/<name>.<fmt>``; return the paths written."""
+    if fmt not in ("parquet", "csv"):
+        raise SchemaError(f"unknown format {fmt!r}: use parquet or csv")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    return [write_frame(frame, directory / f"{name}.{fmt}") for name, frame in tables.items()]
+
+
+def metadata_path(target: str | Path) -> Path:
+    """Where the metadata of a derived table lives: ``<file>.meta.json`` beside it."""
+    target = Path(target)
+    return target.with_name(target.name + ".meta.json")
+
+
+def write_frame_with_metadata(
+    frame: pd.DataFrame, target: str | Path, metadata: Mapping[str, object]
+) -> Path:
+    """Write a derived table and its JSON metadata (config, fingerprint, version) beside it."""
+    import json
+
+    write_frame(frame, target)
+    write_text(json.dumps(metadata, indent=2, sort_keys=True, default=str), metadata_path(target))
+    return Path(target)
+
+
+def read_frame(path: str | Path) -> pd.DataFrame:
+    """Read a Parquet or CSV file written by :func:`write_frame`."""
+    path = Path(path)
+    if not path.is_file():
+        raise SchemaError(f"{path} does not exist")
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path)
+
+
+def read_metadata(path: str | Path) -> dict[str, object]:
+    """The metadata written beside ``path`` by :func:`write_frame_with_metadata`."""
+    import json
+
+    meta = metadata_path(path)
+    if not meta.is_file():
+        raise SchemaError(f"{meta} does not exist; was {path} written by healthscore?")
+    return json.loads(meta.read_text(encoding="utf-8"))

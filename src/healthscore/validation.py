@@ -1,0 +1,227 @@
+"""Check a data set against the input contract and report every problem at once.
+
+Each check is one SQL query over the source's DuckDB views, so validating a large event log
+never loads it into pandas. A problem names the table, the column, how many rows are at
+fault and up to five example rows; errors (later steps would be wrong) are kept apart from
+warnings (later steps work, with less: an optional table is missing, say).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from healthscore.config import Config
+from healthscore.errors import SchemaError
+from healthscore.schema import EVENT_TABLES, PRIORITIES, TABLES
+from healthscore.storage import DataSource, open_source, quote, typed_expression
+
+Severity = Literal["error", "warning"]
+EXAMPLES = 5
+_FAMILY_OF = {name: spec.feature_family for name, spec in TABLES.items()}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of validation."""
+
+    severity: Severity
+    table: str
+    column: str | None
+    count: int
+    message: str
+    examples: tuple[dict[str, object], ...] = ()
+
+    def describe(self) -> str:
+        where = f"{self.table}.{self.column}" if self.column else self.table
+        rows = f" ({self.count} row{'s' if self.count != 1 else ''})" if self.count else ""
+        text = f"[{self.severity}] {where}: {self.message}{rows}"
+        for example in self.examples:
+            shown = ", ".join(f"{k}={v}" for k, v in example.items())
+            text += f"\n      e.g. {shown}"
+        return text
+
+
+@dataclass
+class ValidationReport:
+    """All problems found in one data set."""
+
+    origin: str
+    problems: list[Problem] = field(default_factory=list)
+    row_counts: dict[str, int] = field(default_factory=dict)
+    data_end: pd.Timestamp | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def describe(self) -> str:
+        lines = [f"{self.origin}: {len(self.errors)} error(s), {len(self.warnings)} warning(s)"]
+        lines += [p.describe() for p in self.errors + self.warnings]
+        return "\n".join(lines)
+
+    def raise_for_errors(self) -> None:
+        """Raise :class:`SchemaError` listing every error, if there is any."""
+        if self.errors:
+            raise SchemaError(
+                "the data breaks the input contract; fix these and run "
+                "`healthscore validate` again:\n" + "\n".join(p.describe() for p in self.errors)
+            )
+
+
+def _examples(source: DataSource, table: str, columns: list[str], where: str) -> tuple:
+    cols = ", ".join(quote(c) for c in dict.fromkeys(columns))
+    rows = source.con.sql(f"SELECT {cols} FROM {quote(table)} WHERE {where} LIMIT {EXAMPLES}")
+    frame = rows.df()
+    return tuple(
+        {k: (None if pd.isna(v) else str(v)) for k, v in rec.items()}
+        for rec in frame.to_dict("records")
+    )
+
+
+def _count(source: DataSource, relation: str, where: str) -> int:
+    return int(source.scalar(f"SELECT count(*) FROM {relation} WHERE {where}"))
+
+
+class _Checker:
+    """Runs the checks of one source and collects the problems."""
+
+    def __init__(self, source: DataSource, report: ValidationReport) -> None:
+        self.source = source
+        self.report = report
+
+    def flag(self, severity: Severity, table: str, column: str | None, where: str,
+             message: str, *, show: list[str] | None = None, raw: bool = False) -> None:
+        relation = quote(("raw_" if raw else "") + table)
+        count = _count(self.source, relation, where)
+        if count == 0:
+            return
+        spec = TABLES[table]
+        shown = list(spec.key or ("account_id",)) + [c for c in (show or [column]) if c]
+        shown = [c for c in shown if self.source.has_column(table, c)]
+        examples = _examples(self.source, ("raw_" if raw else "") + table, shown, where)
+        self.report.problems.append(Problem(severity, table, column, count, message, examples))
+
+    def table(self, name: str) -> None:
+        spec = TABLES[name]
+        n = int(self.source.scalar(f"SELECT count(*) FROM {quote(name)}"))
+        self.report.row_counts[name] = n
+        if n == 0:
+            severity: Severity = "error" if spec.required else "warning"
+            self.report.problems.append(Problem(severity, name, None, 0, "the table is empty"))
+            return
+        for col in spec.columns:
+            if not self.source.has_column(name, col.name):
+                continue
+            q = quote(col.name)
+            if col.required:
+                self.flag("error", name, col.name, f"NULLIF(TRIM(CAST({q} AS VARCHAR)), '') IS NULL",
+                          "missing values in a required column", raw=True)
+            if col.kind in ("timestamp", "number", "integer", "bool"):
+                self.flag("error", name, col.name,
+                          f"NULLIF(TRIM(CAST({q} AS VARCHAR)), '') IS NOT NULL "
+                          f"AND {typed_expression(q, col)} IS NULL",
+                          f"values that do not parse as {col.kind}", show=[col.name], raw=True)
+            if col.minimum is not None:
+                self.flag("error", name, col.name, f"{q} < {col.minimum}",
+                          f"values below {col.minimum:g}")
+            if col.maximum is not None:
+                self.flag("error", name, col.name, f"{q} > {col.maximum}",
+                          f"values above {col.maximum:g}")
+        if spec.key:
+            self._duplicates(name, list(spec.key))
+        if name != "accounts" and "accounts" in self.source.present:
+            self.flag("error", name, "account_id",
+                      "account_id IS NOT NULL AND account_id NOT IN "
+                      "(SELECT account_id FROM accounts WHERE account_id IS NOT NULL)",
+                      "rows of accounts that are not in the accounts table")
+        if spec.event_time and name in EVENT_TABLES and not pd.isna(self.report.data_end):
+            end = pd.Timestamp(self.report.data_end).isoformat()
+            self.flag("error", name, spec.event_time,
+                      f"{quote(spec.event_time)} >= TIMESTAMP '{end}'",
+                      f"events dated on or after the data's end ({end[:10]})")
+
+    def _duplicates(self, name: str, key: list[str]) -> None:
+        keys = ", ".join(quote(k) for k in key)
+        where = (f"({keys}) IN (SELECT ({keys}) FROM {quote(name)} GROUP BY {keys} "
+                 "HAVING count(*) > 1)") if len(key) > 1 else (
+                 f"{keys} IN (SELECT {keys} FROM {quote(name)} GROUP BY {keys} "
+                 "HAVING count(*) > 1)")
+        self.flag("error", name, key[0], where, f"duplicate {'/'.join(key)} values")
+
+    def rules(self) -> None:
+        has = self.source.has
+        if has("contracts"):
+            self.flag("error", "contracts", "end_date", "end_date <= start_date",
+                      "contracts that end on or before they start", show=["start_date", "end_date"])
+            if self.source.has_column("contracts", "billing_period"):
+                self.flag("warning", "contracts", "billing_period",
+                          "billing_period IS NOT NULL AND lower(billing_period) "
+                          "NOT IN ('month', 'year')",
+                          "billing periods other than 'month' or 'year' are treated as unknown")
+        if has("support_tickets"):
+            if self.source.has_column("support_tickets", "closed_at"):
+                self.flag("error", "support_tickets", "closed_at", "closed_at < opened_at",
+                          "tickets closed before they were opened", show=["opened_at", "closed_at"])
+            if self.source.has_column("support_tickets", "priority"):
+                allowed = ", ".join(f"'{p}'" for p in PRIORITIES)
+                self.flag("warning", "support_tickets", "priority",
+                          f"priority IS NOT NULL AND lower(priority) NOT IN ({allowed})",
+                          f"priorities other than {', '.join(PRIORITIES)} count as normal")
+        if has("logins"):
+            self.flag("warning", "logins", "ts",
+                      "(account_id, user_id, ts) IN (SELECT (account_id, user_id, ts) FROM logins "
+                      "GROUP BY account_id, user_id, ts HAVING count(*) > 1)",
+                      "duplicate login rows (same account, user and time) count once")
+        for name, spec in TABLES.items():
+            if not spec.required and name not in self.source.present and spec.feature_family:
+                self.report.problems.append(Problem(
+                    "warning", name, None, 0,
+                    f"optional table not supplied: the '{spec.feature_family}' features are off"))
+
+
+def validate_source(source: DataSource, missing: dict[str, list[str]] | None = None
+                    ) -> ValidationReport:
+    """Validate an opened source; ``missing`` are the gaps recorded while opening it."""
+    report = ValidationReport(source.origin, data_end=source.data_end)
+    for table, columns in (missing or {}).items():
+        report.problems.append(Problem(
+            "error", table, ", ".join(columns), 0,
+            "required column(s) missing; rename yours in [data.tables."
+            f"{table}.columns] of the config if they exist under other names"))
+    for name, spec in TABLES.items():
+        if spec.required and name not in source.present and name not in (missing or {}):
+            report.problems.append(Problem(
+                "error", name, None, 0,
+                f"required table not found (expected {name}.parquet or {name}.csv)"))
+    checker = _Checker(source, report)
+    for name in TABLES:
+        if name in source.present:
+            checker.table(name)
+    checker.rules()
+    return report
+
+
+def validate_data(path: str | Path, config: Config | None = None) -> ValidationReport:
+    """Validate a folder of exports against the contract (after the config's renames).
+
+    Examples
+    --------
+    >>> report = validate_data("data/demo")  # doctest: +SKIP
+    >>> report.ok, len(report.warnings)      # doctest: +SKIP
+    (True, 0)
+    """
+    missing: dict[str, list[str]] = {}
+    source = open_source(path, config, missing_columns=missing)
+    return validate_source(source, missing)
