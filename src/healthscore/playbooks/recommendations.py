@@ -1,0 +1,311 @@
+"""Drivers plus context -> one primary playbook per account, by the catalogue's ordered rules.
+
+One pure function, :func:`recommend_playbooks`, applies the rules to every account at once:
+each rule becomes a boolean mask over the accounts and the first mask that holds picks the
+playbook. The same inputs always give the same plays, on any machine, which is what makes a
+play auditable (the ``rule`` column) and a holdout measurable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from healthscore.config import TouchConfig
+from healthscore.errors import ConfigError, SchemaError
+from healthscore.playbooks.catalogue import (
+    FALLBACK_PLAYBOOK,
+    FALLBACK_RULE,
+    FAMILIES,
+    LIFECYCLE_STAGES,
+    RISK_TIERS,
+    Playbook,
+    PlaybookCatalogue,
+    Rule,
+)
+from healthscore.touch import OWNERS, TOUCH_TIERS, assign_touch_tiers
+
+REQUIRED_COLUMNS = ("account_id", "as_of", "risk_tier", "arr")
+"""Columns :func:`recommend_playbooks` cannot work without; every other one is optional."""
+
+HOLDOUT_RISK_TIERS = ("at_risk", "watch")
+"""Only accounts at risk can be held out: a control group is only informative where we act."""
+
+OUTPUT_COLUMNS = (
+    "account_id",
+    "as_of",
+    "playbook_id",
+    "playbook_title",
+    "playbook_actions",
+    "touch_tier",
+    "channel",
+    "owner",
+    "due_by",
+    "holdout",
+    "rule",
+    "arr_at_risk",
+)
+
+ACTION_SEPARATOR = " | "
+
+Mask = npt.NDArray[np.bool_]
+
+
+def recommend_playbooks(
+    accounts: pd.DataFrame,
+    catalogue: PlaybookCatalogue,
+    *,
+    touch: TouchConfig,
+    holdout_share: float,
+) -> pd.DataFrame:
+    """One primary playbook per account: the playbook of the first rule the account matches.
+
+    Parameters
+    ----------
+    accounts : pandas.DataFrame
+        One row per account: ``account_id``, ``as_of``, ``risk_tier`` and ``arr`` are required;
+        ``lifecycle_stage``, ``days_to_renewal``, ``renewal_date``, ``top_family``,
+        ``churn_probability``, the ``family__<family>`` SHAP sums and any context column a
+        rule names are used when present. A missing ``family__`` column counts as 0; any other
+        missing column counts as missing values, which never satisfy a condition. Without
+        ``top_family`` it is derived from the ``family__`` columns (largest positive sum).
+    catalogue : PlaybookCatalogue
+        The playbooks and their ordered rules, see :func:`load_playbooks`.
+    touch : TouchConfig
+        ARR thresholds of the touch tiers, which decide the channel and owner.
+    holdout_share : float
+        Share in [0, 1) of at-risk accounts held out from each playbook, as a control group.
+
+    Returns
+    -------
+    pandas.DataFrame
+        On ``accounts``' index: ``account_id``, ``as_of``, ``playbook_id``, ``playbook_title``,
+        ``playbook_actions`` (joined by ``" | "``), ``touch_tier``, ``channel``, ``owner``,
+        ``due_by``, ``holdout`` (bool), ``rule`` (the rule that fired, ``"fallback"`` if none)
+        and ``arr_at_risk`` (``churn_probability * arr``; work each queue in descending order).
+        ``due_by`` is ``as_of + due_days``, except for playbooks with
+        ``due_before_renewal_days``: then it is that many days before the renewal date (from
+        ``renewal_date``, else ``as_of + days_to_renewal``), but never before ``as_of``.
+
+    Raises
+    ------
+    SchemaError
+        If a required column is missing, a tier, stage or family value is unknown, or a rule
+        compares a non-numeric column with a number.
+    """
+    if not 0 <= holdout_share < 1:
+        raise ConfigError(f"playbooks.holdout_share is {holdout_share}; use a share in [0, 1)")
+    table = _prepare(accounts, touch=touch)
+    masks = [_rule_mask(rule, table) for rule in catalogue.rules]
+    chosen = np.select(masks, np.arange(len(masks)), default=len(masks))
+    rule_names = np.array([r.name for r in catalogue.rules] + [FALLBACK_RULE])[chosen]
+    # Everything below is looked up per playbook once, then indexed by each account's play.
+    playbooks = catalogue.playbooks
+    position = {playbook.id: i for i, playbook in enumerate(playbooks)}
+    rule_plays = [r.playbook for r in catalogue.rules] + [FALLBACK_PLAYBOOK]
+    plays = np.array([position[playbook_id] for playbook_id in rule_plays])[chosen]
+    tiers = pd.Categorical(table["touch_tier"], categories=TOUCH_TIERS).codes
+    channels = np.array([[p.channels.for_tier(t) for t in TOUCH_TIERS] for p in playbooks])
+    index = accounts.index
+    arr_at_risk = table["churn_probability"].to_numpy("float64") * table["arr"].to_numpy("float64")
+    recommendations = pd.DataFrame(
+        {
+            "account_id": accounts["account_id"],
+            "as_of": accounts["as_of"],
+            "playbook_id": _text([p.id for p in playbooks], plays, index),
+            "playbook_title": _text([p.title for p in playbooks], plays, index),
+            "playbook_actions": _text(
+                [ACTION_SEPARATOR.join(p.actions) for p in playbooks], plays, index
+            ),
+            "touch_tier": table["touch_tier"],
+            "channel": pd.Series(channels[plays, tiers], index=index, dtype="str"),
+            "owner": table["touch_tier"].map(dict(OWNERS)).astype("str"),
+            "due_by": _due_by(table, playbooks, plays),
+            "holdout": _holdout(table, playbooks, plays, share=holdout_share),
+            "rule": pd.Series(rule_names, index=index, dtype="str"),
+            "arr_at_risk": pd.Series(arr_at_risk, index=index, dtype="float64"),
+        },
+        index=index,
+    )
+    return recommendations
+
+
+def holdout_draws(
+    playbook_ids: Iterable[str], account_ids: Iterable[str]
+) -> npt.NDArray[np.float64]:
+    """A uniform number in [0, 1) per (playbook, account), the same on every run and machine.
+
+    The number is the first 53 bits of ``sha256(f"{playbook_id}:{account_id}")``, so an account
+    stays in (or out of) a playbook's holdout across scoring runs, and the holdouts of two
+    playbooks are independent of each other.
+
+    Examples
+    --------
+    >>> holdout_draws(["monitor"], ["a-1"]).round(4).tolist()
+    [0.6416]
+    """
+    draws = [
+        (int.from_bytes(hashlib.sha256(f"{p}:{a}".encode()).digest()[:8], "big") >> 11) / 2**53
+        for p, a in zip(playbook_ids, account_ids, strict=True)
+    ]
+    return np.asarray(draws, dtype="float64")
+
+
+def _text(per_playbook: list[str], plays: npt.NDArray[np.intp], index: pd.Index) -> pd.Series:
+    """One value per account: its playbook's entry of ``per_playbook``."""
+    return pd.Series(np.array(per_playbook, dtype=object)[plays], index=index, dtype="str")
+
+
+def _prepare(accounts: pd.DataFrame, *, touch: TouchConfig) -> pd.DataFrame:
+    """A checked copy of the accounts with every column the rules read, derived or filled."""
+    missing = [column for column in REQUIRED_COLUMNS if column not in accounts.columns]
+    if missing:
+        raise SchemaError(
+            f"accounts to recommend playbooks for lack column(s) {', '.join(missing)}; "
+            "score the accounts first (the scores table has them)"
+        )
+    _check_numeric(accounts, "arr", reason="touch tiers are set by ARR")
+    reasons = {
+        "churn_probability": "ARR at risk is computed from it",
+        "days_to_renewal": "rules compare it with a number of days",
+        **{f"family__{family}": "it holds SHAP contributions" for family in FAMILIES},
+    }
+    for column, reason in reasons.items():
+        if column in accounts.columns:
+            _check_numeric(accounts, column, reason=reason)
+    table = accounts.assign(as_of=pd.to_datetime(accounts["as_of"]))
+    for family in FAMILIES:
+        column = f"family__{family}"
+        values = table[column] if column in table.columns else pd.Series(0.0, index=table.index)
+        table[column] = pd.to_numeric(values).fillna(0.0)
+    for column in ("lifecycle_stage", "churn_probability", "days_to_renewal"):
+        if column not in table.columns:
+            table[column] = np.nan
+    table["renewal_date"] = _renewal_dates(table)
+    if "days_to_renewal" not in accounts.columns:
+        table["days_to_renewal"] = (table["renewal_date"] - table["as_of"]) / pd.Timedelta(days=1)
+    if "top_family" not in table.columns:
+        table["top_family"] = _top_family(table)
+    _check_values(table, "risk_tier", RISK_TIERS, allow_missing=False)
+    _check_values(table, "top_family", FAMILIES, allow_missing=True)
+    _check_values(table, "lifecycle_stage", LIFECYCLE_STAGES, allow_missing=True)
+    table["touch_tier"] = assign_touch_tiers(table["arr"], touch=touch)
+    return table
+
+
+def _check_numeric(table: pd.DataFrame, column: str, *, reason: str) -> None:
+    dtype = table[column].dtype
+    if not (pd.api.types.is_numeric_dtype(dtype) or table[column].isna().all()):
+        raise SchemaError(f"accounts.{column} holds {dtype} values but must be numeric: {reason}")
+
+
+def _check_values(
+    table: pd.DataFrame, column: str, allowed: tuple[str, ...], *, allow_missing: bool
+) -> None:
+    values = table[column]
+    bad = ~values.isin(allowed) & (values.notna() | (not allow_missing))
+    if bad.any():
+        rows = table.loc[bad, "account_id"].astype(str).head(5).tolist()
+        found = sorted({str(v) for v in values[bad].head(20)})
+        raise SchemaError(
+            f"accounts.{column} has unknown value(s) {', '.join(found)} (accounts "
+            f"{', '.join(rows)}{', ...' if bad.sum() > 5 else ''}); expected one of "
+            f"{', '.join(allowed)}" + (" or missing" if allow_missing else "")
+        )
+
+
+def _top_family(table: pd.DataFrame) -> pd.Series:
+    """The family with the largest positive contribution; missing where none is positive.
+
+    Ties go to the family listed first in :data:`FAMILIES`, so the result is deterministic.
+    """
+    contributions = table[[f"family__{family}" for family in FAMILIES]].to_numpy("float64")
+    best = contributions.argmax(axis=1) if len(table) else np.zeros(0, dtype=int)
+    positive = contributions.max(axis=1, initial=0.0) > 0
+    names = np.array(FAMILIES, dtype=object)[best]
+    return pd.Series(np.where(positive, names, None), index=table.index, dtype="str")
+
+
+def _renewal_dates(table: pd.DataFrame) -> pd.Series:
+    """``renewal_date`` in ``as_of``'s time zone, else ``as_of + days_to_renewal``."""
+    as_of = table["as_of"]
+    from_days = as_of + pd.to_timedelta(pd.to_numeric(table["days_to_renewal"]), unit="D")
+    if "renewal_date" not in table.columns:
+        return from_days
+    renewal = pd.to_datetime(table["renewal_date"])
+    target_tz = getattr(as_of.dtype, "tz", None)
+    if getattr(renewal.dtype, "tz", None) is None:
+        renewal = renewal.dt.tz_localize("UTC")  # naive times are UTC by the data contract
+    renewal = renewal.dt.tz_convert(target_tz or "UTC")
+    if target_tz is None:
+        renewal = renewal.dt.tz_localize(None)
+    return renewal.astype(as_of.dtype).fillna(from_days)
+
+
+def _numeric(table: pd.DataFrame, column: str, rule: Rule) -> npt.NDArray[np.float64]:
+    if column not in table.columns:
+        return np.full(len(table), np.nan)
+    _check_numeric(table, column, reason=f"rule {rule.name!r} compares it with a number")
+    return pd.to_numeric(table[column]).to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _rule_mask(rule: Rule, table: pd.DataFrame) -> Mask:
+    """Accounts meeting every condition of ``rule``; missing values meet none."""
+    mask = np.ones(len(table), dtype=bool)
+    categorical = (
+        ("risk_tier", rule.risk_tiers),
+        ("top_family", rule.top_families),
+        ("lifecycle_stage", rule.lifecycle_stages),
+        ("touch_tier", rule.touch_tiers),
+    )
+    for column, allowed in categorical:
+        if allowed is not None:
+            mask &= table[column].isin(allowed).to_numpy(dtype=bool)
+    if rule.max_days_to_renewal is not None:
+        mask &= _numeric(table, "days_to_renewal", rule) <= rule.max_days_to_renewal
+    for column, bound in rule.at_least.items():
+        mask &= _numeric(table, column, rule) >= bound
+    for column, bound in rule.at_most.items():
+        mask &= _numeric(table, column, rule) <= bound
+    return mask
+
+
+def _due_by(
+    table: pd.DataFrame, playbooks: tuple[Playbook, ...], plays: npt.NDArray[np.intp]
+) -> pd.Series:
+    """``as_of + due_days``, or N days before the renewal date (not before ``as_of``)."""
+    as_of = table["as_of"]
+    due_days = np.array([p.due_days for p in playbooks], dtype="float64")[plays]
+    before = np.array(
+        [
+            np.nan if p.due_before_renewal_days is None else p.due_before_renewal_days
+            for p in playbooks
+        ],
+        dtype="float64",
+    )[plays]
+    due = as_of + pd.to_timedelta(due_days, unit="D")
+    target = table["renewal_date"] - pd.to_timedelta(before, unit="D")
+    target = target.where(target.isna() | (target >= as_of), as_of)
+    return due.where(target.isna(), target).rename("due_by")
+
+
+def _holdout(
+    table: pd.DataFrame,
+    playbooks: tuple[Playbook, ...],
+    plays: npt.NDArray[np.intp],
+    *,
+    share: float,
+) -> pd.Series:
+    """Flag a deterministic ``share`` of each playbook's at-risk accounts as a control group."""
+    eligible = np.array([p.holdout for p in playbooks], dtype=bool)[plays]
+    eligible &= table["risk_tier"].isin(HOLDOUT_RISK_TIERS).to_numpy(dtype=bool)
+    holdout = np.zeros(len(table), dtype=bool)
+    if share > 0 and eligible.any():
+        playbook_ids = np.array([p.id for p in playbooks], dtype=object)[plays[eligible]]
+        account_ids = table["account_id"].astype(str).to_numpy(dtype=object)[eligible]
+        holdout[eligible] = holdout_draws(playbook_ids, account_ids) < share
+    return pd.Series(holdout, index=table.index, dtype=bool)
