@@ -2,7 +2,8 @@
 
 LightGBM's raw probabilities rank well but are not trustworthy as probabilities (early
 stopping and regularisation bend them). A monotone map fitted on a later, held-out period
-fixes that. Isotonic regression is stored as its breakpoints and applied with ``np.interp``;
+fixes that. Isotonic regression is stored as the centres of its steps and applied with
+``np.interp`` (strictly increasing, so the model's ranking survives calibration);
 Platt (sigmoid) scaling as two coefficients on the log-odds. Both are JSON, so a model bundle
 needs no pickle to load.
 """
@@ -50,8 +51,25 @@ def fit_calibrator(
         lr = LogisticRegression(C=1e6, max_iter=1000).fit(z.reshape(-1, 1), y)
         return Calibrator("sigmoid", (float(lr.coef_[0, 0]),), (float(lr.intercept_[0]),))
     iso = IsotonicRegression(out_of_bounds="clip", y_min=1e-4, y_max=1 - 1e-4).fit(z, y)
-    return Calibrator(
-        "isotonic",
-        tuple(float(v) for v in iso.X_thresholds_),
-        tuple(float(v) for v in iso.y_thresholds_),
-    )
+    knots_x, knots_y = _centred_knots(iso.X_thresholds_, iso.y_thresholds_)
+    return Calibrator("isotonic", knots_x, knots_y)
+
+
+def _centred_knots(x: np.ndarray, y: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Replace each flat step of an isotonic fit by one knot at its centre.
+
+    Plain isotonic regression is a step function: every account on a step gets the same
+    probability, which throws away the model's ranking inside the step (and with it AUC and
+    a clean top-k). Interpolating linearly between the steps' centres keeps the calibration
+    and makes the map strictly increasing between the outermost knots.
+    """
+    xs, ys = [], []
+    start = 0
+    for i in range(1, len(y) + 1):
+        if i == len(y) or y[i] != y[start]:
+            xs.append(float((x[start] + x[i - 1]) / 2))
+            ys.append(float(y[start]))
+            start = i
+    if len(xs) == 1:
+        return (float(x[0]), float(x[-1])), (ys[0], ys[0])
+    return tuple(xs), tuple(ys)

@@ -194,9 +194,10 @@ def prepare_matrix(
     for col in features:
         values = frame[col]
         if col in categories:
-            as_text = values.astype("object").where(values.notna(), None)
-            as_text = as_text.map(lambda v: None if v is None else str(v))
-            out[col] = pd.Categorical(as_text, categories=categories[col])
+            known = categories[col]
+            as_text = values.astype("object").map(lambda v: None if pd.isna(v) else str(v))
+            as_text = as_text.where(as_text.isin(known), None)
+            out[col] = pd.Categorical(as_text, categories=known)
         else:
             out[col] = pd.to_numeric(values, errors="coerce").astype(float)
     return pd.DataFrame(out, index=frame.index)

@@ -1,0 +1,239 @@
+"""The evaluation report's figures, written as PNG files.
+
+Every function takes plain arrays or DataFrames and a path, draws on its own
+:class:`matplotlib.figure.Figure` (never pyplot's global state, so nothing leaks between
+calls and no display is needed), saves it and returns the path. The figures are
+deterministic: the only randomness, the vertical jitter of the SHAP dot plot, is seeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
+
+from healthscore.evaluate import calibration_table, cumulative_gains
+
+_DPI = 100
+_OUTCOME_COLOURS = {"retained": "tab:blue", "churned": "tab:red"}
+
+
+def _save(figure: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=_DPI, format="png", metadata={"Software": None})
+    return path
+
+
+def _diagonal(ax: Axes) -> None:
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="_nolegend_")
+
+
+def plot_calibration(
+    y: Sequence[float],
+    prob_raw: Sequence[float],
+    prob_calibrated: Sequence[float],
+    path: str | Path,
+    *,
+    n_bins: int = 10,
+) -> Path:
+    """Reliability diagram of the raw and the calibrated probabilities.
+
+    Each point is a quantile bin of :func:`healthscore.evaluate.calibration_table`: its mean
+    predicted probability against its observed churn rate. Points on the diagonal are honest.
+    """
+    y = np.asarray(y, dtype=float)
+    curves = {
+        "raw": np.asarray(prob_raw, dtype=float),
+        "calibrated": np.asarray(prob_calibrated, dtype=float),
+    }
+    figure = Figure(figsize=(6, 5))
+    ax = figure.add_subplot()
+    _diagonal(ax)
+    top = float(y.mean()) if y.size else 0.0
+    for (label, prob), marker in zip(curves.items(), ("s", "o"), strict=True):
+        table = calibration_table(y, prob, n_bins=n_bins, strategy="quantile")
+        ax.plot(table["mean_probability"], table["observed_rate"], marker=marker, label=label)
+        top = max(top, float(table["mean_probability"].max()), float(table["observed_rate"].max()))
+    limit = min(1.0, max(0.05, 1.1 * top))
+    ax.set(
+        xlim=(0, limit),
+        ylim=(0, limit),
+        xlabel="mean predicted churn probability",
+        ylabel="observed churn rate",
+        title="Calibration (quantile bins)",
+    )
+    ax.legend(loc="upper left")
+    return _save(figure, path)
+
+
+def plot_gains(y: Sequence[float], prob: Sequence[float], path: str | Path) -> Path:
+    """Cumulative gains (churners caught vs accounts worked) and lift, riskiest first."""
+    contacted, captured = cumulative_gains(y, prob)
+    figure = Figure(figsize=(10, 4.5))
+    gains_ax, lift_ax = figure.subplots(1, 2)
+    _diagonal(gains_ax)
+    gains_ax.plot(contacted, captured, label="model")
+    gains_ax.set(
+        xlabel="share of accounts worked",
+        ylabel="share of churners caught",
+        title="Cumulative gains",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lift = captured[1:] / contacted[1:]
+    lift_ax.axhline(1.0, linestyle="--", color="grey", linewidth=1)
+    lift_ax.plot(contacted[1:], lift)
+    lift_ax.set(xlabel="share of accounts worked", ylabel="lift", title="Lift", xlim=(0, 1))
+    return _save(figure, path)
+
+
+def plot_roc_pr(
+    y: Sequence[float], probabilities: Mapping[str, Sequence[float]], path: str | Path
+) -> Path:
+    """ROC and precision-recall curves of several scorers (model, baselines) side by side."""
+    y = np.asarray(y, dtype=float)
+    figure = Figure(figsize=(10, 4.5))
+    roc_ax, pr_ax = figure.subplots(1, 2)
+    _diagonal(roc_ax)
+    pr_ax.axhline(float(y.mean()), linestyle="--", color="grey", linewidth=1)
+    for name, prob in probabilities.items():
+        prob = np.asarray(prob, dtype=float)
+        fpr, tpr, _ = roc_curve(y, prob)
+        roc_ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, prob):.3f})")
+        precision, recall, _ = precision_recall_curve(y, prob)
+        pr_ax.plot(recall, precision, label=f"{name} (AP {average_precision_score(y, prob):.3f})")
+    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+    pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall", ylim=(0, 1.01))
+    roc_ax.legend(loc="lower right")
+    pr_ax.legend(loc="upper right")
+    return _save(figure, path)
+
+
+def plot_score_distribution(
+    health_score: Sequence[float],
+    y: Sequence[float],
+    path: str | Path,
+    *,
+    thresholds: Sequence[float] = (),
+    bins: int = 20,
+) -> Path:
+    """Histograms (as densities) of the health score for retained and churned accounts.
+
+    ``thresholds`` (for example the tier cut-offs of ``ScoreConfig``) are drawn as lines.
+    """
+    score = np.asarray(health_score, dtype=float)
+    y = np.asarray(y, dtype=float)
+    edges = np.linspace(0, 100, bins + 1)
+    figure = Figure(figsize=(7, 4.5))
+    ax = figure.add_subplot()
+    for outcome, mask in (("retained", y == 0), ("churned", y == 1)):
+        if mask.any():
+            ax.hist(
+                score[mask],
+                bins=edges,
+                density=True,
+                alpha=0.55,
+                color=_OUTCOME_COLOURS[outcome],
+                label=f"{outcome} (n={int(mask.sum())})",
+            )
+    for threshold in thresholds:
+        ax.axvline(threshold, color="black", linestyle=":", linewidth=1)
+    ax.set(xlim=(0, 100), xlabel="health score", ylabel="density", title="Health score by outcome")
+    ax.legend(loc="upper left")
+    return _save(figure, path)
+
+
+def _colour_values(column: pd.Series) -> np.ndarray:
+    """Feature values as 0-1 percentile ranks for colouring; categories by their codes."""
+    if isinstance(column.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(
+        column.dtype
+    ):
+        codes = column.astype("category").cat.codes.to_numpy(dtype=float)
+        values = pd.Series(np.where(codes < 0, np.nan, codes))
+    else:
+        values = pd.Series(column.to_numpy(dtype=float, na_value=np.nan))
+    return values.rank(pct=True).to_numpy(dtype=float)
+
+
+def plot_shap_summary(
+    shap_values: np.ndarray,
+    X: pd.DataFrame,
+    path: str | Path,
+    *,
+    max_display: int = 20,
+    seed: int = 0,
+) -> Path:
+    """Dot plot of per-row SHAP values for the most influential features.
+
+    Features are ordered by mean absolute SHAP value; each dot is one row, placed at its SHAP
+    value (right = pushes towards churn) and coloured by the feature's value as a percentile
+    (categorical features by their category code; missing values grey).
+    """
+    shap_values = np.asarray(shap_values, dtype=float)
+    if shap_values.shape != X.shape:
+        raise ValueError(f"shap_values has shape {shap_values.shape}, X has {X.shape}")
+    importance = np.abs(shap_values).mean(axis=0)
+    order = np.argsort(-importance, kind="stable")[:max_display]
+    rng = np.random.default_rng(seed)
+    figure = Figure(figsize=(8, 0.4 * len(order) + 1.5))
+    ax = figure.add_subplot()
+    ax.axvline(0, color="grey", linewidth=1)
+    scatter = None
+    for row, feature in enumerate(order[::-1]):
+        colour = _colour_values(X.iloc[:, feature])
+        jitter = rng.uniform(-0.3, 0.3, size=len(colour))
+        missing = np.isnan(colour)
+        ax.scatter(shap_values[missing, feature], row + jitter[missing], s=6, color="lightgrey")
+        scatter = ax.scatter(
+            shap_values[~missing, feature],
+            row + jitter[~missing],
+            s=6,
+            c=colour[~missing],
+            cmap="coolwarm",
+            vmin=0,
+            vmax=1,
+        )
+    ax.set_yticks(range(len(order)), [str(X.columns[i]) for i in order[::-1]])
+    ax.set(xlabel="SHAP value (log-odds of churn)", title="Feature contributions")
+    if scatter is not None:
+        bar = figure.colorbar(scatter, ax=ax, ticks=[0, 1])
+        bar.ax.set_yticklabels(["low", "high"])
+        bar.set_label("feature value")
+    return _save(figure, path)
+
+
+def _family_importance(family_contrib: pd.DataFrame) -> pd.Series:
+    if {"family", "contribution"} <= set(family_contrib.columns):
+        return family_contrib.groupby("family")["contribution"].apply(lambda c: c.abs().mean())
+    numeric = family_contrib.select_dtypes("number")
+    return numeric.abs().mean(axis=0)
+
+
+def plot_family_importance(family_contrib: pd.DataFrame, path: str | Path) -> Path:
+    """Bar chart of the mean absolute contribution of each driver family.
+
+    ``family_contrib`` is either wide (one numeric column per family, one row per account,
+    as :func:`healthscore.explain.family_contributions` gives, whose ``family__`` prefix is
+    dropped from the labels; other columns such as ``account_id`` are ignored) or long
+    (``family`` and ``contribution`` columns).
+    """
+    importance = _family_importance(family_contrib).sort_values(kind="stable")
+    figure = Figure(figsize=(7, 0.45 * len(importance) + 1.5))
+    ax = figure.add_subplot()
+    labels = [str(name).removeprefix("family__") for name in importance.index]
+    ax.barh(labels, importance.to_numpy(), color="tab:purple")
+    ax.set(xlabel="mean |contribution| (log-odds)", title="Drivers by family")
+    return _save(figure, path)
