@@ -257,8 +257,12 @@ def test_user_text_is_escaped(page):
 
 def test_sections_show_what_the_leader_needs(inputs, page):
     scores = inputs["scores"]
-    top = scores.nsmallest(20, "priority_rank")
-    assert sum(f"<b>{a}</b>" in page for a in top["account_id"] if a != MALICIOUS) == 19
+    flagged = scores[scores["risk_tier"].isin(["at_risk", "watch"])]
+    top = flagged.nsmallest(20, "priority_rank")
+    healthy = scores[scores["risk_tier"] == "healthy"].nsmallest(5, "priority_rank")
+    listed = [a for a in top["account_id"] if a != MALICIOUS]
+    assert sum(f"<b>{a}</b>" in page for a in listed) == len(listed) >= 19
+    assert not any(f"<b>{a}</b>" in page for a in healthy["account_id"])
     for text in ("Logo churn", "GRR", "NRR", "NPS", "LTV", "Onboarding", "Rule scorecard",
                  "Logistic regression", "Oracle ROC AUC", "2024-01-01..2024-06-30", "holdout",
                  "pooled CS team", "account CSM", "automated sequence", "Calibration"):  # fmt: skip
