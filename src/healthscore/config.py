@@ -103,11 +103,11 @@ class ModelConfig(_Section):
 class ScoreConfig(_Section):
     """How a calibrated churn probability becomes a 0-100 health score and a tier."""
 
-    base_score: float = Field(70.0, description="Health score at the base odds.")
+    base_score: float = Field(60.0, description="Health score at the base odds.")
     base_churn_probability: float = Field(0.05, gt=0, lt=1)
     points_to_double_odds: float = Field(10.0, gt=0)
-    watch_below: float = Field(70.0, description="Scores under this are 'watch'.")
-    at_risk_below: float = Field(50.0, description="Scores under this are 'at_risk'.")
+    watch_below: float = Field(60.0, description="Scores under this are 'watch'.")
+    at_risk_below: float = Field(45.0, description="Scores under this are 'at_risk'.")
 
     @model_validator(mode="after")
     def _tiers_ordered(self) -> ScoreConfig:

@@ -14,19 +14,38 @@ import pandas as pd
 
 FAMILIES: tuple[str, ...] = ("usage", "adoption", "support", "satisfaction", "contract", "account")
 
+#: Features that say *when* or *for whom* risk materialises rather than *why*: an annual
+#: contract can only churn at renewal, so days to renewal carries much of the risk, but
+#: "your renewal is near" is not a cause a playbook can address. They stay in the model and
+#: in the family totals, but are not offered as drivers and do not pick the playbook.
+CONTEXT_FEATURES: frozenset[str] = frozenset({
+    "contract__days_to_renewal", "contract__length_days", "contract__billing_period",
+    "contract__tenure_days", "contract__lifecycle_stage", "contract__renewal_count",
+    "contract__auto_renew", "contract__plan", "contract__arr", "contract__seats",
+    "account__segment", "account__industry", "account__region", "account__employees",
+})
+
 
 def family_of(feature: str) -> str:
     """The driver family encoded in a feature name (``family__measure_window``)."""
     return feature.split("__", 1)[0]
 
 
-def family_contributions(contributions: pd.DataFrame) -> pd.DataFrame:
+def driver_features(columns: list[str] | pd.Index) -> list[str]:
+    """The columns that can be drivers: every feature except the context ones and ``bias``."""
+    return [c for c in columns if c != "bias" and c not in CONTEXT_FEATURES]
+
+
+def family_contributions(contributions: pd.DataFrame, *, drivers_only: bool = False
+                         ) -> pd.DataFrame:
     """Sum feature contributions by family: columns ``family__usage``, ``family__support``...
 
     Every family in :data:`FAMILIES` gets a column (0 when it has no feature), so downstream
-    rules can rely on the columns existing.
+    rules can rely on the columns existing. With ``drivers_only`` the context features
+    (:data:`CONTEXT_FEATURES`) are left out: the sums then say *why*, and pick playbooks.
     """
-    features = [c for c in contributions.columns if c != "bias"]
+    features = (driver_features(contributions.columns) if drivers_only
+                else [c for c in contributions.columns if c != "bias"])
     out = pd.DataFrame(index=contributions.index)
     for family in FAMILIES:
         cols = [c for c in features if family_of(c) == family]
@@ -48,9 +67,10 @@ def top_drivers(contributions: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:
     """The ``n`` most risk-raising features per row, with their families and contributions.
 
     Columns ``driver_k``, ``driver_k_family``, ``driver_k_contribution`` for k = 1..n; a slot
-    stays empty when fewer than k features raise the risk.
+    stays empty when fewer than k features raise the risk. Context features
+    (:data:`CONTEXT_FEATURES`) are never drivers.
     """
-    features = [c for c in contributions.columns if c != "bias"]
+    features = driver_features(contributions.columns)
     values = contributions[features].to_numpy(dtype=float)
     order = np.argsort(-values, axis=1, kind="stable")[:, :n]
     names = np.array(features, dtype=object)

@@ -4,7 +4,8 @@ The mapping is the points-to-double-the-odds scaling that credit scores use: the
 linear in the log-odds of *staying*, so every ``points_to_double_odds`` points halve the odds
 of churning, and ``base_score`` sits at ``base_churn_probability``. It is monotone (a higher
 probability never gives a higher score) and spreads accounts usefully where CS teams act:
-with the defaults, 5% churn risk scores 70, about 17% scores 50, and 1% scores about 94.
+with the defaults, 5% churn risk (about the base rate over 90 days) scores 60, about 13%
+scores 45 (the at-risk line), 1% scores about 84, and 0.3% or less scores 100.
 The probability is always kept beside the score.
 """
 
@@ -26,7 +27,7 @@ def health_score(probability: np.ndarray | pd.Series, config: ScoreConfig) -> np
     --------
     >>> from healthscore.config import ScoreConfig
     >>> float(health_score(np.array([0.05]), ScoreConfig())[0])
-    70.0
+    60.0
     """
     p = np.clip(np.asarray(probability, dtype=float), _EPS, 1 - _EPS)
     p0 = config.base_churn_probability

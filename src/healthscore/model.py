@@ -55,6 +55,7 @@ class HealthModel:
     calibrator: Calibrator
     score_config: ScoreConfig
     best_iteration: int = 0
+    num_threads: int = 2
     info: dict[str, object] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- fitting
@@ -95,7 +96,8 @@ class HealthModel:
         best = int(booster.best_iteration or booster.current_iteration())
         raw_valid = booster.predict(x_valid, num_iteration=best, raw_score=True)
         calibrator = fit_calibrator(raw_valid, y_valid, kind=config.calibration)
-        return cls(features, categories, booster, calibrator, score_config, best)
+        return cls(features, categories, booster, calibrator, score_config, best,
+                   num_threads=config.num_threads)
 
     # ---------------------------------------------------------------- predicting
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -113,7 +115,8 @@ class HealthModel:
     def raw_log_odds(self, frame: pd.DataFrame) -> np.ndarray:
         """Uncalibrated LightGBM log-odds (what SHAP contributions add up to)."""
         return self.booster.predict(
-            self.matrix(frame), num_iteration=self.best_iteration, raw_score=True
+            self.matrix(frame), num_iteration=self.best_iteration, raw_score=True,
+            num_threads=self.num_threads,
         )
 
     def uncalibrated_probability(self, frame: pd.DataFrame) -> np.ndarray:
@@ -143,7 +146,8 @@ class HealthModel:
         threads). Each row sums to :meth:`raw_log_odds`.
         """
         contrib = self.booster.predict(
-            self.matrix(frame), num_iteration=self.best_iteration, pred_contrib=True
+            self.matrix(frame), num_iteration=self.best_iteration, pred_contrib=True,
+            num_threads=self.num_threads,
         )
         return pd.DataFrame(contrib, columns=[*self.features, "bias"], index=frame.index)
 
@@ -159,6 +163,7 @@ class HealthModel:
             "calibrator": self.calibrator.to_dict(),
             "score_config": self.score_config.model_dump(),
             "best_iteration": self.best_iteration,
+            "num_threads": self.num_threads,
             "info": self.info,
         }
         (directory / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
@@ -182,6 +187,7 @@ class HealthModel:
             calibrator=Calibrator.from_dict(meta["calibrator"]),
             score_config=ScoreConfig(**meta["score_config"]),
             best_iteration=int(meta["best_iteration"]),
+            num_threads=int(meta.get("num_threads", 2)),
             info=dict(meta.get("info", {})),
         )
 

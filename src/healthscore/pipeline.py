@@ -16,11 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from healthscore.config import Config, flatten_config
+from healthscore.dataset import TrainingSet
 from healthscore.storage import DataSource, open_source, read_frame, write_tables
 
 log = logging.getLogger(__name__)
 
 TRUTH_DIR = "_truth"
+TREND_PERIODS = 24  # KPI periods the report's trend charts show
 CACHE_DIR = "cache"
 
 
@@ -69,14 +71,16 @@ def oracle_probability(data: str | Path, snapshots: pd.DataFrame, config: Config
     )
 
 
-def training_set_for(source: DataSource, config: Config, cache_dir: Path):  # noqa: ANN201
+def training_set_for(source: DataSource, config: Config, cache_dir: Path) -> TrainingSet:
     """Build the training set, or reuse the cached one built from the same data and config."""
-    from healthscore.dataset import build_training_set, load_training_set, save_training_set
+    from healthscore.dataset import (
+        build_training_set,
+        data_fingerprint,
+        load_training_set,
+        save_training_set,
+    )
 
     key_material = config.model_dump_json(include={"data", "labels", "snapshots", "features"})
-    ts = None
-    from healthscore.dataset import data_fingerprint
-
     fingerprint = data_fingerprint(source)
     key = hashlib.sha256(f"{fingerprint}|{key_material}".encode()).hexdigest()[:16]
     cached = cache_dir / f"training_set_{key}.parquet"
@@ -134,8 +138,12 @@ def train(
     model_dir: str | Path = "models",
     tune: int = 0,
     root: str | Path = ".",
+    validate: bool = True,
 ) -> TrainOutcome:
-    """Build (or reuse) the training set, fit, evaluate, write the bundle, track the run."""
+    """Build (or reuse) the training set, fit, evaluate, write the bundle, track the run.
+
+    ``validate=False`` skips the contract check, for callers that just ran it.
+    """
     from healthscore import tracking
     from healthscore.bundle import publish_latest, write_bundle
     from healthscore.features import catalogue_frame
@@ -143,7 +151,7 @@ def train(
     from healthscore.training import fit_and_evaluate
 
     model_dir = Path(model_dir)
-    source = open_checked_source(data, config)
+    source = open_checked_source(data, config) if validate else open_source(data, config)
     ts = training_set_for(source, config, model_dir / CACHE_DIR)
     oracle = oracle_probability(data, ts.frame, config)
     evaluation = fit_and_evaluate(ts.frame, config, oracle=oracle, tune_trials=tune)
@@ -160,6 +168,7 @@ def train(
             extras["backtest.csv"] = scratch_dir / "backtest.csv"
 
         def make_bundle(run_id: str) -> Path:
+            evaluation.model.info["run_id"] = run_id
             bundle = write_bundle(
                 model_dir / run_id, model=evaluation.model, metrics=evaluation.metrics,
                 config=config, catalogue=catalogue_frame(), card=card, extras=extras)
@@ -205,3 +214,193 @@ def _git_commit(root: str | Path) -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() or "unknown"
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def load_model(spec: str | Path, config: Config, *, root: str | Path = ".") -> tuple:
+    """Load a model from a bundle folder or a registry URI (``models:/healthscore@champion``).
+
+    Returns the model and a version label for the output (run id, or the URI).
+    """
+    from healthscore.errors import ModelError
+    from healthscore.model import HealthModel
+
+    text = str(spec)
+    if text.startswith("models:/") or text.startswith("runs:/"):
+        from healthscore import tracking
+
+        model = HealthModel.load(tracking.download_bundle(text, config.tracking, root=root))
+        return model, f"{text} (run {model.info.get('run_id', '?')})"
+    path = Path(spec)
+    if not path.exists():
+        raise ModelError(f"model {path} does not exist; train one with `healthscore train`")
+    model = HealthModel.load(path)
+    return model, str(model.info.get("run_id", path.name))
+
+
+def score(
+    data: str | Path,
+    as_of: str,
+    config: Config,
+    *,
+    model: str | Path = "models/latest",
+    out: str | Path | None = None,
+    previous: str | Path | None = None,
+    validate: bool = True,
+) -> pd.DataFrame:
+    """Score every eligible account at ``as_of``; write the table atomically to ``out``."""
+    from healthscore.playbooks import load_playbooks
+    from healthscore.scoring import score_accounts
+    from healthscore.storage import write_frame
+
+    fitted, version = load_model(model, config)
+    catalogue = load_playbooks(config.playbooks.catalogue)
+    source = open_checked_source(data, config) if validate else open_source(data, config)
+    prior = read_frame(previous) if previous else None
+    scores = score_accounts(source, fitted, pd.Timestamp(as_of), config, catalogue=catalogue,
+                            previous=prior, model_version=version)
+    if out is not None:
+        write_frame(scores, out)
+    return scores
+
+
+def alerts(data: str | Path, as_of: str, config: Config, *, model: str | Path = "models/latest",
+           drop: float = 10.0) -> pd.DataFrame:
+    """Accounts whose health score fell more than ``drop`` points since the last step."""
+    from healthscore.alerts import score_drops
+
+    fitted, _ = load_model(model, config)
+    source = open_checked_source(data, config)
+    return score_drops(source, fitted, as_of, config, drop=drop)
+
+
+def explain(data: str | Path, as_of: str, account_id: str, config: Config, *,
+            model: str | Path = "models/latest"):  # noqa: ANN201
+    """The account card of one account at ``as_of``."""
+    from healthscore.account_card import account_card
+    from healthscore.playbooks import load_playbooks
+
+    fitted, _ = load_model(model, config)
+    source = open_checked_source(data, config)
+    return account_card(source, fitted, account_id, as_of, config,
+                        catalogue=load_playbooks(config.playbooks.catalogue))
+
+
+# --------------------------------------------------------------------------- KPIs and report
+
+
+def kpis(data: str | Path, config: Config, *, freq: str = "month",
+         out: str | Path | None = None) -> pd.DataFrame:
+    """Retention KPIs per period; written atomically to ``out`` if given."""
+    from healthscore.kpis import compute_kpis
+    from healthscore.storage import write_frame
+
+    table = compute_kpis(open_checked_source(data, config), config, freq=freq)
+    if out is not None:
+        write_frame(table, out)
+    return table
+
+
+def report(
+    data: str | Path,
+    as_of: str,
+    config: Config,
+    *,
+    out: str | Path,
+    model: str | Path = "models/latest",
+    scores: pd.DataFrame | None = None,
+    validate: bool = True,
+) -> Path:
+    """Write the self-contained HTML report for CS leaders at ``as_of``."""
+    from healthscore.bundle import read_metrics
+    from healthscore.kpis import cohort_retention, compute_kpis
+    from healthscore.report import render_report, write_report
+
+    source = open_checked_source(data, config) if validate else open_source(data, config)
+    if scores is None:
+        scores = score(data, as_of, config, model=model, validate=False)
+    bundle = Path(model) if not str(model).startswith(("models:/", "runs:/")) else None
+    metrics = read_metrics(bundle) if bundle is not None else {}
+    plots = ({p.stem: p for p in sorted((bundle / "plots").glob("*.png"))}
+             if bundle is not None else {})
+    html = render_report(
+        as_of=pd.Timestamp(as_of),
+        kpis=compute_kpis(source, config).tail(TREND_PERIODS),
+        cohorts=cohort_retention(source, config),
+        scores=scores,
+        metrics=metrics,
+        model_plots=plots,
+    )
+    return write_report(html, out)
+
+
+# --------------------------------------------------------------------------- the demo
+
+
+@dataclass
+class DemoOutcome:
+    """Where the demo wrote its outputs, and what it found."""
+
+    data: Path
+    train: TrainOutcome
+    as_of: pd.Timestamp
+    scores: pd.DataFrame
+    scores_path: Path
+    report_path: Path | None
+    timings: dict[str, float]
+
+
+def latest_as_of(source: DataSource, config: Config) -> pd.Timestamp:
+    """The last observation date on the cadence that the data fully covers."""
+    end = pd.Timestamp(source.data_end)
+    if config.snapshots.cadence == "week":
+        return end - pd.Timedelta(days=end.dayofweek)
+    month = end.to_period("M").to_timestamp()
+    if config.snapshots.cadence == "quarter":
+        month = end.to_period("Q").to_timestamp()
+    return month
+
+
+def demo(
+    *,
+    workdir: str | Path = ".",
+    n_accounts: int = 3000,
+    seed: int = 42,
+    config: Config | None = None,
+    regenerate: bool = False,
+) -> DemoOutcome:
+    """The main job end to end on simulated data: generate, validate, train, score, report."""
+    from healthscore.validation import validate_data
+
+    config = config or Config()
+    workdir = Path(workdir)
+    data = workdir / "data" / "demo"
+    reports = workdir / "reports"
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[step] = now - clock
+        clock = now
+
+    if regenerate or not (data / "accounts.parquet").is_file():
+        generate_data(data, n_accounts=n_accounts, seed=seed)
+    lap("generate")
+    validate_data(data, config).raise_for_errors()
+    lap("validate")
+    outcome = train(data, config, model_dir=workdir / "models", root=workdir, validate=False)
+    lap("train")
+    source = open_source(data, config)
+    as_of = latest_as_of(source, config)
+    scores_path = reports / f"scores_{as_of:%Y-%m-%d}.csv"
+    scores = score(data, str(as_of.date()), config, model=outcome.latest, out=scores_path,
+                   validate=False)
+    lap("score")
+    report_path = report(data, str(as_of.date()), config, out=reports / "report.html",
+                         model=outcome.latest, scores=scores, validate=False)
+    lap("report")
+    return DemoOutcome(data, outcome, as_of, scores, scores_path, report_path, timings)

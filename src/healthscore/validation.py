@@ -103,14 +103,16 @@ class _Checker:
 
     def flag(self, severity: Severity, table: str, column: str | None, where: str,
              message: str, *, show: list[str] | None = None, raw: bool = False) -> None:
-        relation = quote(("raw_" if raw else "") + table)
-        count = _count(self.source, relation, where)
-        if count == 0:
-            return
+        relation = ("raw_" if raw else "") + table
         spec = TABLES[table]
         shown = list(spec.key or ("account_id",)) + [c for c in (show or [column]) if c]
         shown = [c for c in shown if self.source.has_column(table, c)]
-        examples = _examples(self.source, ("raw_" if raw else "") + table, shown, where)
+        # Examples first: on clean data (the common case) the LIMIT query stops early and
+        # the full count is never needed.
+        examples = _examples(self.source, relation, shown, where)
+        if not examples:
+            return
+        count = _count(self.source, quote(relation), where)
         self.report.problems.append(Problem(severity, table, column, count, message, examples))
 
     def table(self, name: str) -> None:
@@ -183,7 +185,8 @@ class _Checker:
             self.flag("warning", "logins", "ts",
                       "(account_id, user_id, ts) IN (SELECT (account_id, user_id, ts) FROM logins "
                       "GROUP BY account_id, user_id, ts HAVING count(*) > 1)",
-                      "duplicate login rows (same account, user and time) count once")
+                      "duplicate login rows (same account, user and time) count once",
+                      show=["user_id", "ts"])
         for name, spec in TABLES.items():
             if not spec.required and name not in self.source.present and spec.feature_family:
                 self.report.problems.append(Problem(

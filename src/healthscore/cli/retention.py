@@ -1,0 +1,66 @@
+"""``kpis`` and ``report``: retention KPIs and the CS leader's HTML page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from healthscore.cli.app import ConfigOption, DataOption, app, config_from, console, progress
+from healthscore.errors import DataError
+
+_SHOWN = (("period", "period", "{}"), ("customers_end", "customers", "{:,.0f}"),
+          ("new_customers", "new", "{:,.0f}"), ("churned_customers", "churned", "{:,.0f}"),
+          ("logo_churn_rate_pct", "churn %", "{:.1f}"), ("grr_pct", "GRR %", "{:.1f}"),
+          ("nrr_pct", "NRR %", "{:.1f}"), ("nps", "NPS", "{:.0f}"), ("ltv", "LTV", "{:,.0f}"))
+
+
+def _cell(fmt: str, value: object) -> str:
+    try:
+        return "n/a" if value is None or value != value else fmt.format(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@app.command()
+def kpis(
+    data: DataOption,
+    freq: Annotated[str, typer.Option(help="month or quarter.")] = "month",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write .csv/.parquet.")] = None,
+    last: Annotated[int, typer.Option(help="Periods shown on screen.")] = 12,
+    config: ConfigOption = None,
+) -> None:
+    """Retention KPIs per period: churn, retention, GRR/NRR, ARPA, LTV, NPS, onboarding."""
+    from healthscore.pipeline import kpis as compute
+
+    if freq not in ("month", "quarter"):
+        raise DataError(f"--freq must be month or quarter, not {freq!r}")
+    with progress("Computing retention KPIs"):
+        table = compute(data, config_from(config), freq=freq, out=out)
+    view = Table(title=f"Retention KPIs by {freq} (last {last})")
+    for _, label, _ in _SHOWN:
+        view.add_column(label)
+    for _, row in table.tail(last).iterrows():
+        view.add_row(*[_cell(fmt, row[col]) for col, _, fmt in _SHOWN])
+    console.print(view)
+    if out is not None:
+        console.print(f"Wrote {out}")
+
+
+@app.command()
+def report(
+    data: DataOption,
+    as_of: Annotated[str, typer.Option("--as-of", help="Observation date (ISO).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file.")] = Path(
+        "reports/report.html"),
+    model: Annotated[str, typer.Option("--model", "-m", help="Bundle folder.")] = "models/latest",
+    config: ConfigOption = None,
+) -> None:
+    """Write one self-contained HTML report for CS leaders (KPIs, risk, accounts, model)."""
+    from healthscore.pipeline import report as write
+
+    with progress("Scoring and writing the report"):
+        path = write(data, as_of, config_from(config), out=out, model=model)
+    console.print(f"Wrote {path}")
