@@ -43,7 +43,7 @@ def score_drops(
     as_of = pd.Timestamp(as_of)
     now = _scores_and_families(source, model, as_of, config)
     before = _scores_and_families(source, model, step_back(as_of, config), config)
-    both = now.join(before, how="inner", rsuffix="_before")
+    both = now.merge(before, left_index=True, right_index=True, suffixes=("", "_before"))
     change = both["health_score"] - both["health_score_before"]
     fallen = both[change < -drop]
     moved = []

@@ -51,6 +51,8 @@ def eligible_features(source: DataSource, as_of: pd.Timestamp, config: Config) -
             f"as_of {as_of.date()} is after the data's end ({source.data_end.date()}); "
             "features would be computed from an incomplete history")
     features = features_at(source, as_of, config)
+    if not features.empty:
+        features = features.merge(current_arr(source, as_of), on="account_id", how="left")
     if features.empty:
         first = source.scalar("SELECT min(start_date) FROM contracts")
         raise DataError(
@@ -58,6 +60,19 @@ def eligible_features(source: DataSource, as_of: pd.Timestamp, config: Config) -
             f"data's contracts start {pd.Timestamp(first).date()} and it ends "
             f"{source.data_end.date()}")
     return features.reset_index(drop=True)
+
+
+def current_arr(source: DataSource, as_of: pd.Timestamp) -> pd.DataFrame:
+    """ARR under contract on ``as_of`` itself (``current_arr``), what is at stake now.
+
+    The feature ``contract__arr`` only knows contracts started before ``as_of``; an account
+    whose first contract starts that very day still has revenue at stake.
+    """
+    return source.query(
+        "SELECT account_id, sum(arr) AS current_arr FROM contracts "
+        "WHERE start_date <= $as_of AND end_date > $as_of GROUP BY account_id",
+        {"as_of": pd.Timestamp(as_of).to_pydatetime()},
+    )
 
 
 def driver_texts(features: pd.DataFrame, drivers: pd.DataFrame) -> pd.DataFrame:
@@ -89,6 +104,8 @@ def score_frame(
     drivers = top_drivers(contributions, n=N_DRIVERS)
     out = pd.concat([features[["account_id", "as_of"]], scored], axis=1)
     out["arr"] = features[ARR].astype(float) if ARR in features else np.nan
+    if "current_arr" in features:
+        out["arr"] = features["current_arr"].astype(float).fillna(out["arr"])
     out["arr_at_risk"] = out["churn_probability"] * out["arr"]
     for feature, column in CONTEXT.items():
         out[column] = features[feature] if feature in features else np.nan

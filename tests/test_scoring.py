@@ -1,0 +1,137 @@
+"""Scoring as a user runs it: the output table, drivers, playbooks, alerts, the account card."""
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from healthscore.cli import main
+from healthscore.scoring import OUTPUT_COLUMNS
+
+AS_OF = "2025-12-01"
+
+
+def run_score(trained, out, *extra):
+    return main(["score", "--data", str(trained.data), "--as-of", AS_OF, "--out", str(out),
+                 "--model", str(trained.outcome.latest), *extra])
+
+
+@pytest.fixture(scope="module")
+def scores(trained, tmp_path_factory):
+    out = tmp_path_factory.mktemp("scores") / "scores.csv"
+    assert run_score(trained, out) == 0
+    return pd.read_csv(out, parse_dates=["as_of", "due_by"])
+
+
+def test_output_has_the_documented_columns_and_types(scores):
+    required = [c for c in OUTPUT_COLUMNS if c not in ("segment", "lifecycle_stage",
+                                                       "days_to_renewal", "top_family")]
+    assert list(scores.columns[: len(required)]) == required
+    assert scores["account_id"].is_unique
+    assert scores["churn_probability"].between(0, 1).all()
+    assert scores["health_score"].between(0, 100).all()
+    assert set(scores["risk_tier"]) <= {"healthy", "watch", "at_risk"}
+    assert set(scores["touch_tier"]) <= {"high_touch", "low_touch", "tech_touch"}
+    assert scores["priority_rank"].tolist() == list(range(1, len(scores) + 1))
+    assert scores["arr_at_risk"].is_monotonic_decreasing
+    np.testing.assert_allclose(scores["arr_at_risk"], scores["churn_probability"] * scores["arr"])
+    assert scores["holdout"].dtype == bool
+    assert (scores["as_of"] == pd.Timestamp(AS_OF)).all()
+    assert scores["score_change"].notna().mean() > 0.8
+
+
+def test_drivers_are_risk_raising_with_sentences(scores):
+    filled = scores[scores["driver_1"].notna()]
+    assert len(filled) > 0.5 * len(scores)
+    assert (filled["driver_1_contribution"] > 0).all()
+    assert (filled["driver_1_contribution"] >= filled["driver_2_contribution"].fillna(0)).all()
+    assert filled["driver_1_text"].str.len().gt(5).all()
+    assert (filled["driver_1_family"] == filled["driver_1"].str.split("__").str[0]).all()
+
+
+def test_at_risk_accounts_get_a_play_healthy_ones_do_not(scores):
+    at_risk = scores[scores["risk_tier"] == "at_risk"]
+    healthy = scores[scores["risk_tier"] == "healthy"]
+    assert len(at_risk) > 0
+    assert not at_risk["playbook_id"].isin(["monitor", "expansion"]).any()
+    assert healthy["playbook_id"].isin(["monitor", "expansion"]).all()
+    assert not healthy["holdout"].any()
+
+
+def test_scoring_is_deterministic_and_holdout_stable(trained, scores, tmp_path):
+    out = tmp_path / "again.parquet"
+    assert run_score(trained, out) == 0
+    again = pd.read_parquet(out)
+    assert again["account_id"].tolist() == scores["account_id"].tolist()
+    assert again["holdout"].tolist() == scores["holdout"].tolist()
+    np.testing.assert_allclose(again["churn_probability"], scores["churn_probability"])
+
+
+def test_previous_file_drives_score_change(trained, scores, tmp_path):
+    previous = scores[["account_id", "health_score"]].assign(health_score=50.0)
+    prev_file = tmp_path / "prev.csv"
+    previous.to_csv(prev_file, index=False)
+    out = tmp_path / "s.csv"
+    assert run_score(trained, out, "--previous", str(prev_file)) == 0
+    again = pd.read_csv(out)
+    np.testing.assert_allclose(again["score_change"], (again["health_score"] - 50).round(1))
+
+
+def test_as_of_before_any_data_is_a_clear_error_and_writes_nothing(trained, tmp_path, capsys):
+    out = tmp_path / "early.csv"
+    out.write_text("keep me\n")
+    assert main(["score", "--data", str(trained.data), "--as-of", "2001-01-01", "--out",
+                 str(out), "--model", str(trained.outcome.latest)]) == 1
+    err = capsys.readouterr().err
+    assert "no account is eligible at 2001-01-01" in err and "Traceback" not in err
+    assert out.read_text() == "keep me\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["early.csv"]
+
+
+def test_model_whose_features_do_not_match_the_data(trained, tmp_path, capsys):
+    data = tmp_path / "no_support"
+    shutil.copytree(trained.data, data)
+    (data / "support_tickets.parquet").unlink()
+    out = tmp_path / "s.csv"
+    assert main(["score", "--data", str(data), "--as-of", AS_OF, "--out", str(out),
+                 "--model", str(trained.outcome.latest)]) == 1
+    err = capsys.readouterr().err
+    assert "lacks" in err and "support__tickets_90d" in err
+    assert not out.exists()
+
+
+def test_missing_model_is_a_clear_error(trained, tmp_path, capsys):
+    assert main(["score", "--data", str(trained.data), "--as-of", AS_OF, "--out",
+                 str(tmp_path / "s.csv"), "--model", str(tmp_path / "nope")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_scoring_from_the_registry_alias(trained, tmp_path, monkeypatch):
+    monkeypatch.chdir(trained.workdir)
+    out = tmp_path / "s.csv"
+    assert main(["score", "--data", str(trained.data), "--as-of", AS_OF, "--out", str(out),
+                 "--model", "models:/healthscore@champion"]) == 0
+    assert "models:/healthscore@champion" in pd.read_csv(out)["model_version"].iloc[0]
+
+
+def test_explain_prints_a_card(trained, scores, capsys):
+    account = scores.loc[scores["risk_tier"] == "at_risk", "account_id"].iloc[0]
+    assert main(["explain", "--data", str(trained.data), "--as-of", AS_OF, "--account",
+                 account, "--model", str(trained.outcome.latest)]) == 0
+    card = capsys.readouterr().out
+    assert f"Account {account}" in card and "Score history" in card and "Playbook:" in card
+    assert "1. " in card
+
+
+def test_explain_unknown_account_is_a_clear_error(trained, capsys):
+    assert main(["explain", "--data", str(trained.data), "--as-of", AS_OF, "--account",
+                 "NOPE-1", "--model", str(trained.outcome.latest)]) == 1
+    assert "no such account_id" in capsys.readouterr().err
+
+
+def test_alerts_list_score_drops(trained, capsys):
+    assert main(["alerts", "--data", str(trained.data), "--as-of", AS_OF, "--drop", "5",
+                 "--model", str(trained.outcome.latest)]) == 0
+    out = capsys.readouterr().out
+    assert "lost more than 5 points" in out or "No account lost" in out
