@@ -74,3 +74,33 @@ def test_generate_rejects_an_unknown_format(tmp_path, capsys):
     assert main(["generate", "--out", str(tmp_path / "x"), "--format", "xlsx"]) == 1
     assert "parquet or csv" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_build_writes_the_training_set_with_metadata(world_dir, tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    out = tmp_path / "training.parquet"
+    assert main(["build", "--data", str(world_dir), "--out", str(out)]) == 0
+    frame = pd.read_parquet(out)
+    meta = json.loads((tmp_path / "training.parquet.meta.json").read_text())
+    assert {"account_id", "as_of", "label", "censored"} <= set(frame.columns)
+    assert not frame.duplicated(["account_id", "as_of"]).any()
+    assert meta["horizon_days"] == 90 and meta["data_fingerprint"]
+    assert set(meta["features"]) <= set(frame.columns)
+    assert "labelled" in capsys.readouterr().out
+
+
+def test_features_at_one_date_and_the_catalogue(world_dir, tmp_path, capsys):
+    import pandas as pd
+
+    out = tmp_path / "features.csv"
+    assert main(["features", "--data", str(world_dir), "--as-of", "2025-06-01",
+                 "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert (table["as_of"].str.startswith("2025-06-01")).all()
+    assert "usage__logins_30d" in table.columns
+    assert main(["features", "--list"]) == 0
+    assert "usage__logins_30d" in capsys.readouterr().out
+    assert main(["features", "--data", str(world_dir)]) == 1

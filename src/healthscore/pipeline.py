@@ -92,6 +92,28 @@ def training_set_for(source: DataSource, config: Config, cache_dir: Path) -> Tra
     return ts
 
 
+def build_dataset(data: str | Path, config: Config, *, out: str | Path) -> TrainingSet:
+    """Build the training set of ``data`` and write it (Parquet + ``.meta.json``) to ``out``."""
+    from healthscore.dataset import build_training_set, save_training_set
+
+    training_set = build_training_set(open_checked_source(data, config), config)
+    save_training_set(training_set, out)
+    return training_set
+
+
+def features_table(data: str | Path, as_of: str, config: Config, *,
+                   out: str | Path | None = None) -> pd.DataFrame:
+    """Features of every account eligible at ``as_of`` (the scoring code path)."""
+    from healthscore.scoring import eligible_features
+    from healthscore.storage import write_frame
+
+    features = eligible_features(open_checked_source(data, config), pd.Timestamp(as_of), config)
+    features = features.drop(columns=["current_arr"], errors="ignore")
+    if out is not None:
+        write_frame(features, out)
+    return features
+
+
 @dataclass
 class TrainOutcome:
     """What ``train`` produced: where the bundle is, its metrics, the registry decision."""
