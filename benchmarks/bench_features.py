@@ -1,0 +1,329 @@
+"""Benchmark: usage features over a large login log, DuckDB engine versus plain pandas.
+
+Generates a synthetic login log with numpy straight into Parquet (no simulator), then runs
+each engine in its own subprocess so that each reports its own peak resident memory:
+
+* ``duckdb``: :func:`healthscore.features.build_features` on every account at every monthly
+  snapshot (the usage, contract and account families, since only those tables exist);
+* ``pandas``: a straightforward pandas implementation of the login windows only (logins and
+  distinct active users over 7/30/90 days for each snapshot: a boolean mask and a
+  ``groupby`` per date and window), the way such features are often first written.
+
+The comparison runs both engines on the same data (``--compare-events``, default 5 million),
+then DuckDB alone on the full size (``--events``, default 50 million). Reported: wall time of
+the feature computation (file reading included for both), events per second, and peak RSS of
+the process (``ru_maxrss``: Python, pandas and DuckDB together).
+
+Usage::
+
+    python benchmarks/bench_features.py                      # defaults above
+    python benchmarks/bench_features.py --events 10000000 --accounts 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+USERS_PER_ACCOUNT = 12
+CHUNK = 5_000_000
+
+
+def _dictionary(indices: np.ndarray, prefix: str, size: int) -> pa.DictionaryArray:
+    names = pa.array([f"{prefix}{i:07d}" for i in range(size)])
+    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), names)
+
+
+def generate(directory: Path, *, accounts: int, events: int, snapshots: int, seed: int) -> None:
+    """Write accounts, contracts and logins Parquet files covering ``snapshots`` months."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    first = pd.Timestamp("2022-01-01")
+    start = first - pd.Timedelta(days=120)
+    end = first + pd.DateOffset(months=snapshots - 1)
+    ids = [f"a{i:07d}" for i in range(accounts)]
+    pd.DataFrame(
+        {
+            "account_id": ids,
+            "created_at": start,
+            "segment": rng.choice(["smb", "mid_market", "enterprise"], accounts),
+        }
+    ).to_parquet(directory / "accounts.parquet", index=False)
+    pd.DataFrame(
+        {
+            "contract_id": [f"c{i}" for i in range(accounts)],
+            "account_id": ids,
+            "start_date": start,
+            "end_date": end + pd.Timedelta(days=365),
+            "arr": rng.integers(1_000, 100_000, accounts).astype(float),
+            "seats": rng.integers(5, 50, accounts).astype(float),
+        }
+    ).to_parquet(directory / "contracts.parquet", index=False)
+    # Account activity is skewed (a few accounts log in far more than most) and logins come
+    # in sessions: a user who logs in on a day logs in 1 to 5 times that day. About 1% of the
+    # rows are exact duplicates, as in real exports.
+    weights = rng.pareto(1.5, accounts) + 0.1
+    weights /= weights.sum()
+    days = (end - start).days
+    schema = pa.schema(
+        [
+            ("account_id", pa.dictionary(pa.int32(), pa.string())),
+            ("user_id", pa.dictionary(pa.int32(), pa.string())),
+            ("ts", pa.timestamp("us")),
+        ]
+    )
+    day_us = 86_400 * 1_000_000
+    start_us = int(start.value // 1000)
+    with pq.ParquetWriter(directory / "logins.parquet", schema) as writer:
+        for lo in range(0, events, CHUNK):
+            n = min(CHUNK, events - lo)
+            sessions = rng.integers(1, 6, n)
+            n_days = int(np.searchsorted(np.cumsum(sessions), n)) + 1
+            account = rng.choice(accounts, n_days, p=weights)
+            user = account * USERS_PER_ACCOUNT + rng.integers(0, USERS_PER_ACCOUNT, n_days)
+            day = rng.integers(0, days, n_days)
+            repeat = sessions[:n_days]
+            account, user, day = (np.repeat(x, repeat)[:n] for x in (account, user, day))
+            ts = start_us + day * day_us + rng.integers(0, day_us, n)
+            dup = rng.random(n) < 0.01
+            ts[1:][dup[1:]] = ts[:-1][dup[1:]]
+            user[1:][dup[1:]] = user[:-1][dup[1:]]
+            account[1:][dup[1:]] = account[:-1][dup[1:]]
+            writer.write_table(
+                pa.table(
+                    {
+                        "account_id": _dictionary(account, "a", accounts),
+                        "user_id": _dictionary(user, "u", accounts * USERS_PER_ACCOUNT),
+                        "ts": pa.array(ts, type=pa.timestamp("us")),
+                    },
+                    schema=schema,
+                )
+            )
+    (directory / "meta.json").write_text(
+        json.dumps(
+            {
+                "first": str(first.date()),
+                "end": str(end.date()),
+                "events": events,
+                "accounts": accounts,
+                "snapshots": snapshots,
+            }
+        )
+    )
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def run_duckdb(directory: Path, *, threads: int, memory_limit: str) -> dict[str, float]:
+    """Time the usage family, then the whole build_features, over every snapshot."""
+    import warnings
+
+    from healthscore.config import Config
+    from healthscore.features import build_features, engine, usage
+    from healthscore.snapshots import make_snapshots
+    from healthscore.storage import open_source
+
+    meta = json.loads((directory / "meta.json").read_text())
+    config = Config().with_overrides(
+        data={"end": meta["end"]}, snapshots={"start": meta["first"], "end": meta["end"]}
+    )
+    source = open_source(directory, config)
+    source.con.execute("SET threads = $t", {"t": threads})
+    source.con.execute("SET memory_limit = $m", {"m": memory_limit})
+    source.con.execute("SET temp_directory = $d", {"d": str(directory / "duckdb_tmp")})
+    snapshots = make_snapshots(source, config)
+    reads = {}
+    for view in ("logins", "raw_logins"):  # what typing the input costs, for the record
+        cpu = _cpu_seconds()
+        source.con.execute(
+            f"SELECT max(length(account_id) + length(user_id) + epoch(ts)) FROM {view}"
+        ).fetchall()
+        reads[view] = _cpu_seconds() - cpu
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    with engine.session(source, snapshots, config) as run:
+        usage_features = usage.compute(run)
+    usage_seconds, usage_cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        features = build_features(source, snapshots, config)
+    return {
+        "seconds": usage_seconds,
+        "cpu_seconds": usage_cpu,
+        "rows": len(features),
+        "columns": usage_features.shape[1] - 1,
+        "build_seconds": time.perf_counter() - started,
+        "build_cpu_seconds": _cpu_seconds() - cpu,
+        "build_columns": features.shape[1] - 2,
+        "typed_read_cpu_seconds": reads["logins"],
+        "raw_read_cpu_seconds": reads["raw_logins"],
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def run_pandas(directory: Path) -> dict[str, float]:
+    """Time the plain pandas login windows (7/30/90-day logins and active users)."""
+    meta = json.loads((directory / "meta.json").read_text())
+    dates = pd.date_range(meta["first"], meta["end"], freq="MS")
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    logins = pd.read_parquet(directory / "logins.parquet").drop_duplicates()
+    logins["account_id"] = logins["account_id"].astype(str)
+    logins["user_id"] = logins["user_id"].astype(str)
+    parts = []
+    for as_of in dates:
+        row = {}
+        for days in (7, 30, 90):
+            window = logins[
+                (logins["ts"] >= as_of - pd.Timedelta(days=days)) & (logins["ts"] < as_of)
+            ]
+            grouped = window.groupby("account_id")
+            row[f"logins_{days}d"] = grouped.size()
+            row[f"active_users_{days}d"] = grouped["user_id"].nunique()
+        part = pd.DataFrame(row).fillna(0)
+        part["as_of"] = as_of
+        parts.append(part)
+    features = pd.concat(parts)
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": _cpu_seconds() - cpu,
+        "rows": len(features),
+        "columns": 6,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _subprocess(engine: str, directory: Path, args: argparse.Namespace) -> dict[str, float]:
+    command = [
+        sys.executable,
+        __file__,
+        "--run",
+        engine,
+        "--data",
+        str(directory),
+        "--threads",
+        str(args.threads),
+        "--memory-limit",
+        args.memory_limit,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _report(label: str, events: int, result: dict[str, float], key: str = "seconds") -> None:
+    seconds, cpu = result[key], result[key.replace("seconds", "cpu_seconds")]
+    columns = result["columns" if key == "seconds" else "build_columns"]
+    print(
+        f"  {label:<22} {seconds:7.1f} s wall {cpu:7.1f} s cpu "
+        f"{events / seconds / 1e6:6.2f} M events/s  "
+        f"({int(result['rows']):,} rows x {int(columns)} features)"
+    )
+
+
+def _memory(label: str, result: dict[str, float]) -> None:
+    print(f"  {label:<22} peak RSS {result['peak_rss_mb'] / 1024:.2f} GiB (whole process)")
+
+
+def _reading(result: dict[str, float]) -> None:
+    print(
+        f"  {'(reading logins)':<22} typed view {result['typed_read_cpu_seconds']:.1f} s cpu, "
+        f"untyped file {result['raw_read_cpu_seconds']:.1f} s cpu"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000_000)
+    parser.add_argument("--compare-events", type=int, default=5_000_000)
+    parser.add_argument("--accounts", type=int, default=50_000)
+    parser.add_argument("--snapshots", type=int, default=24)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--memory-limit", default="2GB")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--run", choices=["duckdb", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.run == "duckdb":
+        print(
+            json.dumps(run_duckdb(args.data, threads=args.threads, memory_limit=args.memory_limit))
+        )
+        return
+    if args.run == "pandas":
+        print(json.dumps(run_pandas(args.data)))
+        return
+
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        print(
+            f"DuckDB threads={args.threads} memory_limit={args.memory_limit}; "
+            f"{args.accounts:,} accounts, {args.snapshots} monthly snapshots"
+        )
+        small = Path(tmp) / "compare"
+        started = time.perf_counter()
+        generate(
+            small,
+            accounts=args.accounts,
+            events=args.compare_events,
+            snapshots=args.snapshots,
+            seed=args.seed,
+        )
+        print(
+            f"same data, {args.compare_events:,} login events "
+            f"(generated in {time.perf_counter() - started:.1f} s):"
+        )
+        duck = _subprocess("duckdb", small, args)
+        plain = _subprocess("pandas", small, args)
+        _report("duckdb usage family", args.compare_events, duck)
+        _report("pandas baseline", args.compare_events, plain)
+        _report("duckdb build_features", args.compare_events, duck, "build_seconds")
+        _reading(duck)
+        _memory("duckdb", duck)
+        _memory("pandas", plain)
+        speed_up = plain["seconds"] / duck["seconds"]
+        print(
+            f"  speed-up of the usage family over pandas: {speed_up:.1f}x"
+            f" wall, {plain['cpu_seconds'] / duck['cpu_seconds']:.1f}x cpu "
+            f"(duckdb {int(duck['columns'])} features for every snapshot row, pandas 6 for "
+            "accounts with logins)"
+        )
+        if args.events > args.compare_events:
+            large = Path(tmp) / "large"
+            started = time.perf_counter()
+            generate(
+                large,
+                accounts=args.accounts,
+                events=args.events,
+                snapshots=args.snapshots,
+                seed=args.seed + 1,
+            )
+            print(
+                f"duckdb alone, {args.events:,} login events "
+                f"(generated in {time.perf_counter() - started:.1f} s):"
+            )
+            big = _subprocess("duckdb", large, args)
+            _report("duckdb usage family", args.events, big)
+            _report("duckdb build_features", args.events, big, "build_seconds")
+            _reading(big)
+            _memory("duckdb", big)
+
+
+if __name__ == "__main__":
+    main()

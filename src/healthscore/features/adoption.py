@@ -1,0 +1,164 @@
+"""Adoption features from ``feature_usage``: breadth, depth and core-feature use.
+
+A row's ``quantity`` (1 when the column or value is missing) is its number of events; rows
+with a quantity of 0 or less are not usage. Exact duplicate rows count once.
+
+Two quantities look at every known account, and are still point-in-time:
+
+* the product *catalogue* at ``as_of`` is every feature any known account used before
+  ``as_of`` (so a feature launched later never shrinks an earlier share);
+* the *core* features are ``features.core_features`` from the config or, by default, the 4
+  features used by the most accounts before ``as_of`` (ties broken by name). Computing them
+  per ``as_of`` from the past only keeps them free of leakage and makes training and scoring
+  at the same date agree, whichever accounts are being built.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from healthscore.features.engine import Session, ratio
+
+DEFAULT_CORE_COUNT = 4
+
+
+def _feature_days(run: Session) -> str:
+    columns = ["account_id", "feature", "ts"]
+    columns += [c for c in ("user_id", "quantity") if run.has_column("feature_usage", c)]
+    kept = ["aid", "feature", "ts"] + [c for c in columns[3:] if c == "user_id"]
+    quantity = "coalesce(quantity, 1)" if run.has_column("feature_usage", "quantity") else "1"
+    return f"""
+        CREATE OR REPLACE TEMP TABLE _hs_feature_rows AS
+        SELECT * FROM (
+            SELECT {", ".join(kept)}, CAST(ts AS DATE) AS day, CAST({quantity} AS DOUBLE) AS events
+            FROM (SELECT DISTINCT {", ".join(columns)} FROM feature_usage
+                  WHERE ts < $data_end AND ts < $until AND feature IS NOT NULL)
+            JOIN _hs_accounts USING (account_id)
+        ) WHERE events > 0
+    """
+
+
+_AGGREGATES = """
+    CREATE OR REPLACE TEMP TABLE _hs_feature_days AS
+    SELECT aid, feature, day, sum(events) AS events FROM _hs_feature_rows GROUP BY ALL;
+    CREATE OR REPLACE TEMP TABLE _hs_feature_first AS
+    SELECT aid, feature, min(day) AS first_day FROM _hs_feature_days GROUP BY ALL;
+"""
+
+_DEFAULT_CORE = """
+    CREATE OR REPLACE TEMP TABLE _hs_core AS
+    WITH adopters AS (
+        SELECT feature, first_day, count(*) AS n FROM _hs_feature_first GROUP BY ALL
+    ),
+    popularity AS (
+        SELECT d.as_of, a.feature, sum(a.n) AS accounts
+        FROM _hs_dates d JOIN adopters a ON a.first_day < d.as_of GROUP BY ALL
+    )
+    SELECT as_of, feature FROM (
+        SELECT *, row_number() OVER (PARTITION BY as_of ORDER BY accounts DESC, feature) AS rank
+        FROM popularity
+    ) WHERE rank <= $core_count
+"""
+
+_CONFIGURED_CORE = """
+    CREATE OR REPLACE TEMP TABLE _hs_core AS
+    SELECT d.as_of, f.feature
+    FROM _hs_dates d, (SELECT DISTINCT unnest($core::VARCHAR[]) AS feature) f
+"""
+
+
+def _select(with_users: bool) -> str:
+    users_cte = (
+        """,
+        users AS (
+            SELECT r.aid, c.as_of, count(DISTINCT r.user_id) AS users_30d,
+                   sum(r.events) AS user_events_30d
+            FROM _hs_feature_rows r JOIN _hs_calendar c ON c.day = r.day AND c.age <= 30
+            WHERE r.user_id IS NOT NULL
+              AND r.aid IN (SELECT aid FROM _hs_snapshot_accounts)
+            GROUP BY ALL
+        )"""
+        if with_users
+        else ""
+    )
+    users_join = "LEFT JOIN users USING (aid, as_of)" if with_users else ""
+    users_col = (
+        (f", {ratio('users.user_events_30d', 'users.users_30d')} AS adoption__events_per_user_30d")
+        if with_users
+        else ""
+    )
+    return f"""
+        WITH per_feature AS (
+            SELECT f.aid, c.as_of, f.feature, min(c.age) AS recency,
+                   sum(f.events) FILTER (WHERE c.age <= 30) AS events_30d
+            FROM _hs_feature_days f JOIN _hs_calendar c ON c.day = f.day AND c.age <= 90
+            WHERE f.aid IN (SELECT aid FROM _hs_snapshot_accounts)
+            GROUP BY ALL
+        ),
+        w AS (
+            SELECT p.aid, p.as_of,
+                   count(*) FILTER (WHERE p.recency <= 30) AS distinct_30d,
+                   count(*) AS distinct_90d,
+                   sum(p.events_30d) AS events_30d,
+                   count(*) FILTER (WHERE p.recency <= 30 AND k.feature IS NOT NULL) AS core_30d
+            FROM per_feature p LEFT JOIN _hs_core k ON k.as_of = p.as_of AND k.feature = p.feature
+            GROUP BY ALL
+        ),
+        catalogue AS (
+            SELECT d.as_of, count(f.feature) AS size
+            FROM _hs_dates d LEFT JOIN (
+                SELECT feature, min(first_day) AS first_day FROM _hs_feature_first GROUP BY ALL
+            ) f ON f.first_day < d.as_of
+            GROUP BY d.as_of
+        ),
+        new AS (
+            SELECT f.aid, c.as_of, count(*) AS new_30d
+            FROM _hs_feature_first f JOIN _hs_calendar c ON c.day = f.first_day AND c.age <= 30
+            GROUP BY ALL
+        ),
+        snapshot_core AS (
+            SELECT s._row, s.aid, s.as_of, k.feature
+            FROM _hs_snapshots s JOIN _hs_core k ON k.as_of = s.as_of
+        ),
+        core_last AS (
+            SELECT sc._row, max(f.day) AS last_day
+            FROM snapshot_core sc ASOF JOIN _hs_feature_days f
+              ON sc.aid = f.aid AND sc.feature = f.feature AND sc.as_of > f.day
+            GROUP BY sc._row
+        ){users_cte}
+        SELECT s._row,
+               CAST(coalesce(w.distinct_30d, 0) AS DOUBLE) AS adoption__distinct_features_30d,
+               CAST(coalesce(w.distinct_90d, 0) AS DOUBLE) AS adoption__distinct_features_90d,
+               CAST(coalesce(w.events_30d, 0) AS DOUBLE) AS adoption__feature_events_30d,
+               {ratio("coalesce(w.distinct_90d, 0)", "catalogue.size")}
+                   AS adoption__catalogue_share_90d,
+               CAST(coalesce(w.core_30d, 0) AS DOUBLE) AS adoption__core_features_30d,
+               CAST(coalesce(new.new_30d, 0) AS DOUBLE) AS adoption__new_features_30d,
+               CAST(s.as_of - core_last.last_day AS DOUBLE) AS adoption__days_since_core_use
+               {users_col}
+        FROM _hs_snapshots s
+        LEFT JOIN w USING (aid, as_of)
+        LEFT JOIN catalogue USING (as_of)
+        LEFT JOIN new USING (aid, as_of)
+        LEFT JOIN core_last USING (_row)
+        {users_join}
+    """
+
+
+def compute(run: Session) -> pd.DataFrame:
+    """Adoption features of every snapshot row, with ``_row``."""
+    until = pd.Timestamp(run.query("SELECT max(as_of) AS m FROM _hs_snapshots").iloc[0, 0])
+    temp = ("_hs_feature_rows", "_hs_feature_days", "_hs_feature_first", "_hs_core")
+    try:
+        run.execute(_feature_days(run), until=until)
+        for statement in _AGGREGATES.split(";"):
+            if statement.strip():
+                run.execute(statement)
+        core = run.config.features.core_features
+        if core is None:
+            run.execute(_DEFAULT_CORE, core_count=DEFAULT_CORE_COUNT)
+        else:
+            run.execute(_CONFIGURED_CORE, core=list(core))
+        return run.query(_select(run.has_column("feature_usage", "user_id")))
+    finally:
+        run.drop(*temp)

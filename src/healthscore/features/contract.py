@@ -1,0 +1,125 @@
+"""Contract features from ``contracts`` (and ``accounts.created_at``): tenure, renewal, money.
+
+Features see the contract state *just before* ``as_of``: a contract is visible when it
+started before ``as_of`` and active when it is visible and had not ended before ``as_of``
+(``start_date < as_of <= end_date``). Contracts starting on or after ``as_of`` (a renewal or
+upgrade signed for the future) therefore change nothing: not the ARR, not the renewal
+count, not the days to renewal. A contract ending exactly on ``as_of`` is still the current
+one, with 0 days to renewal; a contract starting exactly on ``as_of`` is not seen yet, so on
+an account's very first day the money features are missing. Tenure counts from
+``accounts.created_at`` (when on or before ``as_of``) or the first visible contract start,
+whichever is earlier.
+
+The *current* contract is the latest-ending active one (ties: latest start, then id); its
+end is the renewal date, and its plan, billing period and auto-renew flag are reported.
+A *renewal* is a visible contract starting at, or within ``labels.grace_days`` after, the end
+of all the account's earlier coverage; one starting before that end is an upgrade, one
+starting later a win-back. ARR and seats sum over active contracts; their relative change
+compares with the same sums just before ``as_of - 90`` (or 180) days and is missing when
+those were 0 or unknown.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from healthscore.features.engine import Session, ratio
+
+STAGES: tuple[tuple[int, str], ...] = ((90, "onboarding"), (365, "adoption"))
+MATURE = "mature"
+
+
+def _at(offset: int) -> str:
+    point = "s.as_of" if offset == 0 else f"(s.as_of - INTERVAL {offset} DAY)"
+    return f"t.start_date < {point} AND t.end_date >= {point}"
+
+
+def _select(run: Session) -> str:
+    has = {
+        c: run.has_column("contracts", c) for c in ("plan", "seats", "billing_period", "auto_renew")
+    }
+    current_key = "(t.end_date, t.start_date, t.contract_id)"
+    optional = []
+    outputs = []
+    if has["seats"]:
+        optional += [
+            f"sum(t.seats) FILTER (WHERE {_at(0)}) AS seats",
+            f"sum(t.seats) FILTER (WHERE {_at(90)}) AS seats_90",
+        ]
+        outputs += [
+            "CAST(a.seats AS DOUBLE) AS contract__seats",
+            f"{ratio('a.seats - a.seats_90', 'a.seats_90')} AS contract__seat_change_90d",
+        ]
+    for column in ("billing_period", "plan"):
+        if has[column]:
+            optional.append(
+                f"arg_max_null(CAST(t.{column} AS VARCHAR), {current_key}) FILTER (WHERE {_at(0)}) "
+                f"AS {column}"
+            )
+            outputs.append(f"a.{column} AS contract__{column}")
+    if has["auto_renew"]:
+        optional.append(
+            f"arg_max_null(CAST(t.auto_renew AS DOUBLE), {current_key}) FILTER (WHERE {_at(0)}) "
+            "AS auto_renew"
+        )
+        outputs.append("a.auto_renew AS contract__auto_renew")
+    extra_aggregates = "".join(f",\n                   {x}" for x in optional)
+    extra_outputs = "".join(f",\n               {x}" for x in outputs)
+    (onboarding_days, onboarding), (adoption_days, adoption) = STAGES
+    return f"""
+        WITH ordered AS (
+            SELECT *, max(end_date) OVER (
+                       PARTITION BY aid ORDER BY start_date, end_date, contract_id
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered_until
+            FROM _hs_terms
+        ),
+        t AS (
+            SELECT *, coalesce(start_date >= covered_until
+                               AND start_date <= covered_until + $grace, false) AS is_renewal
+            FROM ordered
+        ),
+        a AS (
+            SELECT s._row,
+                   min(t.start_date) AS first_start,
+                   count(*) FILTER (WHERE t.is_renewal) AS renewals,
+                   max(t.end_date) FILTER (WHERE {_at(0)}) AS renewal_date,
+                   arg_max_null(t.end_date - t.start_date, {current_key}) FILTER (WHERE {_at(0)})
+                       AS length_days,
+                   sum(t.arr) FILTER (WHERE {_at(0)}) AS arr,
+                   sum(t.arr) FILTER (WHERE {_at(90)}) AS arr_90,
+                   sum(t.arr) FILTER (WHERE {_at(180)}) AS arr_180{extra_aggregates}
+            FROM _hs_snapshots s JOIN t
+              ON t.aid = s.aid AND t.start_date < s.as_of
+            GROUP BY s._row
+        ),
+        tenure AS (
+            SELECT s._row, s.as_of - least(
+                       CASE WHEN CAST(acc.created_at AS DATE) <= s.as_of
+                            THEN CAST(acc.created_at AS DATE) END,
+                       a.first_start) AS days
+            FROM _hs_snapshots s
+            LEFT JOIN (SELECT account_id, min(created_at) AS created_at FROM accounts
+                       GROUP BY account_id) acc USING (account_id)
+            LEFT JOIN a USING (_row)
+        )
+        SELECT s._row,
+               CAST(tenure.days AS DOUBLE) AS contract__tenure_days,
+               CASE WHEN tenure.days IS NULL THEN NULL
+                    WHEN tenure.days < {onboarding_days} THEN '{onboarding}'
+                    WHEN tenure.days < {adoption_days} THEN '{adoption}'
+                    ELSE '{MATURE}' END AS contract__lifecycle_stage,
+               CAST(a.renewal_date - s.as_of AS DOUBLE) AS contract__days_to_renewal,
+               CAST(a.length_days AS DOUBLE) AS contract__length_days,
+               CAST(coalesce(a.renewals, 0) AS DOUBLE) AS contract__renewal_count,
+               CAST(a.arr AS DOUBLE) AS contract__arr,
+               {ratio("a.arr - a.arr_90", "a.arr_90")} AS contract__arr_change_90d,
+               {ratio("a.arr - a.arr_180", "a.arr_180")} AS contract__arr_change_180d{extra_outputs}
+        FROM _hs_snapshots s
+        LEFT JOIN a USING (_row)
+        LEFT JOIN tenure USING (_row)
+    """
+
+
+def compute(run: Session) -> pd.DataFrame:
+    """Contract features of every snapshot row, with ``_row``."""
+    return run.query(_select(run), grace=int(run.config.labels.grace_days))

@@ -1,0 +1,142 @@
+"""The query engine under the feature families: snapshots, calendar and shared relations.
+
+Every family module turns the catalogue into SQL over the source's typed views; this module
+owns the plumbing they share, so that another engine could run the same catalogue by
+replacing it and the family SQL:
+
+* ``_hs_accounts(account_id, aid)``: known accounts (listed in ``accounts``) with a dense
+  integer key; events of other accounts are ignored by every feature. Queries join event
+  tables to it once and carry the integer ``aid`` onwards, which is much cheaper to group
+  and join on than the string id.
+* ``_hs_snapshots(_row, account_id, aid, as_of)``: the rows to compute, ``as_of`` as a DATE
+  and ``_row`` their position in the caller's frame (results are joined back on it, which
+  keeps the caller's order); ``aid`` is NULL for an account missing from ``accounts``.
+* ``_hs_snapshot_accounts(account_id, aid)``: the known accounts among the snapshots, to
+  restrict per-account work to the accounts being built.
+* ``_hs_dates(as_of)``: the distinct observation dates.
+* ``_hs_calendar(as_of, day, age)``: for every observation date, the ``CALENDAR_DAYS`` days
+  before it, ``age`` = days before ``as_of`` (1 = the day before). A window of ``n`` days is
+  ``age <= n``. Joining day-level aggregates to this calendar on ``day`` is an equi-join, so
+  windowing an event log costs one hash join of its account-day (or user-day) aggregates
+  instead of a range join per event.
+* ``_hs_terms``: the clean contract terms (see :func:`healthscore.labels.contract_terms_sql`).
+
+Every query binds ``$data_end``: events on or after it have not happened yet and are ignored.
+The temporary tables live on the source's connection for the duration of one
+:func:`session` and are dropped afterwards; one connection runs one build at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pandas as pd
+
+from healthscore.config import Config
+from healthscore.labels import contract_terms_sql
+from healthscore.storage import DataSource
+
+#: Longest window any feature reads, in days (satisfaction reads 180).
+CALENDAR_DAYS = 180
+_TEMP_TABLES = (
+    "_hs_snapshots",
+    "_hs_dates",
+    "_hs_calendar",
+    "_hs_accounts",
+    "_hs_snapshot_accounts",
+    "_hs_terms",
+)
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class Session:
+    """A source with the shared temporary relations in place, for one feature build."""
+
+    source: DataSource
+    config: Config
+
+    @property
+    def data_end(self) -> pd.Timestamp:
+        return self.source.data_end
+
+    def has_column(self, table: str, column: str) -> bool:
+        return self.source.has_column(table, column)
+
+    def query(self, sql: str, **params: object) -> pd.DataFrame:
+        """Run ``sql`` binding ``$data_end`` and the named parameters it uses."""
+        values = {"data_end": self.data_end, **params}
+        used = set(_PARAM.findall(sql))
+        return self.source.query(sql, {k: v for k, v in values.items() if k in used})
+
+    def execute(self, sql: str, **params: object) -> None:
+        """Run a statement (creating a temporary table) with bound parameters."""
+        values = {"data_end": self.data_end, **params}
+        used = set(_PARAM.findall(sql))
+        self.source.con.execute(sql, {k: v for k, v in values.items() if k in used})
+
+    def drop(self, *tables: str) -> None:
+        for table in tables:
+            self.source.con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def keys_frame(snapshots: pd.DataFrame) -> pd.DataFrame:
+    """The ``_row, account_id, as_of`` frame registered as ``_hs_snapshots``."""
+    return pd.DataFrame(
+        {
+            "_row": range(len(snapshots)),
+            "account_id": snapshots["account_id"].astype("str").to_numpy(),
+            "as_of": pd.to_datetime(snapshots["as_of"]).dt.normalize().to_numpy(),
+        }
+    )
+
+
+@contextmanager
+def session(source: DataSource, snapshots: pd.DataFrame, config: Config) -> Iterator[Session]:
+    """Create the shared temporary relations for ``snapshots``; drop them on exit."""
+    run = Session(source, config)
+    con = source.con
+    con.register("_hs_keys", keys_frame(snapshots))
+    try:
+        run.execute("""
+            CREATE OR REPLACE TEMP TABLE _hs_accounts AS
+            SELECT account_id, CAST(row_number() OVER (ORDER BY account_id) AS INTEGER) AS aid
+            FROM (SELECT DISTINCT account_id FROM accounts WHERE account_id IS NOT NULL)
+        """)
+        run.execute("""
+            CREATE OR REPLACE TEMP TABLE _hs_snapshots AS
+            SELECT k._row, k.account_id, a.aid, CAST(k.as_of AS DATE) AS as_of
+            FROM _hs_keys k LEFT JOIN _hs_accounts a USING (account_id)
+        """)
+        run.execute(
+            "CREATE OR REPLACE TEMP TABLE _hs_snapshot_accounts AS SELECT * "
+            "FROM _hs_accounts WHERE aid IN (SELECT aid FROM _hs_snapshots)"
+        )
+        run.execute(
+            "CREATE OR REPLACE TEMP TABLE _hs_dates AS SELECT DISTINCT as_of FROM _hs_snapshots"
+        )
+        run.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _hs_calendar AS
+            SELECT d.as_of, d.as_of - CAST(r.age AS INTEGER) AS day, CAST(r.age AS INTEGER) AS age
+            FROM _hs_dates d, (SELECT range AS age FROM range(1, $days + 1)) r
+        """,
+            days=CALENDAR_DAYS,
+        )
+        run.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _hs_terms AS
+            SELECT t.*, a.aid FROM ({contract_terms_sql(source)}) t JOIN _hs_accounts a
+            USING (account_id)
+        """)
+        yield run
+    finally:
+        con.unregister("_hs_keys")
+        run.drop(*_TEMP_TABLES)
+
+
+def ratio(numerator: str, denominator: str) -> str:
+    """SQL for a ratio that is NULL (missing) when the denominator is 0 or NULL."""
+    return f"CAST({numerator} AS DOUBLE) / NULLIF({denominator}, 0)"
