@@ -31,6 +31,7 @@ import pandas as pd
 from healthscore.config import Config
 from healthscore.errors import ConfigError, DataError
 from healthscore.labels import churn_dates, contract_terms_sql
+from healthscore.schema import EVENT_TABLES, TABLES
 from healthscore.storage import DataSource
 
 CADENCE_FREQ: dict[str, str] = {"month": "MS", "quarter": "QS", "week": "W-MON"}
@@ -155,6 +156,27 @@ def _renewal_snapshots(
     return _run_filtered(source, config, pairs, params, churns)
 
 
+def default_start(source: DataSource) -> pd.Timestamp:
+    """Where observation starts by default: when both contracts and activity are recorded.
+
+    Exports often carry contracts that began long before the product's event logs do
+    (customers who were already there when tracking started). Snapshots from those years
+    have contracts but no behaviour, and would teach a model that silence is safe, so the
+    default start is the later of the first contract start and the first recorded activity
+    (login, feature use, ticket or NPS response) of the tables present.
+    """
+    first_contract = source.scalar("SELECT min(CAST(start_date AS DATE)) FROM contracts")
+    if first_contract is None or pd.isna(first_contract):
+        raise DataError("contracts holds no start dates; cannot place observation dates")
+    firsts = [
+        source.scalar(f"SELECT min(CAST({TABLES[name].event_time} AS DATE)) FROM {name}")
+        for name in EVENT_TABLES if source.has(name)
+    ]
+    firsts = [pd.Timestamp(f) for f in firsts if f is not None and not pd.isna(f)]
+    activity = min(firsts) if firsts else pd.Timestamp(first_contract)
+    return max(pd.Timestamp(first_contract), activity)
+
+
 def make_snapshots(
     source: DataSource,
     config: Config,
@@ -171,8 +193,8 @@ def make_snapshots(
     config
         ``snapshots`` (cadence, default range) and ``labels`` (mode, churn definition).
     start, end
-        Inclusive date range; default ``config.snapshots.start``/``end``, else from the first
-        contract start to ``source.data_end``. Dates after ``data_end`` are dropped: nothing
+        Inclusive date range; default ``config.snapshots.start``/``end``, else from
+        :func:`default_start` to ``source.data_end``. Dates after ``data_end`` are dropped: nothing
         after it has been observed.
 
     Returns
@@ -185,12 +207,7 @@ def make_snapshots(
     start = start if start is not None else config.snapshots.start
     end = end if end is not None else config.snapshots.end
     if start is None:
-        first_start = source.query("SELECT min(CAST(start_date AS DATE)) AS d FROM contracts").iloc[
-            0, 0
-        ]
-        if pd.isna(first_start):
-            raise DataError("contracts holds no start dates; cannot place observation dates")
-        start = first_start
+        start = default_start(source)
     last = min(pd.Timestamp(end).normalize(), data_end) if end is not None else data_end
     first = pd.Timestamp(start).normalize()
     churns = churn_dates(source, config)
