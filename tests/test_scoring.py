@@ -130,8 +130,14 @@ def test_explain_unknown_account_is_a_clear_error(trained, capsys):
     assert "no such account_id" in capsys.readouterr().err
 
 
-def test_alerts_list_score_drops(trained, capsys):
-    assert main(["alerts", "--data", str(trained.data), "--as-of", AS_OF, "--drop", "5",
+def test_alerts_list_the_accounts_whose_score_fell(trained, scores, capsys):
+    from healthscore.pipeline import alerts
+
+    drops = alerts(trained.data, AS_OF, trained.config, model=trained.outcome.latest, drop=2)
+    expected = set(scores.loc[scores["score_change"] < -2, "account_id"])
+    assert set(drops["account_id"]) == expected and len(expected) > 0
+    assert (drops["change"] < -2).all() and drops["change"].is_monotonic_increasing
+    assert drops["moved_families"].str.len().gt(0).all()
+    assert main(["alerts", "--data", str(trained.data), "--as-of", AS_OF, "--drop", "2",
                  "--model", str(trained.outcome.latest)]) == 0
-    out = capsys.readouterr().out
-    assert "lost more than 5 points" in out or "No account lost" in out
+    assert f"{len(expected)} accounts lost more than 2 points" in capsys.readouterr().out

@@ -44,7 +44,7 @@ def score_drops(
     now = _scores_and_families(source, model, as_of, config)
     before = _scores_and_families(source, model, step_back(as_of, config), config)
     both = now.merge(before, left_index=True, right_index=True, suffixes=("", "_before"))
-    change = both["health_score"] - both["health_score_before"]
+    change = (both["health_score"] - both["health_score_before"]).round(1)
     fallen = both[change < -drop]
     moved = []
     for _, row in fallen.iterrows():
@@ -56,7 +56,7 @@ def score_drops(
         "as_of": as_of,
         "previous_score": fallen["health_score_before"].to_numpy(),
         "health_score": fallen["health_score"].to_numpy(),
-        "change": change[fallen.index].round(1).to_numpy(),
+        "change": change[fallen.index].to_numpy(),
         "risk_tier": fallen["risk_tier"].to_numpy(),
         "moved_families": moved,
     })
