@@ -104,3 +104,12 @@ def test_features_at_one_date_and_the_catalogue(world_dir, tmp_path, capsys):
     assert main(["features", "--list"]) == 0
     assert "usage__logins_30d" in capsys.readouterr().out
     assert main(["features", "--data", str(world_dir)]) == 1
+
+
+def test_database_passwords_are_never_recorded():
+    from healthscore.pipeline import describe_source
+
+    assert describe_source("postgresql://cs:s3cr@t@127.0.0.1:5432/crm") == (
+        "postgresql://cs:***@127.0.0.1:5432/crm")
+    assert describe_source("postgresql://cs@db/crm") == "postgresql://cs@db/crm"
+    assert describe_source("data/demo") == "data/demo"

@@ -12,7 +12,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from healthscore.errors import ConfigError
 
@@ -21,8 +28,56 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class JoinMapping(_Section):
+    """Columns brought over from another table of the export, matched on a key.
+
+    The typical case is usage exported per subscription: ``table = "subscriptions"``,
+    ``on = "subscription_id"``, ``take = "account_id"``. Names are the export's own.
+    """
+
+    table: str = Field(
+        description=(
+            "The other table: a contract table name (its configured source is read) or a "
+            "file stem / database table name."
+        )
+    )
+    on: str = Field(description="Key column of this table.")
+    right_on: str | None = Field(None, description="Key column of the other table; default: `on`.")
+    take: tuple[str, ...] = Field(description="Column(s) of the other table to bring over.")
+    aggregate: Literal["min", "max"] = Field(
+        "min",
+        description="When several rows of the other table share a key: the smallest or largest.",
+    )
+
+    @field_validator("take", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _takes_something(self) -> JoinMapping:
+        if not self.take:
+            raise ValueError("join.take must name at least one column")
+        return self
+
+
+def _scalars_to_text(value: Any) -> Any:
+    """TOML values to text: ``true`` -> "true", 12 -> "12" (booleans lower-case)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
 class TableMapping(_Section):
-    """How one of the user's exports maps onto a contract table."""
+    """How one of the user's exports maps onto a contract table.
+
+    Applied in this order when the table is read: ``join``, ``drop``, ``columns`` (renames),
+    ``formats`` and ``values``, ``derive``, ``keep``, ``expand``. ``join``, ``drop`` and
+    ``columns`` use the export's column names; the later steps use the names after renaming.
+    See ``docs/own-data.md``.
+    """
 
     source: str | None = Field(
         None, description="File stem or database table holding this table; default: its own name."
@@ -31,6 +86,68 @@ class TableMapping(_Section):
         default_factory=dict,
         description="Contract column name -> the user's column name.",
     )
+    enabled: bool = Field(True, description="false: treat this optional table as absent.")
+    join: tuple[JoinMapping, ...] = Field(
+        (), description="Columns taken from other tables by key (one table or a list)."
+    )
+    drop: tuple[str, ...] = Field(
+        (), description="The export's columns to leave out (e.g. ones that leak the outcome)."
+    )
+    formats: dict[str, str] = Field(
+        default_factory=dict,
+        description="Column -> strptime format of its dates, e.g. '%d/%m/%Y'.",
+    )
+    values: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Column -> {your value: contract value}, e.g. {monthly = 'month'}.",
+    )
+    derive: dict[str, str | tuple[str, ...]] = Field(
+        default_factory=dict,
+        description=(
+            "Contract column -> how to compute it where missing: an arithmetic expression "
+            "('mrr * 12'), a date plus a period ('start_date + billing_period', "
+            "'start_date + 1 month'), or a list of columns forming a key."
+        ),
+    )
+    keep: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="Column -> values: only rows holding one of them are read.",
+    )
+    expand: str | None = Field(
+        None,
+        description=(
+            "A column counting users per row (daily active users): each row becomes that "
+            "many rows with user_id 1..n."
+        ),
+    )
+
+    @field_validator("join", mode="before")
+    @classmethod
+    def _one_join_or_many(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, dict) else value
+
+    @field_validator("keep", mode="before")
+    @classmethod
+    def _keep_lists(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {
+            column: tuple(
+                _scalars_to_text(v) for v in (vs if isinstance(vs, list | tuple) else [vs])
+            )
+            for column, vs in value.items()
+        }
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_text(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {
+            column: ({str(k): _scalars_to_text(v) for k, v in recode.items()}
+                     if isinstance(recode, dict) else recode)
+            for column, recode in value.items()
+        }
 
 
 class DataConfig(_Section):
@@ -44,6 +161,20 @@ class DataConfig(_Section):
             "after the latest recorded activity."
         ),
     )
+    optional_tables: tuple[str, ...] | None = Field(
+        None,
+        description=(
+            "The optional tables the data has; the others are treated as absent. Default: "
+            "every optional table that is found."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _mappings_make_sense(self) -> DataConfig:
+        from healthscore.mapping import check_data_config
+
+        check_data_config(self)
+        return self
 
 
 class LabelConfig(_Section):

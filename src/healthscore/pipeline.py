@@ -48,6 +48,13 @@ def generate_data(
     return {name: len(frame) for name, frame in world.tables.items()}
 
 
+def describe_source(data: str | Path) -> str:
+    """``data`` as it may be recorded: a database URL loses its password."""
+    import re
+
+    return re.sub(r"(://[^:/@]+):[^/]*@", r"\1:***@", str(data))
+
+
 def open_checked_source(data: str | Path, config: Config) -> DataSource:
     """Open a data folder after validating it; raise a SchemaError listing every error."""
     from healthscore.validation import validate_data
@@ -178,7 +185,8 @@ def train(
     oracle = oracle_probability(data, ts.frame, config)
     evaluation = fit_and_evaluate(ts.frame, config, oracle=oracle, tune_trials=tune)
     fingerprint = str(ts.metadata.get("data_fingerprint", ""))
-    card = render_model_card(evaluation.metrics, config, data=str(data), fingerprint=fingerprint)
+    card = render_model_card(evaluation.metrics, config, data=describe_source(data),
+                             fingerprint=fingerprint)
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch_dir = Path(scratch)
@@ -209,7 +217,7 @@ def train(
                                                  for k, v in evaluation.tuned_params.items()},
                 metrics=evaluation.metrics,
                 tags={"data_fingerprint": fingerprint, "git_commit": _git_commit(root),
-                      "package_version": _package_version(), "data": str(data)},
+                      "package_version": _package_version(), "data": describe_source(data)},
                 artifacts_dir=bundle,
             )
             uri = tracking.log_model(bundle, evaluation.test)

@@ -1,4 +1,4 @@
-"""The one module that knows file names and formats.
+"""The one module that reads and writes tables; :mod:`healthscore.sources` finds the inputs.
 
 Input tables are exposed as typed DuckDB views with the contract's column names, whatever the
 user's files are called, so every later step reads one shape: ``SELECT ... FROM logins``. The
@@ -21,9 +21,9 @@ import pandas as pd
 
 from healthscore.config import Config, DataConfig
 from healthscore.errors import SchemaError
+from healthscore.mapping import Lookup, quote, raw_select, source_name, wanted_tables
 from healthscore.schema import EVENT_TABLES, TABLES, Column
-
-SUFFIXES: tuple[str, ...] = (".parquet", ".csv", ".csv.gz")
+from healthscore.sources import SUFFIXES, open_tables
 
 _SQL_TYPES = {
     "id": "VARCHAR",
@@ -32,11 +32,6 @@ _SQL_TYPES = {
     "integer": "BIGINT",
     "bool": "BOOLEAN",
 }
-
-
-def quote(identifier: str) -> str:
-    """Quote a SQL identifier (column or view name) for DuckDB."""
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def typed_expression(expr: str, column: Column, source_type: str = "VARCHAR") -> str:
@@ -115,13 +110,6 @@ def find_table_file(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def _reader(path: Path) -> str:
-    literal = "'" + str(path).replace("'", "''") + "'"
-    if path.suffix == ".parquet":
-        return f"read_parquet({literal})"
-    return f"read_csv({literal}, header=true, all_varchar=true)"
-
-
 def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -135,30 +123,26 @@ def _define_views(
     data_config: DataConfig,
     origin: str,
     missing_columns: dict[str, list[str]] | None = None,
+    lookup: Lookup | None = None,
 ) -> dict[str, tuple[str, ...]]:
     """Create ``raw_<table>`` and typed ``<table>`` views; return each table's columns.
 
-    A table lacking required columns raises :class:`SchemaError`, unless ``missing_columns``
-    is given: then the gaps are recorded there (for a report of every problem at once) and
-    the table gets no typed view.
+    ``raw_<table>`` is the export with the config's mapping applied (renames, joins,
+    derivations: see :mod:`healthscore.mapping`); ``lookup`` finds the other tables that a
+    join names. A table lacking required columns raises :class:`SchemaError`, unless
+    ``missing_columns`` is given: then the gaps are recorded there (for a report of every
+    problem at once) and the table gets no typed view.
     """
     columns: dict[str, tuple[str, ...]] = {}
     for name, relation in relations.items():
         spec = TABLES[name]
-        renames = data_config.tables.get(name)
-        user_to_contract = {v: k for k, v in (renames.columns if renames else {}).items()}
-        described = con.sql(f"DESCRIBE SELECT * FROM {relation}").fetchall()
-        found = [row[0] for row in described]
-        types_found = {user_to_contract.get(row[0], row[0]): str(row[1]) for row in described}
-        selected = []
-        for user_col in found:
-            contract_col = user_to_contract.get(user_col, user_col)
-            selected.append(f"{quote(user_col)} AS {quote(contract_col)}")
-        con.execute(
-            f"CREATE OR REPLACE VIEW {quote('raw_' + name)} AS "
-            f"SELECT {', '.join(selected)} FROM {relation}"
-        )
-        present = tuple(user_to_contract.get(c, c) for c in found)
+        raw = quote("raw_" + name)
+        select = raw_select(con, name, relation, data_config, lookup or (lambda _: None),
+                            origin=origin)
+        con.execute(f"CREATE OR REPLACE VIEW {raw} AS {select}")
+        described = con.sql(f"DESCRIBE SELECT * FROM {raw}").fetchall()
+        present = tuple(row[0] for row in described)
+        types_found = {row[0]: str(row[1]) for row in described}
         missing = [c for c in spec.required_columns if c not in present]
         if missing and missing_columns is not None:
             missing_columns[name] = missing
@@ -167,7 +151,9 @@ def _define_views(
             raise SchemaError(
                 f"{origin}: table '{name}' lacks required column(s) {', '.join(missing)}; "
                 f"found {', '.join(present)}. Rename them in the [data.tables.{name}.columns] "
-                "section of the config if they exist under other names."
+                "section of the config if they exist under other names, or take them from "
+                f"another table ([data.tables.{name}.join]) or derive them "
+                f"([data.tables.{name}.derive])."
             )
         typed = []
         contract_names = {c.name for c in spec.columns}
@@ -178,7 +164,7 @@ def _define_views(
         typed += [quote(c) for c in present if c not in contract_names]
         con.execute(
             f"CREATE OR REPLACE VIEW {quote(name)} AS "
-            f"SELECT {', '.join(typed)} FROM {quote('raw_' + name)}"
+            f"SELECT {', '.join(typed)} FROM {raw}"
         )
         columns[name] = present
     return columns
@@ -202,6 +188,7 @@ def _finish(
     data_config: DataConfig,
     origin: str,
     missing_columns: dict[str, list[str]] | None = None,
+    lookup: Lookup | None = None,
 ) -> DataSource:
     missing = [n for n, s in TABLES.items() if s.required and n not in relations]
     if missing and missing_columns is None:
@@ -209,7 +196,7 @@ def _finish(
             f"{origin}: required table(s) {', '.join(missing)} not found "
             f"(expected files like {missing[0]}.parquet or {missing[0]}.csv)"
         )
-    columns = _define_views(con, relations, data_config, origin, missing_columns)
+    columns = _define_views(con, relations, data_config, origin, missing_columns, lookup)
     present = frozenset(columns)
     if missing_columns is not None and not {"accounts", "contracts"} <= present:
         return DataSource(con, present, pd.NaT, columns, origin)
@@ -226,24 +213,31 @@ def open_source(
     *,
     missing_columns: dict[str, list[str]] | None = None,
 ) -> DataSource:
-    """Open a folder of ``<table>.parquet`` / ``<table>.csv`` files as a :class:`DataSource`.
+    """Open the input tables as a :class:`DataSource`.
 
-    With ``missing_columns`` (used by validation), missing tables and columns are recorded
-    there instead of raised, so that every problem can be reported at once.
+    ``path`` is a folder of ``<table>.parquet`` / ``<table>.csv`` files, a DuckDB database
+    file (``.duckdb``), or a SQLAlchemy URL such as ``postgresql://user@host:5432/db`` (see
+    :mod:`healthscore.sources`); the config's ``[data.tables]`` section maps the names found
+    there onto the contract. With ``missing_columns`` (used by validation), missing tables
+    and columns are recorded there instead of raised, so that every problem can be reported
+    at once.
     """
     data_config = (config or Config()).data
-    directory = Path(path)
-    if not directory.is_dir():
-        raise SchemaError(f"data folder {directory} does not exist")
     con = _connect()
+    tables = open_tables(path, con)
     relations: dict[str, str] = {}
-    for name in TABLES:
-        mapping = data_config.tables.get(name)
-        stem = mapping.source if mapping and mapping.source else name
-        found = find_table_file(directory, stem)
-        if found is not None:
-            relations[name] = _reader(found)
-    return _finish(con, relations, data_config, str(directory), missing_columns)
+    for name, must_exist in wanted_tables(data_config).items():
+        stem = source_name(data_config, name)
+        relation = tables.relation(stem)
+        if relation is not None:
+            relations[name] = relation
+        elif must_exist and not TABLES[name].required:
+            raise SchemaError(
+                f"{tables.origin}: table '{name}' is listed in data.optional_tables but "
+                f"'{stem}' was not found; found: {', '.join(tables.names()) or 'nothing'}"
+            )
+    return _finish(con, relations, data_config, tables.origin, missing_columns,
+                   lookup=tables.relation)
 
 
 def source_from_frames(
@@ -265,7 +259,9 @@ def source_from_frames(
     for name, frame in frames.items():
         con.register(f"_frame_{name}", frame)
         relations[name] = quote(f"_frame_{name}")
-    return _finish(con, relations, data_config, "data", missing_columns)
+    wanted = wanted_tables(data_config)
+    used = {name: rel for name, rel in relations.items() if name in wanted}
+    return _finish(con, used, data_config, "data", missing_columns, lookup=relations.get)
 
 
 @contextmanager

@@ -39,7 +39,11 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", help="TOML config file (defaults apply without one).",
                  exists=False, dir_okay=False),
 ]
-DataOption = Annotated[Path, typer.Option("--data", "-d", help="Folder of input tables.")]
+DataOption = Annotated[
+    str,
+    typer.Option("--data", "-d",
+                 help="Folder of input tables, a .duckdb file, or a database URL."),
+]
 
 
 @app.callback()

@@ -1,0 +1,368 @@
+"""Where the exports live: a folder of files, a DuckDB database file, or a SQL database.
+
+:func:`open_tables` turns the ``--data`` argument into a :class:`Tables`: something that
+lists the tables it holds and hands out each as a DuckDB relation, which
+:mod:`healthscore.storage` then maps onto the contract. Three kinds:
+
+* a folder of ``<name>.parquet`` / ``<name>.csv`` / ``<name>.csv.gz`` files, scanned lazily
+  by DuckDB (CSV is read as text; the typed views parse it);
+* a DuckDB database file (``.duckdb``, ``.ddb``, ``.db``), attached read-only and also
+  scanned lazily; a table may be named ``schema.table``;
+* any SQLAlchemy URL (``postgresql://user@host:5432/db``, ``mysql+pymysql://...``): each
+  table the config asks for is read once, in chunks, into the DuckDB connection, with
+  column types taken from the database's own. ``postgresql://`` uses the ``psycopg``
+  driver. No DuckDB extension is needed, so nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from healthscore.errors import SchemaError
+from healthscore.mapping import literal, quote
+
+if TYPE_CHECKING:
+    import duckdb
+
+SUFFIXES: tuple[str, ...] = (".parquet", ".csv", ".csv.gz")
+DATABASE_SUFFIXES: tuple[str, ...] = (".duckdb", ".ddb", ".db")
+CHUNK_ROWS = 100_000
+_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]+):/+(?P<rest>.*)$")
+
+
+class Tables(Protocol):
+    """The tables of one data source, as DuckDB relations."""
+
+    origin: str
+
+    def names(self) -> list[str]:
+        """Every table name the source holds (file stems, or database tables)."""
+        ...
+
+    def relation(self, name: str) -> str | None:
+        """A DuckDB relation (SQL) reading table ``name``, or None if there is none."""
+        ...
+
+    def columns(self, name: str) -> list[str]:
+        """The column names of table ``name`` (without reading its rows)."""
+        ...
+
+    def distinct_values(self, name: str, column: str, limit: int = 20) -> list[str]:
+        """Up to ``limit`` distinct non-empty values of one column, as text."""
+        ...
+
+
+class _DuckDBColumns:
+    """``columns`` and ``distinct_values`` for sources scanned by DuckDB itself."""
+
+    con: duckdb.DuckDBPyConnection
+
+    def relation(self, name: str) -> str | None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def columns(self, name: str) -> list[str]:
+        relation = self.relation(name)
+        if relation is None:
+            return []
+        return [r[0] for r in self.con.sql(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+
+    def distinct_values(self, name: str, column: str, limit: int = 20) -> list[str]:
+        relation = self.relation(name)
+        if relation is None:
+            return []
+        rows = self.con.execute(
+            f"SELECT DISTINCT CAST({quote(column)} AS VARCHAR) AS v FROM {relation} "
+            f"WHERE {quote(column)} IS NOT NULL ORDER BY v LIMIT {int(limit)}"
+        ).fetchall()
+        return [str(r[0]) for r in rows if str(r[0]).strip()]
+
+
+def database_url(data: str | Path) -> str | None:
+    """``data`` as a SQLAlchemy URL if it is one, else None.
+
+    A URL that went through ``pathlib.Path`` lost one slash of ``//``; it is restored.
+    ``postgres://`` and ``postgresql://`` get the ``psycopg`` driver.
+
+    Examples
+    --------
+    >>> database_url("postgresql://me@127.0.0.1:5432/crm")
+    'postgresql+psycopg://me@127.0.0.1:5432/crm'
+    >>> database_url("data/exports") is None
+    True
+    """
+    text = str(data)
+    match = _URL.match(text)
+    if match is None:
+        return None
+    scheme, rest = match.group("scheme"), match.group("rest")
+    if scheme.lower() in ("postgres", "postgresql"):
+        scheme = "postgresql+psycopg"
+    if scheme.lower().startswith("sqlite"):
+        if text.startswith(f"{match.group('scheme')}:///"):
+            return scheme + text[len(match.group("scheme")):]
+        # "sqlite:///x.db" after Path: relative, unless "/x.db" exists.
+        return f"{scheme}:///{'/' if Path('/' + rest).exists() else ''}{rest}"
+    return f"{scheme}://{rest}"
+
+
+def _hide_password(url: str) -> str:
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+@dataclass
+class FolderTables(_DuckDBColumns):
+    """A folder with one file per table.
+
+    A CSV file's dialect and header are sniffed once, when the table is first asked for, and
+    written into its relation: DuckDB would otherwise sniff the file again for every query.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    directory: Path
+    origin: str = ""
+    _relations: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.origin = self.origin or str(self.directory)
+
+    def _file(self, name: str) -> Path | None:
+        for suffix in SUFFIXES:
+            candidate = self.directory / f"{name}{suffix}"
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def names(self) -> list[str]:
+        found = []
+        for path in sorted(self.directory.iterdir()):
+            for suffix in SUFFIXES:
+                if path.is_file() and path.name.endswith(suffix) and not path.name.startswith("."):
+                    found.append(path.name[: -len(suffix)])
+                    break
+        return list(dict.fromkeys(found))
+
+    def relation(self, name: str) -> str | None:
+        if name not in self._relations:
+            path = self._file(name)
+            if path is None:
+                return None
+            self._relations[name] = (f"read_parquet({literal(str(path))})"
+                                     if path.suffix == ".parquet" else self._csv(path))
+        return self._relations[name]
+
+    def _csv(self, path: Path) -> str:
+        """``read_csv`` of ``path`` with every column as text and the dialect spelled out."""
+        file = literal(str(path))
+        try:
+            delim, quote_char, escape, skip, columns = self.con.execute(
+                f"SELECT Delimiter, Quote, Escape, SkipRows, Columns "
+                f"FROM sniff_csv({file}, header=true, all_varchar=true)"
+            ).fetchall()[0]
+        except Exception:  # an unusual file: let read_csv sniff it on every read
+            return f"read_csv({file}, header=true, all_varchar=true)"
+        empty = ("", "(empty)")
+        quote_char = '"' if quote_char in empty else quote_char
+        escape = '"' if escape in empty else escape
+        names = ", ".join(f"{literal(c['name'])}: 'VARCHAR'" for c in columns)
+        return (
+            f"read_csv({file}, auto_detect=false, header=true, delim={literal(delim)}, "
+            f"quote={literal(quote_char)}, escape={literal(escape)}, skip={int(skip)}, "
+            f"columns={{{names}}})"
+        )
+
+
+@dataclass
+class DuckDBFileTables(_DuckDBColumns):
+    """A DuckDB database file, attached read-only."""
+
+    con: duckdb.DuckDBPyConnection
+    path: Path
+    origin: str = ""
+    alias: str = "_hs_db"
+
+    def __post_init__(self) -> None:
+        self.origin = self.origin or str(self.path)
+        try:
+            self.con.execute(f"ATTACH {literal(str(self.path))} AS {quote(self.alias)} "
+                             "(READ_ONLY)")
+        except Exception as exc:  # duckdb raises several error types here
+            raise SchemaError(
+                f"cannot open {self.path} as a DuckDB database ({_first_line(exc)}); for a "
+                f"SQLite file pass its URL, sqlite:///{self.path}"
+            ) from None
+
+    def _tables(self) -> list[tuple[str, str]]:
+        rows = self.con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = $db "
+            "UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
+            "WHERE database_name = $db AND NOT internal ORDER BY 1, 2",
+            {"db": self.alias},
+        ).fetchall()
+        return [(str(s), str(t)) for s, t in rows]
+
+    def names(self) -> list[str]:
+        return [t if s == "main" else f"{s}.{t}" for s, t in self._tables()]
+
+    def relation(self, name: str) -> str | None:
+        found = _match(name, self._tables())
+        if found is None:
+            return None
+        schema, table = found
+        return f"{quote(self.alias)}.{quote(schema)}.{quote(table)}"
+
+
+def _match(name: str, tables: list[tuple[str, str]], default_schema: str = "main"
+           ) -> tuple[str, str] | None:
+    """The ``(schema, table)`` called ``name`` (``table`` or ``schema.table``; exact, then
+    ignoring case)."""
+    schema, _, table = name.rpartition(".")
+    wanted = (schema, table) if schema else None
+    for exact in (True, False):
+        for s, t in tables:
+            same_table = t == table if exact else t.lower() == table.lower()
+            if not same_table:
+                continue
+            if wanted is None and s == default_schema:
+                return s, t
+            if wanted is not None and (s == schema if exact else s.lower() == schema.lower()):
+                return s, t
+    if wanted is None:
+        others = [(s, t) for s, t in tables if t.lower() == table.lower()]
+        if len(others) == 1:
+            return others[0]
+    return None
+
+
+def _duckdb_type(sql_type: object) -> str:
+    """The DuckDB column type for a SQLAlchemy column type."""
+    import sqlalchemy as sa
+
+    if isinstance(sql_type, sa.Boolean):
+        return "BOOLEAN"
+    if isinstance(sql_type, sa.Integer):
+        return "BIGINT"
+    if isinstance(sql_type, sa.Numeric):  # Float is a Numeric too
+        return "DOUBLE"
+    if isinstance(sql_type, sa.DateTime):
+        return "TIMESTAMPTZ" if getattr(sql_type, "timezone", False) else "TIMESTAMP"
+    if isinstance(sql_type, sa.Date):
+        return "DATE"
+    return "VARCHAR"
+
+
+@dataclass
+class SqlTables:
+    """A database reached through SQLAlchemy; tables are copied into DuckDB when asked for."""
+
+    con: duckdb.DuckDBPyConnection
+    url: str
+    origin: str = ""
+    _fetched: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        import sqlalchemy as sa
+
+        self.origin = self.origin or _hide_password(self.url)
+        try:
+            connect_args = {}
+            if self.url.startswith("postgresql"):
+                connect_args = {"options": "-c TimeZone=UTC"}
+            self.engine = sa.create_engine(self.url, connect_args=connect_args)
+            self.inspector = sa.inspect(self.engine)
+            self.default_schema = self.inspector.default_schema_name or ""
+        except Exception as exc:  # driver and connection errors come in many types
+            raise SchemaError(f"cannot connect to {self.origin}: {_first_line(exc)}") from None
+
+    def _tables(self) -> list[tuple[str, str]]:
+        schema = self.default_schema
+        names = self.inspector.get_table_names() + self.inspector.get_view_names()
+        return [(schema, n) for n in sorted(set(names))]
+
+    def names(self) -> list[str]:
+        return [t for _, t in self._tables()]
+
+    def relation(self, name: str) -> str | None:
+        schema, _, table = name.rpartition(".")
+        tables = self._tables()
+        if schema:
+            tables += [(schema, t) for t in self.inspector.get_table_names(schema=schema)]
+        found = _match(name, tables, self.default_schema)
+        if found is None:
+            return None
+        if found not in self._fetched:
+            self._fetched[found] = self._fetch(*found)
+        return quote(self._fetched[found])
+
+    def _fetch(self, schema: str, table: str) -> str:
+        import pandas as pd
+        import sqlalchemy as sa
+
+        target = f"_hs_sql_{len(self._fetched)}"
+        reflected = sa.Table(table, sa.MetaData(), schema=schema or None,
+                             autoload_with=self.engine)
+        columns = ", ".join(f"{quote(c.name)} {_duckdb_type(c.type)}" for c in reflected.columns)
+        self.con.execute(f"CREATE TEMP TABLE {quote(target)} ({columns})")
+        with self.engine.connect().execution_options(stream_results=True) as connection:
+            for chunk in pd.read_sql_query(sa.select(reflected), connection,
+                                           chunksize=CHUNK_ROWS, coerce_float=True):
+                self.con.register("_hs_chunk", chunk)
+                try:
+                    self.con.execute(f"INSERT INTO {quote(target)} SELECT * FROM _hs_chunk")
+                finally:
+                    self.con.unregister("_hs_chunk")
+        return target
+
+    def columns(self, name: str) -> list[str]:
+        schema, _, table = name.rpartition(".")
+        found = _match(name, self._tables() + ([(schema, table)] if schema else []),
+                       self.default_schema)
+        if found is None:
+            return []
+        return [c["name"] for c in self.inspector.get_columns(found[1], schema=found[0] or None)]
+
+    def distinct_values(self, name: str, column: str, limit: int = 20) -> list[str]:
+        import sqlalchemy as sa
+
+        schema, _, table = name.rpartition(".")
+        found = _match(name, self._tables() + ([(schema, table)] if schema else []),
+                       self.default_schema)
+        if found is None:
+            return []
+        reflected = sa.Table(found[1], sa.MetaData(), schema=found[0] or None,
+                             autoload_with=self.engine)
+        col = reflected.c[column]
+        query = sa.select(col).where(col.is_not(None)).distinct().order_by(col).limit(limit)
+        with self.engine.connect() as connection:
+            values = [row[0] for row in connection.execute(query)]
+        return [str(v) for v in values if str(v).strip()]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def open_tables(data: str | Path, con: duckdb.DuckDBPyConnection) -> Tables:
+    """The tables behind ``--data``: a folder, a DuckDB file or a SQLAlchemy URL.
+
+    Raises :class:`~healthscore.errors.SchemaError` when there is nothing to read there.
+    """
+    url = database_url(data)
+    if url is not None:
+        return SqlTables(con, url)
+    path = Path(data)
+    if path.is_dir():
+        return FolderTables(con, path)
+    if path.is_file() and path.suffix.lower() in DATABASE_SUFFIXES:
+        return DuckDBFileTables(con, path)
+    if path.exists():
+        raise SchemaError(
+            f"data {path} is neither a folder of exports nor a DuckDB database file "
+            f"({', '.join(DATABASE_SUFFIXES)})"
+        )
+    raise SchemaError(f"data folder {path} does not exist")
