@@ -90,3 +90,18 @@ def test_too_little_history_is_a_clear_error(world_dir, tmp_path):
     with pytest.raises(DataError):
         train(world_dir, config.with_overrides(tracking={"enabled": False}),
               model_dir=tmp_path / "m", root=tmp_path)
+
+
+def test_tuning_searches_with_time_ordered_validation(trained):
+    from healthscore.pipeline import training_set_for
+    from healthscore.storage import open_source
+    from healthscore.training import fit_and_evaluate
+
+    config = trained.config.with_overrides(split={"backtest_cutoffs": 0},
+                                           model={"n_estimators": 80})
+    frame = training_set_for(open_source(trained.data, config), config,
+                             trained.workdir / "models" / "cache").frame
+    tuned = fit_and_evaluate(frame, config, tune_trials=2)
+    assert {"learning_rate", "num_leaves", "min_data_in_leaf"} <= set(tuned.tuned_params)
+    again = fit_and_evaluate(frame, config, tune_trials=2)
+    assert again.tuned_params == tuned.tuned_params

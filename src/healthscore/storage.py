@@ -113,7 +113,10 @@ def find_table_file(directory: Path, stem: str) -> Path | None:
 def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        pass  # in a notebook kernel without widgets DuckDB refuses it; the bar is off there
     return con
 
 

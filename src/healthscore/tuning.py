@@ -11,7 +11,6 @@ import logging
 
 import lightgbm as lgb
 import numpy as np
-import optuna
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
@@ -34,11 +33,12 @@ def tune_params(
     n_trials: int,
 ) -> dict[str, object]:
     """Search LightGBM parameters for ``n_trials``; return the best (valid PR AUC) overrides."""
+    import optuna  # imported here: only a search needs it, and it is slow to import
     x_train = prepare_matrix(train, features, categories)
     x_valid = prepare_matrix(valid, features, categories)
     base = lightgbm_params(config, seed=seed)
 
-    def objective(trial: optuna.Trial) -> float:
+    def objective(trial: "optuna.Trial") -> float:
         params = base | {
             "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.15, log=True),
             "num_leaves": trial.suggest_int("num_leaves", 8, 96, log=True),
