@@ -30,8 +30,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="data/demo")
     parser.add_argument("--model", default="models/latest")
-    parser.add_argument("--flagged", default="at_risk",
-                        help="comma-separated risk tiers that count as flagged")
+    parser.add_argument(
+        "--flagged", default="at_risk", help="comma-separated risk tiers that count as flagged"
+    )
     args = parser.parse_args()
 
     config = Config()
@@ -44,12 +45,18 @@ def main() -> None:
     scores = score_frame(test, model, config, catalogue=load_playbooks(None))
     truth = read_frame(Path(args.data) / TRUTH_DIR / "accounts.parquet")
     result = playbook_cause_agreement(
-        scores, truth, horizon_days=config.labels.horizon_days,
-        lead_days=config.labels.lead_days, flagged=tuple(args.flagged.split(",")))
+        scores,
+        truth,
+        horizon_days=config.labels.horizon_days,
+        lead_days=config.labels.lead_days,
+        flagged=tuple(args.flagged.split(",")),
+    )
     pd.set_option("display.width", 200)
     print(f"test period {start}..{end}: {len(scores):,} scored snapshots")
-    print(f"accounts flagged {args.flagged} that churned within "
-          f"{config.labels.horizon_days} days (random churns left out): {result.n_accounts}")
+    print(
+        f"accounts flagged {args.flagged} that churned within "
+        f"{config.labels.horizon_days} days (random churns left out): {result.n_accounts}"
+    )
     print("\nconfusion (rows: true cause, columns: recommended playbook)")
     print(result.confusion.to_string())
     print("\nper cause (expected playbook, match rate)")

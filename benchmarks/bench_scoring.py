@@ -64,15 +64,23 @@ def main() -> None:
     model.contributions(rows)
     t_shap = time.perf_counter() - t0
 
-    print(f"features at {as_of.date()}: {len(features):,} accounts in {t_features:.2f} s "
-          f"({len(features) / t_features:,.0f} accounts/s)")
-    print(f"scoring {len(scores):,} accounts (probability, score, SHAP, drivers, playbooks): "
-          f"{t_score:.2f} s = {len(scores) / t_score:,.0f} accounts/s")
-    print(f"  of which exact TreeSHAP alone: {t_shap:.2f} s "
-          f"({len(rows) / t_shap:,.0f} rows/s, {config.model.num_threads} threads, "
-          f"{model.best_iteration} trees)")
-    print(f"target: {args.accounts:,} accounts in under 60 s -> "
-          f"{'met' if t_score < 60 else 'NOT met'}")
+    print(
+        f"features at {as_of.date()}: {len(features):,} accounts in {t_features:.2f} s "
+        f"({len(features) / t_features:,.0f} accounts/s)"
+    )
+    print(
+        f"scoring {len(scores):,} accounts (probability, score, SHAP, drivers, playbooks): "
+        f"{t_score:.2f} s = {len(scores) / t_score:,.0f} accounts/s"
+    )
+    print(
+        f"  of which exact TreeSHAP alone: {t_shap:.2f} s "
+        f"({len(rows) / t_shap:,.0f} rows/s, {config.model.num_threads} threads, "
+        f"{model.best_iteration} trees)"
+    )
+    print(
+        f"target: {args.accounts:,} accounts in under 60 s -> "
+        f"{'met' if t_score < 60 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

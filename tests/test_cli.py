@@ -28,8 +28,24 @@ def test_every_command_has_help(command, capsys):
 def test_generate_then_validate(tmp_path, capsys):
     print(f"seed={SEED}")
     out = tmp_path / "world"
-    assert main(["generate", "--out", str(out), "--accounts", "150", "--seed", str(SEED),
-                 "--start", "2024-01-01", "--end", "2025-01-01"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--out",
+                str(out),
+                "--accounts",
+                "150",
+                "--seed",
+                str(SEED),
+                "--start",
+                "2024-01-01",
+                "--end",
+                "2025-01-01",
+            ]
+        )
+        == 0
+    )
     assert (out / "accounts.parquet").is_file() and (out / "_truth" / "hazard.parquet").is_file()
     assert "logins" in capsys.readouterr().out
     assert main(["validate", "--data", str(out)]) == 0
@@ -38,8 +54,24 @@ def test_generate_then_validate(tmp_path, capsys):
 
 def test_generate_csv_format(tmp_path):
     out = tmp_path / "csv"
-    assert main(["generate", "--out", str(out), "--accounts", "60", "--format", "csv",
-                 "--start", "2024-06-01", "--end", "2025-01-01"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--out",
+                str(out),
+                "--accounts",
+                "60",
+                "--format",
+                "csv",
+                "--start",
+                "2024-06-01",
+                "--end",
+                "2025-01-01",
+            ]
+        )
+        == 0
+    )
     assert (out / "contracts.csv").is_file()
     assert main(["validate", "--data", str(out)]) == 0
 
@@ -47,7 +79,8 @@ def test_generate_csv_format(tmp_path):
 def test_validate_failure_is_one_message_and_exit_1(tmp_path, capsys):
     (tmp_path / "accounts.csv").write_text("account_id,created_at\nA1,2024-01-01\n")
     (tmp_path / "contracts.csv").write_text(
-        "contract_id,account_id,start_date,end_date,arr\nC1,A1,2024-01-01,2025-01-01,-3\n")
+        "contract_id,account_id,start_date,end_date,arr\nC1,A1,2024-01-01,2025-01-01,-3\n"
+    )
     assert main(["validate", "--data", str(tmp_path)]) == 1
     out = capsys.readouterr()
     assert "contracts.arr: values below 0 (1 row)" in out.out
@@ -96,8 +129,10 @@ def test_features_at_one_date_and_the_catalogue(world_dir, tmp_path, capsys):
     import pandas as pd
 
     out = tmp_path / "features.csv"
-    assert main(["features", "--data", str(world_dir), "--as-of", "2025-06-01",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["features", "--data", str(world_dir), "--as-of", "2025-06-01", "--out", str(out)])
+        == 0
+    )
     table = pd.read_csv(out)
     assert (table["as_of"].str.startswith("2025-06-01")).all()
     assert "usage__logins_30d" in table.columns
@@ -110,6 +145,7 @@ def test_database_passwords_are_never_recorded():
     from healthscore.pipeline import describe_source
 
     assert describe_source("postgresql://cs:s3cr@t@127.0.0.1:5432/crm") == (
-        "postgresql://cs:***@127.0.0.1:5432/crm")
+        "postgresql://cs:***@127.0.0.1:5432/crm"
+    )
     assert describe_source("postgresql://cs@db/crm") == "postgresql://cs@db/crm"
     assert describe_source("data/demo") == "data/demo"

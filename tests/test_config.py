@@ -17,7 +17,7 @@ def test_defaults_without_a_file():
 
 def test_toml_overrides_are_applied(tmp_path: Path):
     path = tmp_path / "c.toml"
-    path.write_text('seed = 7\n[labels]\nhorizon_days = 60\nlead_days = 14\n')
+    path.write_text("seed = 7\n[labels]\nhorizon_days = 60\nlead_days = 14\n")
     config = load_config(path)
     assert (config.seed, config.labels.horizon_days, config.purge_days) == (7, 60, 74)
 

@@ -17,7 +17,8 @@ def test_export_names_point_at_contract_tables():
     assert name_score("Customers", "accounts") > 0
     assert name_score("stripe_subscriptions", "contracts") > 0
     assert name_score("ravenstack_feature_usage", "feature_usage") > name_score(
-        "ravenstack_feature_usage", "accounts")
+        "ravenstack_feature_usage", "accounts"
+    )
     assert name_score("nps_survey_2024", "nps_responses") > 0
     assert name_score("invoices", "accounts") == 0
 
@@ -31,23 +32,31 @@ def test_the_usual_gaps_are_filled_with_joins_and_derivations():
         "tickets": ["id", "company_id", "created_at", "priority"],
         "prices": ["plan", "price"],
     }
-    values = {("subscriptions", "billing_cycle"): ["Annual", "monthly", "weekly"],
-              ("tickets", "priority"): ["High", "Medium", "low"]}
+    values = {
+        ("subscriptions", "billing_cycle"): ["Annual", "monthly", "weekly"],
+        ("tickets", "priority"): ["High", "Medium", "low"],
+    }
     guess = guess_config(exports, values_of=lambda t, c: values.get((t, c), []))
     sources = {t: g.source for t, g in guess.tables.items()}
-    assert sources == {"accounts": "company", "contracts": "subscriptions",
-                       "logins": "daily_active_users", "feature_usage": "usage",
-                       "support_tickets": "tickets"}
+    assert sources == {
+        "accounts": "company",
+        "contracts": "subscriptions",
+        "logins": "daily_active_users",
+        "feature_usage": "usage",
+        "support_tickets": "tickets",
+    }
     accounts, contracts = guess.tables["accounts"], guess.tables["contracts"]
-    assert accounts.columns == {"account_id": "company_id", "created_at": "signup_date",
-                                "industry": "vertical"}
+    assert accounts.columns == {
+        "account_id": "company_id",
+        "created_at": "signup_date",
+        "industry": "vertical",
+    }
     assert accounts.drop == ["churn_flag"]
     assert contracts.derive == {"arr": "mrr * 12", "end_date": "start_date + billing_period"}
     assert contracts.values == {"billing_period": {"Annual": "year", "monthly": "month"}}
     assert contracts.columns["contract_id"] == "subscription_id"
     usage = guess.tables["feature_usage"]
-    assert usage.join == {"table": "subscriptions", "on": "subscription_id",
-                          "take": "company_id"}
+    assert usage.join == {"table": "subscriptions", "on": "subscription_id", "take": "company_id"}
     assert usage.columns["account_id"] == "company_id"
     assert usage.columns["quantity"] == "usage_count"
     assert guess.tables["logins"].expand == "active_users"

@@ -47,15 +47,20 @@ MAPPING = {
     "end": "2024-03-01",
     "tables": {
         "accounts": {
-            "source": "customers", "drop": ["churn_flag"],
+            "source": "customers",
+            "drop": ["churn_flag"],
             "columns": {"account_id": "id", "created_at": "signup_date", "industry": "vertical"},
             "formats": {"created_at": "%d/%m/%Y"},
         },
         "contracts": {
             "source": "subscriptions",
-            "columns": {"contract_id": "subscription_id", "account_id": "customer_id",
-                        "start_date": "start", "end_date": "end",
-                        "billing_period": "billing"},
+            "columns": {
+                "contract_id": "subscription_id",
+                "account_id": "customer_id",
+                "start_date": "start",
+                "end_date": "end",
+                "billing_period": "billing",
+            },
             "values": {"billing_period": {"monthly": "month", "annual": "year"}},
             "derive": {"arr": "mrr * 12", "end_date": "start_date + billing_period"},
             "keep": {"kind": "base"},
@@ -63,11 +68,16 @@ MAPPING = {
         "feature_usage": {
             "source": "usage",
             "join": {"table": "contracts", "on": "subscription_id", "take": "customer_id"},
-            "columns": {"account_id": "customer_id", "ts": "day", "feature": "feature_name",
-                        "quantity": "count"},
+            "columns": {
+                "account_id": "customer_id",
+                "ts": "day",
+                "feature": "feature_name",
+                "quantity": "count",
+            },
         },
         "logins": {
-            "source": "dau", "expand": "active_users",
+            "source": "dau",
+            "expand": "active_users",
             "columns": {"account_id": "customer_id", "ts": "day"},
         },
         "support_tickets": {
@@ -80,8 +90,13 @@ MAPPING = {
 
 
 def write_export(folder: Path) -> Path:
-    files = {"customers": CUSTOMERS, "subscriptions": SUBSCRIPTIONS, "usage": USAGE,
-             "dau": DAU, "tickets": TICKETS}
+    files = {
+        "customers": CUSTOMERS,
+        "subscriptions": SUBSCRIPTIONS,
+        "usage": USAGE,
+        "dau": DAU,
+        "tickets": TICKETS,
+    }
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (folder / f"{name}.csv").write_text(text)
@@ -106,14 +121,27 @@ def export(tmp_path) -> Path:
 # --------------------------------------------------------------------------- expressions
 
 
-@pytest.mark.parametrize("text", ["mrr * 12", "(mrr - discount) * 12", "-mrr + 1.5",
-                                  "mrr / seats", "  mrr*12 "])
+@pytest.mark.parametrize(
+    "text", ["mrr * 12", "(mrr - discount) * 12", "-mrr + 1.5", "mrr / seats", "  mrr*12 "]
+)
 def test_arithmetic_accepts_names_numbers_and_the_four_operators(text):
     assert parse_arithmetic(text).columns
 
 
-@pytest.mark.parametrize("text", ["mrr; DROP TABLE x", "exp(mrr)", "mrr * ", "'12'",
-                                  "mrr ** 2", "mrr * (12", "mrr 12", "mrr || 'x'", ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mrr; DROP TABLE x",
+        "exp(mrr)",
+        "mrr * ",
+        "'12'",
+        "mrr ** 2",
+        "mrr * (12",
+        "mrr 12",
+        "mrr || 'x'",
+        "",
+    ],
+)
 def test_arithmetic_rejects_anything_else(text):
     with pytest.raises(ValueError):
         parse_arithmetic(text)
@@ -127,26 +155,32 @@ def test_period_additions():
         parse_period_add("start_date - 1 month")
 
 
-@pytest.mark.parametrize(("table", "column", "value", "needle"), [
-    ("contracts", "arr", ["mrr"], "arithmetic expression"),
-    ("contracts", "end_date", "start_date * 2", "date column plus a period"),
-    ("contracts", "contract_id", ["account id"], "list of column names"),
-    ("contracts", "colour", "1", "has no column 'colour'"),
-    ("contracts", "auto_renew", "1", "cannot be derived"),
-])
+@pytest.mark.parametrize(
+    ("table", "column", "value", "needle"),
+    [
+        ("contracts", "arr", ["mrr"], "arithmetic expression"),
+        ("contracts", "end_date", "start_date * 2", "date column plus a period"),
+        ("contracts", "contract_id", ["account id"], "list of column names"),
+        ("contracts", "colour", "1", "has no column 'colour'"),
+        ("contracts", "auto_renew", "1", "cannot be derived"),
+    ],
+)
 def test_bad_derivations_are_refused(table, column, value, needle):
     with pytest.raises(ValueError, match=needle):
         parse_derivation(table, column, value)
 
 
-@pytest.mark.parametrize(("data", "needle"), [
-    ({"tables": {"customers": {"source": "x"}}}, "unknown table"),
-    ({"optional_tables": ["accounts"]}, "not an optional table"),
-    ({"tables": {"accounts": {"enabled": False}}}, "required and cannot be off"),
-    ({"tables": {"contracts": {"derive": {"arr": "mrr * pi()"}}}}, "only column names"),
-    ({"tables": {"accounts": {"expand": "n"}}}, "no user_id"),
-    ({"tables": {"accounts": {"formats": {"created_at": "dd/mm/yyyy"}}}}, "strptime"),
-])
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"tables": {"customers": {"source": "x"}}}, "unknown table"),
+        ({"optional_tables": ["accounts"]}, "not an optional table"),
+        ({"tables": {"accounts": {"enabled": False}}}, "required and cannot be off"),
+        ({"tables": {"contracts": {"derive": {"arr": "mrr * pi()"}}}}, "only column names"),
+        ({"tables": {"accounts": {"expand": "n"}}}, "no user_id"),
+        ({"tables": {"accounts": {"formats": {"created_at": "dd/mm/yyyy"}}}}, "strptime"),
+    ],
+)
 def test_config_errors_name_the_key(data, needle):
     with pytest.raises(ConfigError, match=needle):
         mapped(data)
@@ -165,9 +199,9 @@ def test_a_foreign_export_reads_as_the_contract(export):
     assert sorted(contracts.index) == ["S1", "S2", "S3"]  # the add-on row is not kept
     assert contracts["arr"].to_dict() == {"S1": 1200.0, "S2": 1806.0, "S3": 2400.0}
     assert contracts["end_date"].to_dict() == {
-        "S1": pd.Timestamp("2024-02-15"),   # monthly: one month after the start
-        "S2": pd.Timestamp("2024-03-15"),   # "Monthly": recoded ignoring case
-        "S3": pd.Timestamp("2024-06-01"),   # an end given is kept
+        "S1": pd.Timestamp("2024-02-15"),  # monthly: one month after the start
+        "S2": pd.Timestamp("2024-03-15"),  # "Monthly": recoded ignoring case
+        "S3": pd.Timestamp("2024-06-01"),  # an end given is kept
     }
     assert set(contracts["billing_period"]) == {"month", "year"}
 
@@ -181,8 +215,9 @@ def test_a_join_brings_the_account_and_never_duplicates_rows(export):
 
 def test_a_join_takes_the_smallest_value_when_a_key_repeats(export):
     (export / "owners.csv").write_text("subscription_id,customer_id\nS1,C2\nS1,C1\n")
-    data = with_table("feature_usage", join={"table": "owners", "on": "subscription_id",
-                                             "take": "customer_id"})
+    data = with_table(
+        "feature_usage", join={"table": "owners", "on": "subscription_id", "take": "customer_id"}
+    )
     usage = open_source(export, mapped(data)).table("feature_usage")
     assert len(usage) == 3 and usage.set_index("usage_id").loc["U1", "account_id"] == "C1"
 
@@ -206,21 +241,29 @@ def test_the_mapped_export_validates_and_recodes_values(export):
 
 
 def test_renamed_columns_may_be_named_either_way(export):
-    data = with_table("contracts", derive={"arr": "mrr * 12",
-                                           "end_date": "start + billing"})
+    data = with_table("contracts", derive={"arr": "mrr * 12", "end_date": "start + billing"})
     contracts = open_source(export, mapped(data)).table("contracts")
     assert contracts["end_date"].notna().all()
 
 
-@pytest.mark.parametrize(("table", "changes", "needle"), [
-    ("contracts", {"derive": {"arr": "monthly_amount * 12"}}, "derive.arr: no column"),
-    ("feature_usage", {"join": {"table": "owners", "on": "subscription_id", "take": "x"}},
-     "'owners' not found"),
-    ("feature_usage", {"join": {"table": "contracts", "on": "sub", "take": "customer_id"}},
-     "join.on: no column 'sub'"),
-    ("accounts", {"drop": ["colour"]}, "drop: no column 'colour'"),
-    ("contracts", {"keep": {"type": "base"}}, "keep.type: no column"),
-])
+@pytest.mark.parametrize(
+    ("table", "changes", "needle"),
+    [
+        ("contracts", {"derive": {"arr": "monthly_amount * 12"}}, "derive.arr: no column"),
+        (
+            "feature_usage",
+            {"join": {"table": "owners", "on": "subscription_id", "take": "x"}},
+            "'owners' not found",
+        ),
+        (
+            "feature_usage",
+            {"join": {"table": "contracts", "on": "sub", "take": "customer_id"}},
+            "join.on: no column 'sub'",
+        ),
+        ("accounts", {"drop": ["colour"]}, "drop: no column 'colour'"),
+        ("contracts", {"keep": {"type": "base"}}, "keep.type: no column"),
+    ],
+)
 def test_mapping_errors_name_table_key_and_columns(export, table, changes, needle):
     with pytest.raises(ConfigError, match=needle) as caught:
         open_source(export, mapped(with_table(table, **changes)))
@@ -282,8 +325,9 @@ def test_a_duckdb_file_gives_the_same_features_as_files(small_world, tmp_path):
     config = Config()
     from_files, from_db = open_source(folder, config), open_source(database, config)
     snapshots = make_snapshots(from_files, config)
-    pd.testing.assert_frame_equal(build_features(from_db, snapshots, config),
-                                  build_features(from_files, snapshots, config))
+    pd.testing.assert_frame_equal(
+        build_features(from_db, snapshots, config), build_features(from_files, snapshots, config)
+    )
     assert validate_data(str(database)).ok
 
 
@@ -299,8 +343,9 @@ def test_a_duckdb_file_with_foreign_names_and_a_schema(small_world, tmp_path):
         con.execute("CREATE TABLE sales.Customers AS SELECT * FROM frame")
         con.register("frame", tables["contracts"])
         con.execute("CREATE TABLE contracts AS SELECT * FROM frame")
-    config = mapped({"tables": {"accounts": {"source": "sales.customers",
-                                             "columns": {"account_id": "id"}}}})
+    config = mapped(
+        {"tables": {"accounts": {"source": "sales.customers", "columns": {"account_id": "id"}}}}
+    )
     source = open_source(database, config)
     assert len(source.table("accounts")) == len(accounts)
 

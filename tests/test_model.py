@@ -14,14 +14,20 @@ SEED = 11
 def planted(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """A frame whose churn depends on one numeric feature, one categorical, and noise."""
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "usage__logins_30d": rng.gamma(2.0, 10.0, n),
-        "support__tickets_90d": rng.poisson(1.0, n).astype(float),
-        "account__segment": rng.choice(["SMB", "mid_market", "enterprise"], n),
-    })
+    frame = pd.DataFrame(
+        {
+            "usage__logins_30d": rng.gamma(2.0, 10.0, n),
+            "support__tickets_90d": rng.poisson(1.0, n).astype(float),
+            "account__segment": rng.choice(["SMB", "mid_market", "enterprise"], n),
+        }
+    )
     frame.loc[rng.random(n) < 0.1, "usage__logins_30d"] = np.nan
-    logit = (-2.5 - 0.08 * frame["usage__logins_30d"].fillna(5) + 0.6 * frame["support__tickets_90d"]
-             + np.where(frame["account__segment"] == "SMB", 0.8, 0.0))
+    logit = (
+        -2.5
+        - 0.08 * frame["usage__logins_30d"].fillna(5)
+        + 0.6 * frame["support__tickets_90d"]
+        + np.where(frame["account__segment"] == "SMB", 0.8, 0.0)
+    )
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     return frame, y, logit.to_numpy()
 
@@ -32,8 +38,14 @@ def fitted():
     frame, y, logit = planted(20000, SEED)
     config = Config()
     model = HealthModel.fit(
-        frame[:10000], y[:10000], frame[10000:15000], y[10000:15000],
-        features=list(frame.columns), config=config.model, score_config=config.score, seed=SEED,
+        frame[:10000],
+        y[:10000],
+        frame[10000:15000],
+        y[10000:15000],
+        features=list(frame.columns),
+        config=config.model,
+        score_config=config.score,
+        seed=SEED,
     )
     return model, frame[15000:], y[15000:], logit[15000:]
 
@@ -51,9 +63,16 @@ def test_calibration_lowers_the_ece_on_held_out_data():
 
     frame, y, _ = planted(12000, 3)
     config = Config().with_overrides(model={"min_child_samples": 5, "num_leaves": 63})
-    model = HealthModel.fit(frame[:4000], y[:4000], frame[4000:8000], y[4000:8000],
-                            features=list(frame.columns), config=config.model,
-                            score_config=config.score, seed=3)
+    model = HealthModel.fit(
+        frame[:4000],
+        y[:4000],
+        frame[4000:8000],
+        y[4000:8000],
+        features=list(frame.columns),
+        config=config.model,
+        score_config=config.score,
+        seed=3,
+    )
     test, y_test = frame[8000:], y[8000:]
     raw = expected_calibration_error(y_test, model.uncalibrated_probability(test))
     calibrated = expected_calibration_error(y_test, model.predict_proba(test))
@@ -63,9 +82,19 @@ def test_calibration_lowers_the_ece_on_held_out_data():
 def test_same_seed_gives_the_same_model():
     frame, y, _ = planted(3000, 5)
     config = Config()
-    models = [HealthModel.fit(frame[:2000], y[:2000], frame[2000:], y[2000:],
-                              features=list(frame.columns), config=config.model,
-                              score_config=config.score, seed=5) for _ in range(2)]
+    models = [
+        HealthModel.fit(
+            frame[:2000],
+            y[:2000],
+            frame[2000:],
+            y[2000:],
+            features=list(frame.columns),
+            config=config.model,
+            score_config=config.score,
+            seed=5,
+        )
+        for _ in range(2)
+    ]
     assert models[0].booster.model_to_string() == models[1].booster.model_to_string()
 
 

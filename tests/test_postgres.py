@@ -40,8 +40,10 @@ def _run(args: list[str], *, as_postgres: bool, timeout: int = 120) -> subproces
 
 
 def _server_bin() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                   key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
     if found:
         return found[-1].parent
     initdb = shutil.which("initdb")
@@ -50,13 +52,18 @@ def _server_bin() -> Path | None:
 
 def _install_server() -> None:
     if os.geteuid() != 0:
-        pytest.fail("PostgreSQL is not installed and the tests are not root: install it "
-                    "with `apt-get install -y postgresql` and run the tests again")
+        pytest.fail(
+            "PostgreSQL is not installed and the tests are not root: install it "
+            "with `apt-get install -y postgresql` and run the tests again"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for args in (["apt-get", "update"],
-                 ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"]):
-        done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900,
-                              check=False)
+    for args in (
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"],
+    ):
+        done = subprocess.run(
+            args, capture_output=True, text=True, env=env, timeout=900, check=False
+        )
         if done.returncode != 0:
             pytest.fail(f"could not install PostgreSQL ({' '.join(args)}):\n{done.stderr[-2000:]}")
 
@@ -89,28 +96,60 @@ def postgres() -> Iterator[Server]:
     data, log, port = base / "data", base / "server.log", _free_port()
     started = False
     try:
-        done = _run([str(bin_dir / "initdb"), "-D", str(data), "-U", PG_USER, "--auth=trust",
-                     "-E", "UTF8", "--no-locale", "--no-sync"], as_postgres=as_postgres)
+        done = _run(
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                PG_USER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ],
+            as_postgres=as_postgres,
+        )
         if done.returncode != 0:
             pytest.fail(f"initdb failed:\n{done.stdout[-1500:]}\n{done.stderr[-1500:]}")
-        options = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off")
-        done = _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
-                     "-o", options, "start"], as_postgres=as_postgres)
+        options = (
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
+        done = _run(
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "start",
+            ],
+            as_postgres=as_postgres,
+        )
         started = done.returncode == 0
         if not started:
             text = log.read_text() if log.is_file() else ""
             pytest.fail(f"PostgreSQL did not start on port {port}:\n{done.stderr}\n{text[-2000:]}")
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=port, user=PG_USER, dbname="postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            host="127.0.0.1", port=port, user=PG_USER, dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(f"CREATE DATABASE {PG_DB}")
         yield Server(f"postgresql://{PG_USER}@127.0.0.1:{port}/{PG_DB}", port)
     finally:
         if started:
-            _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                 as_postgres=as_postgres)
+            _run(
+                [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                as_postgres=as_postgres,
+            )
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -118,8 +157,10 @@ def _copy_rows(table, conn, keys, data_iter) -> None:  # noqa: ANN001 (pandas' s
     """``DataFrame.to_sql`` method writing through COPY: much faster than INSERTs."""
     columns = ", ".join(f'"{k}"' for k in keys)
     name = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
-    with conn.connection.dbapi_connection.cursor() as cursor, \
-            cursor.copy(f"COPY {name} ({columns}) FROM STDIN") as copy:
+    with (
+        conn.connection.dbapi_connection.cursor() as cursor,
+        cursor.copy(f"COPY {name} ({columns}) FROM STDIN") as copy,
+    ):
         for row in data_iter:
             copy.write_row(row)
 
@@ -136,8 +177,9 @@ def load(url: str, tables: dict[str, pd.DataFrame], *, schema: str | None = None
             if schema:
                 conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             for name, frame in tables.items():
-                frame.to_sql(name, conn, schema=schema, index=False, if_exists="replace",
-                             method=_copy_rows)
+                frame.to_sql(
+                    name, conn, schema=schema, index=False, if_exists="replace", method=_copy_rows
+                )
     finally:
         engine.dispose()
 
@@ -148,8 +190,9 @@ def world(postgres, tmp_path_factory) -> tuple[Path, str]:
     from healthscore.synthetic import generate_world
 
     print(f"world seed={SEED}")
-    tables = generate_world(WORLD["n_accounts"], start=WORLD["start"], end=WORLD["end"],
-                            seed=SEED).tables
+    tables = generate_world(
+        WORLD["n_accounts"], start=WORLD["start"], end=WORLD["end"], seed=SEED
+    ).tables
     folder = tmp_path_factory.mktemp("pg_world")
     write_tables(tables, folder)
     load(postgres.url, tables)
@@ -183,11 +226,21 @@ def test_validate_command_reads_a_database_url(world, capsys):
 def test_tables_are_mapped_by_the_config_in_another_schema(world):
     folder, url = world
     accounts = pd.read_parquet(folder / "accounts.parquet").rename(
-        columns={"account_id": "id", "created_at": "signup_date"})
+        columns={"account_id": "id", "created_at": "signup_date"}
+    )
     load(url, {"customers": accounts}, schema="crm")
-    config = config_from_dict({"data": {"tables": {"accounts": {
-        "source": "crm.customers", "columns": {"account_id": "id", "created_at": "signup_date"}},
-    }}})
+    config = config_from_dict(
+        {
+            "data": {
+                "tables": {
+                    "accounts": {
+                        "source": "crm.customers",
+                        "columns": {"account_id": "id", "created_at": "signup_date"},
+                    },
+                }
+            }
+        }
+    )
     source = open_source(url, config)
     assert source.table("accounts")["account_id"].nunique() == WORLD["n_accounts"]
     assert validate_data(url, config).ok

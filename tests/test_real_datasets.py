@@ -22,15 +22,19 @@ EXAMPLES = {
     "ravenstack": (DATASETS / "ravenstack", ROOT / "examples" / "ravenstack.toml"),
     "fightchurn": (DATASETS / "fightchurn_crm6_sim", ROOT / "examples" / "fightchurn.toml"),
 }
-LIGHT = {"model": {"n_estimators": 150}, "split": {"backtest_cutoffs": 0},
-         "tracking": {"enabled": False}}
+LIGHT = {
+    "model": {"n_estimators": 150},
+    "split": {"backtest_cutoffs": 0},
+    "tracking": {"enabled": False},
+}
 
 
 def example(name: str) -> tuple[Path, Config]:
     data, config_path = EXAMPLES[name]
     if not data.is_dir():
-        pytest.fail(f"data set {data} is missing: these tests need ../shared/datasets beside "
-                    "the checkout")
+        pytest.fail(
+            f"data set {data} is missing: these tests need ../shared/datasets beside the checkout"
+        )
     return data, load_config(config_path)
 
 
@@ -46,10 +50,13 @@ def ravenstack_set():
         return build_training_set(open_checked_source(data, config), config), config
 
 
-@pytest.mark.parametrize(("name", "absent"), [
-    ("ravenstack", {"logins", "nps_responses"}),
-    ("fightchurn", {"support_tickets", "nps_responses"}),
-])
+@pytest.mark.parametrize(
+    ("name", "absent"),
+    [
+        ("ravenstack", {"logins", "nps_responses"}),
+        ("fightchurn", {"support_tickets", "nps_responses"}),
+    ],
+)
 def test_the_examples_validate_without_errors(name, absent):
     data, config = example(name)
     report = validate_data(data, config)
@@ -91,8 +98,22 @@ def test_ravenstack_trains_and_scores_with_the_example_config(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)  # the model bundles and the MLflow store go here
     assert main(["train", "--data", str(data), "--config", str(config_path)]) == 0
     assert "Test period 2024-08-01..2024-10-01" in capsys.readouterr().out
-    assert main(["score", "--data", str(data), "--config", str(config_path),
-                 "--as-of", "2025-01-01", "--out", "scores.csv"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--data",
+                str(data),
+                "--config",
+                str(config_path),
+                "--as-of",
+                "2025-01-01",
+                "--out",
+                "scores.csv",
+            ]
+        )
+        == 0
+    )
     scores = pd.read_csv(tmp_path / "scores.csv")
     assert len(scores) > 300 and scores["account_id"].str.startswith("A-").all()
     assert scores["health_score"].between(0, 100).all()

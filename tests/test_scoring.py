@@ -13,8 +13,20 @@ AS_OF = "2025-12-01"
 
 
 def run_score(trained, out, *extra):
-    return main(["score", "--data", str(trained.data), "--as-of", AS_OF, "--out", str(out),
-                 "--model", str(trained.outcome.latest), *extra])
+    return main(
+        [
+            "score",
+            "--data",
+            str(trained.data),
+            "--as-of",
+            AS_OF,
+            "--out",
+            str(out),
+            "--model",
+            str(trained.outcome.latest),
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +37,11 @@ def scores(trained, tmp_path_factory):
 
 
 def test_output_has_the_documented_columns_and_types(scores):
-    required = [c for c in OUTPUT_COLUMNS if c not in ("segment", "lifecycle_stage",
-                                                       "days_to_renewal", "top_family")]
+    required = [
+        c
+        for c in OUTPUT_COLUMNS
+        if c not in ("segment", "lifecycle_stage", "days_to_renewal", "top_family")
+    ]
     assert list(scores.columns[: len(required)]) == required
     assert scores["account_id"].is_unique
     assert scores["churn_probability"].between(0, 1).all()
@@ -81,8 +96,22 @@ def test_previous_file_drives_score_change(trained, scores, tmp_path):
 def test_as_of_before_any_data_is_a_clear_error_and_writes_nothing(trained, tmp_path, capsys):
     out = tmp_path / "early.csv"
     out.write_text("keep me\n")
-    assert main(["score", "--data", str(trained.data), "--as-of", "2001-01-01", "--out",
-                 str(out), "--model", str(trained.outcome.latest)]) == 1
+    assert (
+        main(
+            [
+                "score",
+                "--data",
+                str(trained.data),
+                "--as-of",
+                "2001-01-01",
+                "--out",
+                str(out),
+                "--model",
+                str(trained.outcome.latest),
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "no account is eligible at 2001-01-01" in err and "Traceback" not in err
     assert out.read_text() == "keep me\n"
@@ -94,39 +123,109 @@ def test_model_whose_features_do_not_match_the_data(trained, tmp_path, capsys):
     shutil.copytree(trained.data, data)
     (data / "support_tickets.parquet").unlink()
     out = tmp_path / "s.csv"
-    assert main(["score", "--data", str(data), "--as-of", AS_OF, "--out", str(out),
-                 "--model", str(trained.outcome.latest)]) == 1
+    assert (
+        main(
+            [
+                "score",
+                "--data",
+                str(data),
+                "--as-of",
+                AS_OF,
+                "--out",
+                str(out),
+                "--model",
+                str(trained.outcome.latest),
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "lacks" in err and "support__tickets_90d" in err
     assert not out.exists()
 
 
 def test_missing_model_is_a_clear_error(trained, tmp_path, capsys):
-    assert main(["score", "--data", str(trained.data), "--as-of", AS_OF, "--out",
-                 str(tmp_path / "s.csv"), "--model", str(tmp_path / "nope")]) == 1
+    assert (
+        main(
+            [
+                "score",
+                "--data",
+                str(trained.data),
+                "--as-of",
+                AS_OF,
+                "--out",
+                str(tmp_path / "s.csv"),
+                "--model",
+                str(tmp_path / "nope"),
+            ]
+        )
+        == 1
+    )
     assert "does not exist" in capsys.readouterr().err
 
 
 def test_scoring_from_the_registry_alias(trained, tmp_path, monkeypatch):
     monkeypatch.chdir(trained.workdir)
     out = tmp_path / "s.csv"
-    assert main(["score", "--data", str(trained.data), "--as-of", AS_OF, "--out", str(out),
-                 "--model", "models:/healthscore@champion"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--data",
+                str(trained.data),
+                "--as-of",
+                AS_OF,
+                "--out",
+                str(out),
+                "--model",
+                "models:/healthscore@champion",
+            ]
+        )
+        == 0
+    )
     assert "models:/healthscore@champion" in pd.read_csv(out)["model_version"].iloc[0]
 
 
 def test_explain_prints_a_card(trained, scores, capsys):
     account = scores.loc[scores["risk_tier"] == "at_risk", "account_id"].iloc[0]
-    assert main(["explain", "--data", str(trained.data), "--as-of", AS_OF, "--account",
-                 account, "--model", str(trained.outcome.latest)]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                "--data",
+                str(trained.data),
+                "--as-of",
+                AS_OF,
+                "--account",
+                account,
+                "--model",
+                str(trained.outcome.latest),
+            ]
+        )
+        == 0
+    )
     card = capsys.readouterr().out
     assert f"Account {account}" in card and "Score history" in card and "Playbook:" in card
     assert "1. " in card
 
 
 def test_explain_unknown_account_is_a_clear_error(trained, capsys):
-    assert main(["explain", "--data", str(trained.data), "--as-of", AS_OF, "--account",
-                 "NOPE-1", "--model", str(trained.outcome.latest)]) == 1
+    assert (
+        main(
+            [
+                "explain",
+                "--data",
+                str(trained.data),
+                "--as-of",
+                AS_OF,
+                "--account",
+                "NOPE-1",
+                "--model",
+                str(trained.outcome.latest),
+            ]
+        )
+        == 1
+    )
     assert "no such account_id" in capsys.readouterr().err
 
 
@@ -138,6 +237,20 @@ def test_alerts_list_the_accounts_whose_score_fell(trained, scores, capsys):
     assert set(drops["account_id"]) == expected and len(expected) > 0
     assert (drops["change"] < -2).all() and drops["change"].is_monotonic_increasing
     assert drops["moved_families"].str.len().gt(0).all()
-    assert main(["alerts", "--data", str(trained.data), "--as-of", AS_OF, "--drop", "2",
-                 "--model", str(trained.outcome.latest)]) == 0
+    assert (
+        main(
+            [
+                "alerts",
+                "--data",
+                str(trained.data),
+                "--as-of",
+                AS_OF,
+                "--drop",
+                "2",
+                "--model",
+                str(trained.outcome.latest),
+            ]
+        )
+        == 0
+    )
     assert f"{len(expected)} accounts lost more than 2 points" in capsys.readouterr().out

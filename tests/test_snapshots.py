@@ -169,15 +169,20 @@ def test_observation_starts_when_activity_is_recorded_not_at_old_contracts():
     from healthscore.snapshots import default_start
 
     accounts = pd.read_csv(io.StringIO("account_id,created_at\nA,2019-06-01\nB,2023-02-10\n"))
-    contracts = pd.read_csv(io.StringIO(
-        "contract_id,account_id,start_date,end_date,arr\n"
-        "c1,A,2020-01-01,2026-01-01,1000\nc2,B,2023-02-10,2024-02-10,500\n"))
+    contracts = pd.read_csv(
+        io.StringIO(
+            "contract_id,account_id,start_date,end_date,arr\n"
+            "c1,A,2020-01-01,2026-01-01,1000\nc2,B,2023-02-10,2024-02-10,500\n"
+        )
+    )
     logins = pd.read_csv(io.StringIO("account_id,user_id,ts\nA,u,2023-01-15\nB,v,2023-03-01\n"))
-    source = source_from_frames({"accounts": accounts, "contracts": contracts, "logins": logins},
-                                data_end="2023-06-01")
+    source = source_from_frames(
+        {"accounts": accounts, "contracts": contracts, "logins": logins}, data_end="2023-06-01"
+    )
     assert default_start(source) == pd.Timestamp("2023-01-15")
     snapshots = make_snapshots(source, Config())
     assert snapshots["as_of"].min() == pd.Timestamp("2023-02-01")
-    without_logins = source_from_frames({"accounts": accounts, "contracts": contracts},
-                                        data_end="2023-06-01")
+    without_logins = source_from_frames(
+        {"accounts": accounts, "contracts": contracts}, data_end="2023-06-01"
+    )
     assert default_start(without_logins) == pd.Timestamp("2020-01-01")

@@ -26,16 +26,20 @@ def _features(trained, n=200):
     from healthscore.pipeline import training_set_for
     from healthscore.storage import open_source
 
-    frame = training_set_for(open_source(trained.data, trained.config), trained.config,
-                             trained.workdir / "models" / "cache").frame
+    frame = training_set_for(
+        open_source(trained.data, trained.config),
+        trained.config,
+        trained.workdir / "models" / "cache",
+    ).frame
     return frame.sample(n, random_state=0)
 
 
 def test_run_metrics_read_back_equal_metrics_json(trained):
     run = _client(trained).get_run(trained.outcome.run_id)
     saved = read_metrics(trained.outcome.bundle)
-    numeric = {k: v for k, v in saved.items() if isinstance(v, (int, float))
-               and not isinstance(v, bool)}
+    numeric = {
+        k: v for k, v in saved.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
     assert numeric, "metrics.json holds no numbers"
     for key, value in numeric.items():
         assert run.data.metrics[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
@@ -69,13 +73,21 @@ def test_registry_aliases_and_promotion_gate(trained):
     assert trained.outcome.promotion.promoted
 
     pr_auc = float(trained.outcome.metrics["pr_auc"])
-    worse = tracking.register_and_gate(challenger.source, run_id=trained.outcome.run_id,
-                                       new_score=pr_auc - 0.1, config=trained.config.tracking)
+    worse = tracking.register_and_gate(
+        challenger.source,
+        run_id=trained.outcome.run_id,
+        new_score=pr_auc - 0.1,
+        config=trained.config.tracking,
+    )
     assert not worse.promoted and "<" in worse.reason
     assert client.get_model_version_by_alias(name, "champion").version == champion.version
     assert str(client.get_model_version_by_alias(name, "challenger").version) == worse.version
-    better = tracking.register_and_gate(challenger.source, run_id=trained.outcome.run_id,
-                                        new_score=pr_auc, config=trained.config.tracking)
+    better = tracking.register_and_gate(
+        challenger.source,
+        run_id=trained.outcome.run_id,
+        new_score=pr_auc,
+        config=trained.config.tracking,
+    )
     assert better.promoted and ">=" in better.reason
     assert str(client.get_model_version_by_alias(name, "champion").version) == better.version
 
@@ -92,17 +104,31 @@ def test_mlflow_server_serves_the_run_over_rest(trained, tmp_path):
     exe = Path(sys.executable).with_name("mlflow")
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
-        [str(exe), "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            str(exe),
+            "server",
+            "--backend-store-uri",
+            uri,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         body = json.dumps({"experiment_ids": [], "max_results": 10}).encode()
         experiment = None
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
-                url = (f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name"
-                       f"?experiment_name={trained.config.tracking.experiment}")
+                url = (
+                    f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name"
+                    f"?experiment_name={trained.config.tracking.experiment}"
+                )
                 with urllib.request.urlopen(url, timeout=5) as response:
                     experiment = json.load(response)["experiment"]["experiment_id"]
                 break
@@ -111,8 +137,10 @@ def test_mlflow_server_serves_the_run_over_rest(trained, tmp_path):
         assert experiment is not None, (tmp_path / "server.log").read_text()[-2000:]
         body = json.dumps({"experiment_ids": [experiment], "max_results": 50}).encode()
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/search", data=body,
-            headers={"Content-Type": "application/json"})
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/search",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             runs = json.load(response)["runs"]
         found = [r for r in runs if r["info"]["run_id"] == trained.outcome.run_id]

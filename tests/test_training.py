@@ -10,29 +10,61 @@ from healthscore.bundle import read_metrics
 from healthscore.model import HealthModel
 
 REQUIRED_KEYS = {
-    "roc_auc", "pr_auc", "brier", "ece", "lift_top_decile", "precision_at_k",
-    "arr_recall_at_k", "baseline_rules_roc_auc", "baseline_logreg_roc_auc", "n_train",
-    "n_test", "test_period", "oracle_roc_auc",
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "ece",
+    "lift_top_decile",
+    "precision_at_k",
+    "arr_recall_at_k",
+    "baseline_rules_roc_auc",
+    "baseline_logreg_roc_auc",
+    "n_train",
+    "n_test",
+    "test_period",
+    "oracle_roc_auc",
 }
 
 
 def test_bundle_holds_everything_score_needs(trained):
     bundle = trained.outcome.bundle
-    for name in ("model.txt", "model.json", "metrics.json", "model_card.md",
-                 "feature_catalogue.csv", "config.json", "plots/calibration.png",
-                 "plots/roc_pr.png", "plots/gains.png", "plots/shap_summary.png",
-                 "plots/family_importance.png", "plots/score_distribution.png", "slices.csv"):
+    for name in (
+        "model.txt",
+        "model.json",
+        "metrics.json",
+        "model_card.md",
+        "feature_catalogue.csv",
+        "config.json",
+        "plots/calibration.png",
+        "plots/roc_pr.png",
+        "plots/gains.png",
+        "plots/shap_summary.png",
+        "plots/family_importance.png",
+        "plots/score_distribution.png",
+        "slices.csv",
+    ):
         assert (bundle / name).is_file(), name
     assert (trained.workdir / "models" / "latest" / "model.txt").is_file()
     metrics = read_metrics(bundle)
-    assert REQUIRED_KEYS <= set(metrics)
+    assert set(metrics) >= REQUIRED_KEYS
     assert "Test-period performance" in (bundle / "model_card.md").read_text()
 
 
 def test_model_learns_the_planted_signal_and_beats_the_baselines(trained):
     m = trained.outcome.metrics
-    print({k: m[k] for k in ("roc_auc", "baseline_rules_roc_auc", "baseline_logreg_roc_auc",
-                             "oracle_roc_auc", "pr_auc", "baseline_rules_pr_auc")})
+    print(
+        {
+            k: m[k]
+            for k in (
+                "roc_auc",
+                "baseline_rules_roc_auc",
+                "baseline_logreg_roc_auc",
+                "oracle_roc_auc",
+                "pr_auc",
+                "baseline_rules_pr_auc",
+            )
+        }
+    )
     assert m["roc_auc"] > 0.75
     assert m["roc_auc"] > m["baseline_rules_roc_auc"] + 0.05
     assert m["pr_auc"] > m["baseline_rules_pr_auc"]
@@ -56,8 +88,9 @@ def test_same_seed_gives_the_same_model(trained):
     from healthscore.training import fit_and_evaluate
 
     config = trained.config.with_overrides(split={"backtest_cutoffs": 0})
-    frame = training_set_for(open_source(trained.data, config), config,
-                             trained.workdir / "models" / "cache").frame
+    frame = training_set_for(
+        open_source(trained.data, config), config, trained.workdir / "models" / "cache"
+    ).frame
     first = fit_and_evaluate(frame, config)
     second = fit_and_evaluate(frame, config)
     assert first.model.booster.model_to_string() == second.model.booster.model_to_string()
@@ -75,8 +108,11 @@ def test_bundle_loads_and_predicts_like_the_evaluation(trained):
     from healthscore.storage import open_source
 
     model = HealthModel.load(trained.outcome.latest)
-    frame = training_set_for(open_source(trained.data, trained.config), trained.config,
-                             trained.workdir / "models" / "cache").frame
+    frame = training_set_for(
+        open_source(trained.data, trained.config),
+        trained.config,
+        trained.workdir / "models" / "cache",
+    ).frame
     p = model.predict_proba(frame.head(50))
     assert p.shape == (50,) and np.all((p >= 0) & (p <= 1))
 
@@ -88,8 +124,12 @@ def test_too_little_history_is_a_clear_error(world_dir, tmp_path):
 
     config = Config().with_overrides(split={"test_dates": 20, "valid_dates": 20})
     with pytest.raises(DataError):
-        train(world_dir, config.with_overrides(tracking={"enabled": False}),
-              model_dir=tmp_path / "m", root=tmp_path)
+        train(
+            world_dir,
+            config.with_overrides(tracking={"enabled": False}),
+            model_dir=tmp_path / "m",
+            root=tmp_path,
+        )
 
 
 def test_tuning_searches_with_time_ordered_validation(trained):
@@ -97,10 +137,12 @@ def test_tuning_searches_with_time_ordered_validation(trained):
     from healthscore.storage import open_source
     from healthscore.training import fit_and_evaluate
 
-    config = trained.config.with_overrides(split={"backtest_cutoffs": 0},
-                                           model={"n_estimators": 80})
-    frame = training_set_for(open_source(trained.data, config), config,
-                             trained.workdir / "models" / "cache").frame
+    config = trained.config.with_overrides(
+        split={"backtest_cutoffs": 0}, model={"n_estimators": 80}
+    )
+    frame = training_set_for(
+        open_source(trained.data, config), config, trained.workdir / "models" / "cache"
+    ).frame
     tuned = fit_and_evaluate(frame, config, tune_trials=2)
     assert {"learning_rate", "num_leaves", "min_data_in_leaf"} <= set(tuned.tuned_params)
     again = fit_and_evaluate(frame, config, tune_trials=2)

@@ -38,6 +38,7 @@ def test_agreement_by_hand():
     assert abs(result.match_rate - 2 / 3) < 1e-12
     assert result.confusion.loc["usage_decay", "onboarding_rescue"] == 1
     assert result.per_cause.loc["poor_adoption", "match_rate"] == 1.0
-    with_watch = playbook_cause_agreement(scores, truth, horizon_days=90,
-                                          flagged=("at_risk", "watch"))
+    with_watch = playbook_cause_agreement(
+        scores, truth, horizon_days=90, flagged=("at_risk", "watch")
+    )
     assert with_watch.n_accounts == 4 and abs(with_watch.match_rate - 3 / 4) < 1e-12

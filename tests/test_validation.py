@@ -49,32 +49,82 @@ def test_clean_data_has_no_errors_and_warns_for_missing_optional_tables(tmp_path
     ("tables", "table", "column", "needle"),
     [
         ({"contracts": None}, "contracts", None, "required table not found"),
-        ({"accounts": "account_id,segment\nA1,SMB\n"}, "accounts", "created_at",
-         "required column(s) missing"),
-        ({"accounts": "account_id,created_at\nA1,2024-01-01\nA2,yesterday\n"}, "accounts",
-         "created_at", "do not parse as timestamp"),
-        ({"contracts": CONTRACTS.replace("12000", "lots")}, "contracts", "arr",
-         "do not parse as number"),
-        ({"accounts": ACCOUNTS + "A1,2024-05-01,SMB\n"}, "accounts", "account_id",
-         "duplicate account_id"),
-        ({"contracts": CONTRACTS.replace("2025-01-01", "2023-06-01")}, "contracts", "end_date",
-         "end on or before they start"),
+        (
+            {"accounts": "account_id,segment\nA1,SMB\n"},
+            "accounts",
+            "created_at",
+            "required column(s) missing",
+        ),
+        (
+            {"accounts": "account_id,created_at\nA1,2024-01-01\nA2,yesterday\n"},
+            "accounts",
+            "created_at",
+            "do not parse as timestamp",
+        ),
+        (
+            {"contracts": CONTRACTS.replace("12000", "lots")},
+            "contracts",
+            "arr",
+            "do not parse as number",
+        ),
+        (
+            {"accounts": ACCOUNTS + "A1,2024-05-01,SMB\n"},
+            "accounts",
+            "account_id",
+            "duplicate account_id",
+        ),
+        (
+            {"contracts": CONTRACTS.replace("2025-01-01", "2023-06-01")},
+            "contracts",
+            "end_date",
+            "end on or before they start",
+        ),
         ({"contracts": CONTRACTS.replace("12000", "-5")}, "contracts", "arr", "below 0"),
-        ({"nps_responses": "account_id,responded_at,score\nA1,2024-03-01,11\n"},
-         "nps_responses", "score", "above 10"),
-        ({"support_tickets": "ticket_id,account_id,opened_at,csat\nT1,A1,2024-03-01,0\n"},
-         "support_tickets", "csat", "below 1"),
-        ({"logins": LOGINS + "ZZ,u1,2024-03-03T10:00:00\n"}, "logins", "account_id",
-         "not in the accounts table"),
+        (
+            {"nps_responses": "account_id,responded_at,score\nA1,2024-03-01,11\n"},
+            "nps_responses",
+            "score",
+            "above 10",
+        ),
+        (
+            {"support_tickets": "ticket_id,account_id,opened_at,csat\nT1,A1,2024-03-01,0\n"},
+            "support_tickets",
+            "csat",
+            "below 1",
+        ),
+        (
+            {"logins": LOGINS + "ZZ,u1,2024-03-03T10:00:00\n"},
+            "logins",
+            "account_id",
+            "not in the accounts table",
+        ),
         ({"logins": "account_id,user_id,ts\n"}, "logins", None, "the table is empty"),
         ({"accounts": "account_id,created_at\n"}, "accounts", None, "the table is empty"),
-        ({"support_tickets": "ticket_id,account_id,opened_at,closed_at\n"
-                             "T1,A1,2024-03-05,2024-03-01\n"},
-         "support_tickets", "closed_at", "closed before they were opened"),
+        (
+            {
+                "support_tickets": "ticket_id,account_id,opened_at,closed_at\n"
+                "T1,A1,2024-03-05,2024-03-01\n"
+            },
+            "support_tickets",
+            "closed_at",
+            "closed before they were opened",
+        ),
     ],
-    ids=["missing-table", "missing-column", "bad-date", "bad-number", "duplicate-key",
-         "end-before-start", "negative-arr", "nps-range", "csat-range", "unknown-account",
-         "empty-optional", "empty-required", "closed-before-opened"],
+    ids=[
+        "missing-table",
+        "missing-column",
+        "bad-date",
+        "bad-number",
+        "duplicate-key",
+        "end-before-start",
+        "negative-arr",
+        "nps-range",
+        "csat-range",
+        "unknown-account",
+        "empty-optional",
+        "empty-required",
+        "closed-before-opened",
+    ],
 )
 def test_each_error_kind_is_reported(tmp_path, tables, table, column, needle):
     report = validate_data(write(tmp_path, **tables))
@@ -98,11 +148,13 @@ def test_examples_name_the_rows_at_fault(tmp_path):
 
 
 def test_all_problems_are_reported_at_once(tmp_path):
-    report = validate_data(write(
-        tmp_path,
-        contracts=CONTRACTS.replace("12000", "-5").replace("2025-02-01", "2023-01-01"),
-        nps_responses="account_id,responded_at,score\nA1,2024-03-01,42\n",
-    ))
+    report = validate_data(
+        write(
+            tmp_path,
+            contracts=CONTRACTS.replace("12000", "-5").replace("2025-02-01", "2023-01-01"),
+            nps_responses="account_id,responded_at,score\nA1,2024-03-01,42\n",
+        )
+    )
     assert len(report.errors) >= 3
     with pytest.raises(SchemaError, match="below 0") as info:
         report.raise_for_errors()

@@ -40,16 +40,21 @@ class AccountCard:
             "Score history:",
         ]
         for _, row in self.history.iterrows():
-            lines.append(f"  {pd.Timestamp(row['as_of']).date()}  {row['health_score']:5.1f}  "
-                         f"{row['risk_tier']}")
+            lines.append(
+                f"  {pd.Timestamp(row['as_of']).date()}  {row['health_score']:5.1f}  "
+                f"{row['risk_tier']}"
+            )
         lines += ["", "Top risk drivers:"]
         if not self.drivers:
             lines.append("  none: no feature raises this account's risk")
         for family, text, contribution in self.drivers:
             lines.append(f"  [{family}] {text} (+{contribution:.2f} log-odds)")
-        lines += ["", f"Playbook: {s['playbook_title']} ({s['playbook_id']}), owner "
-                      f"{s['owner']}, due by {pd.Timestamp(s['due_by']).date()}"
-                      + (" [holdout: no action, control group]" if s["holdout"] else "")]
+        lines += [
+            "",
+            f"Playbook: {s['playbook_title']} ({s['playbook_id']}), owner "
+            f"{s['owner']}, due by {pd.Timestamp(s['due_by']).date()}"
+            + (" [holdout: no action, control group]" if s["holdout"] else ""),
+        ]
         lines += [f"  {i}. {step}" for i, step in enumerate(self.actions, start=1)]
         return "\n".join(lines)
 
@@ -69,10 +74,14 @@ def account_card(
     features = eligible_features(source, as_of, config)
     row = features[features["account_id"] == account_id]
     if row.empty:
-        known = source.scalar("SELECT count(*) FROM accounts WHERE account_id = $id",
-                              {"id": account_id})
-        reason = ("it has no contract covering that day (churned or not yet a customer)"
-                  if known else "no such account_id in the accounts table")
+        known = source.scalar(
+            "SELECT count(*) FROM accounts WHERE account_id = $id", {"id": account_id}
+        )
+        reason = (
+            "it has no contract covering that day (churned or not yet a customer)"
+            if known
+            else "no such account_id in the accounts table"
+        )
         raise DataError(f"account {account_id!r} cannot be scored at {as_of.date()}: {reason}")
     scores = score_frame(row.reset_index(drop=True), model, config, catalogue=catalogue).iloc[0]
     history = []
@@ -83,13 +92,22 @@ def account_card(
         if past.empty:
             break
         scored = model.score(past.reset_index(drop=True)).iloc[0]
-        history.append({"as_of": date, "health_score": scored["health_score"],
-                        "risk_tier": scored["risk_tier"]})
+        history.append(
+            {
+                "as_of": date,
+                "health_score": scored["health_score"],
+                "risk_tier": scored["risk_tier"],
+            }
+        )
         date = step_back(date, config)
     drivers = [
-        (scores[f"driver_{k}_family"], scores[f"driver_{k}_text"],
-         float(scores[f"driver_{k}_contribution"]))
-        for k in range(1, N_DRIVERS + 1) if isinstance(scores[f"driver_{k}"], str)
+        (
+            scores[f"driver_{k}_family"],
+            scores[f"driver_{k}_text"],
+            float(scores[f"driver_{k}_contribution"]),
+        )
+        for k in range(1, N_DRIVERS + 1)
+        if isinstance(scores[f"driver_{k}"], str)
     ]
     actions = catalogue.playbook(scores["playbook_id"]).actions
     return AccountCard(account_id, scores, pd.DataFrame(history[::-1]), drivers, list(actions))

@@ -16,13 +16,15 @@ from healthscore.scoring import eligible_features, step_back
 from healthscore.storage import DataSource
 
 
-def _scores_and_families(source: DataSource, model: HealthModel, as_of: pd.Timestamp,
-                         config: Config) -> pd.DataFrame:
+def _scores_and_families(
+    source: DataSource, model: HealthModel, as_of: pd.Timestamp, config: Config
+) -> pd.DataFrame:
     features = eligible_features(source, as_of, config)
     scored = model.score(features)
     families = family_contributions(model.contributions(features), drivers_only=True)
-    out = pd.concat([features[["account_id"]], scored[["health_score", "risk_tier"]], families],
-                    axis=1)
+    out = pd.concat(
+        [features[["account_id"]], scored[["health_score", "risk_tier"]], families], axis=1
+    )
     return out.set_index("account_id")
 
 
@@ -51,13 +53,15 @@ def score_drops(
         deltas = {f: row[f"family__{f}"] - row[f"family__{f}_before"] for f in FAMILIES}
         top = sorted(deltas.items(), key=lambda kv: kv[1], reverse=True)[:families_shown]
         moved.append(", ".join(f"{f} (+{d:.2f})" for f, d in top if d > 0) or "none")
-    out = pd.DataFrame({
-        "account_id": fallen.index,
-        "as_of": as_of,
-        "previous_score": fallen["health_score_before"].to_numpy(),
-        "health_score": fallen["health_score"].to_numpy(),
-        "change": change[fallen.index].to_numpy(),
-        "risk_tier": fallen["risk_tier"].to_numpy(),
-        "moved_families": moved,
-    })
+    out = pd.DataFrame(
+        {
+            "account_id": fallen.index,
+            "as_of": as_of,
+            "previous_score": fallen["health_score_before"].to_numpy(),
+            "health_score": fallen["health_score"].to_numpy(),
+            "change": change[fallen.index].to_numpy(),
+            "risk_tier": fallen["risk_tier"].to_numpy(),
+            "moved_families": moved,
+        }
+    )
     return out.sort_values(["change", "account_id"]).reset_index(drop=True)

@@ -37,8 +37,9 @@ def _jsonable(value: object) -> object:
 
 def metrics_json(metrics: dict[str, object]) -> str:
     """Metrics as stable, sorted JSON (NaN becomes null)."""
-    return json.dumps({k: _jsonable(v) for k, v in metrics.items()}, indent=2, sort_keys=True,
-                      default=str)
+    return json.dumps(
+        {k: _jsonable(v) for k, v in metrics.items()}, indent=2, sort_keys=True, default=str
+    )
 
 
 def write_bundle(

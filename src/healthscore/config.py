@@ -144,8 +144,11 @@ class TableMapping(_Section):
         if not isinstance(value, dict):
             return value
         return {
-            column: ({str(k): _scalars_to_text(v) for k, v in recode.items()}
-                     if isinstance(recode, dict) else recode)
+            column: (
+                {str(k): _scalars_to_text(v) for k, v in recode.items()}
+                if isinstance(recode, dict)
+                else recode
+            )
             for column, recode in value.items()
         }
 

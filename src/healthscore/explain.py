@@ -18,12 +18,24 @@ FAMILIES: tuple[str, ...] = ("usage", "adoption", "support", "satisfaction", "co
 #: contract can only churn at renewal, so days to renewal carries much of the risk, but
 #: "your renewal is near" is not a cause a playbook can address. They stay in the model and
 #: in the family totals, but are not offered as drivers and do not pick the playbook.
-CONTEXT_FEATURES: frozenset[str] = frozenset({
-    "contract__days_to_renewal", "contract__length_days", "contract__billing_period",
-    "contract__tenure_days", "contract__lifecycle_stage", "contract__renewal_count",
-    "contract__auto_renew", "contract__plan", "contract__arr", "contract__seats",
-    "account__segment", "account__industry", "account__region", "account__employees",
-})
+CONTEXT_FEATURES: frozenset[str] = frozenset(
+    {
+        "contract__days_to_renewal",
+        "contract__length_days",
+        "contract__billing_period",
+        "contract__tenure_days",
+        "contract__lifecycle_stage",
+        "contract__renewal_count",
+        "contract__auto_renew",
+        "contract__plan",
+        "contract__arr",
+        "contract__seats",
+        "account__segment",
+        "account__industry",
+        "account__region",
+        "account__employees",
+    }
+)
 
 
 def family_of(feature: str) -> str:
@@ -36,16 +48,20 @@ def driver_features(columns: list[str] | pd.Index) -> list[str]:
     return [c for c in columns if c != "bias" and c not in CONTEXT_FEATURES]
 
 
-def family_contributions(contributions: pd.DataFrame, *, drivers_only: bool = False
-                         ) -> pd.DataFrame:
+def family_contributions(
+    contributions: pd.DataFrame, *, drivers_only: bool = False
+) -> pd.DataFrame:
     """Sum feature contributions by family: columns ``family__usage``, ``family__support``...
 
     Every family in :data:`FAMILIES` gets a column (0 when it has no feature), so downstream
     rules can rely on the columns existing. With ``drivers_only`` the context features
     (:data:`CONTEXT_FEATURES`) are left out: the sums then say *why*, and pick playbooks.
     """
-    features = (driver_features(contributions.columns) if drivers_only
-                else [c for c in contributions.columns if c != "bias"])
+    features = (
+        driver_features(contributions.columns)
+        if drivers_only
+        else [c for c in contributions.columns if c != "bias"]
+    )
     out = pd.DataFrame(index=contributions.index)
     for family in FAMILIES:
         cols = [c for c in features if family_of(c) == family]
@@ -80,7 +96,6 @@ def top_drivers(contributions: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:
         contrib = values[np.arange(len(values)), idx]
         positive = contrib > 0
         out[f"driver_{k + 1}"] = np.where(positive, names[idx], None)
-        out[f"driver_{k + 1}_family"] = np.where(
-            positive, [family_of(x) for x in names[idx]], None)
+        out[f"driver_{k + 1}_family"] = np.where(positive, [family_of(x) for x in names[idx]], None)
         out[f"driver_{k + 1}_contribution"] = np.where(positive, contrib, np.nan)
     return out

@@ -36,13 +36,36 @@ from healthscore.schema import TABLES
 ValuesOf = Callable[[str, str], list[str]]
 
 TABLE_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "accounts": ("account", "customer", "company", "client", "organization", "organisation",
-                 "org", "tenant"),
-    "contracts": ("contract", "subscription", "license", "licence", "agreement", "billing",
-                  "sub", "plan"),
+    "accounts": (
+        "account",
+        "customer",
+        "company",
+        "client",
+        "organization",
+        "organisation",
+        "org",
+        "tenant",
+    ),
+    "contracts": (
+        "contract",
+        "subscription",
+        "license",
+        "licence",
+        "agreement",
+        "billing",
+        "sub",
+        "plan",
+    ),
     "logins": ("login", "session", "signin", "sign in", "active user", "dau", "visit"),
-    "feature_usage": ("feature usage", "usage", "event", "feature", "product event",
-                      "activity", "action"),
+    "feature_usage": (
+        "feature usage",
+        "usage",
+        "event",
+        "feature",
+        "product event",
+        "activity",
+        "action",
+    ),
     "support_tickets": ("support ticket", "ticket", "support", "case", "helpdesk"),
     "nps_responses": ("nps", "survey", "nps response"),
     "churn_events": ("churn", "cancellation", "cancel"),
@@ -50,96 +73,252 @@ TABLE_SYNONYMS: dict[str, tuple[str, ...]] = {
 #: Export names that are rarely the table to read.
 DISCOURAGED = ("sample", "test", "tmp", "temp", "backup", "old", "copy")
 
-_ACCOUNT_ID = ("account_id", "accountid", "customer_id", "company_id", "client_id", "org_id",
-               "organization_id", "tenant_id", "account", "customer")
+_ACCOUNT_ID = (
+    "account_id",
+    "accountid",
+    "customer_id",
+    "company_id",
+    "client_id",
+    "org_id",
+    "organization_id",
+    "tenant_id",
+    "account",
+    "customer",
+)
 _USER_ID = ("user_id", "userid", "user", "member_id", "contact_id", "person_id", "visitor_id")
 COLUMN_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     "accounts": {
         "account_id": _ACCOUNT_ID + ("id",),
-        "created_at": ("created_at", "created", "signup_date", "signup_at", "sign_up_date",
-                       "signed_up_at", "registration_date", "registered_at", "join_date",
-                       "joined_at", "created_date", "customer_since", "account_created_at"),
+        "created_at": (
+            "created_at",
+            "created",
+            "signup_date",
+            "signup_at",
+            "sign_up_date",
+            "signed_up_at",
+            "registration_date",
+            "registered_at",
+            "join_date",
+            "joined_at",
+            "created_date",
+            "customer_since",
+            "account_created_at",
+        ),
         "name": ("name", "account_name", "company_name", "customer_name", "display_name"),
         "industry": ("industry", "vertical", "sector"),
-        "segment": ("segment", "market_segment", "customer_segment", "size_segment", "tier",
-                    "plan_tier"),
+        "segment": (
+            "segment",
+            "market_segment",
+            "customer_segment",
+            "size_segment",
+            "tier",
+            "plan_tier",
+        ),
         "region": ("region", "country", "geo", "territory", "country_code", "location", "state"),
-        "employees": ("employees", "employee_count", "headcount", "num_employees",
-                      "company_size"),
+        "employees": ("employees", "employee_count", "headcount", "num_employees", "company_size"),
     },
     "contracts": {
-        "contract_id": ("contract_id", "subscription_id", "sub_id", "agreement_id",
-                        "license_id", "id"),
+        "contract_id": (
+            "contract_id",
+            "subscription_id",
+            "sub_id",
+            "agreement_id",
+            "license_id",
+            "id",
+        ),
         "account_id": _ACCOUNT_ID,
-        "start_date": ("start_date", "started_at", "start", "start_at", "period_start",
-                       "current_period_start", "begin_date", "effective_date", "contract_start"),
-        "end_date": ("end_date", "ended_at", "end", "end_at", "period_end", "current_period_end",
-                     "expiry_date", "expires_at", "expiration_date", "contract_end"),
-        "arr": ("arr", "arr_amount", "annual_recurring_revenue", "acv", "annual_value",
-                "annual_amount", "arr_usd"),
+        "start_date": (
+            "start_date",
+            "started_at",
+            "start",
+            "start_at",
+            "period_start",
+            "current_period_start",
+            "begin_date",
+            "effective_date",
+            "contract_start",
+        ),
+        "end_date": (
+            "end_date",
+            "ended_at",
+            "end",
+            "end_at",
+            "period_end",
+            "current_period_end",
+            "expiry_date",
+            "expires_at",
+            "expiration_date",
+            "contract_end",
+        ),
+        "arr": (
+            "arr",
+            "arr_amount",
+            "annual_recurring_revenue",
+            "acv",
+            "annual_value",
+            "annual_amount",
+            "arr_usd",
+        ),
         "plan": ("plan", "plan_tier", "plan_name", "tier", "product", "product_name", "edition"),
         "seats": ("seats", "seat_count", "licenses", "licensed_seats", "quantity", "user_limit"),
-        "billing_period": ("billing_period", "billing_frequency", "billing_cycle",
-                           "billing_interval", "bill_period", "bill_period_months", "interval",
-                           "plan_interval"),
-        "auto_renew": ("auto_renew", "auto_renew_flag", "autorenew", "auto_renewal",
-                       "is_auto_renew"),
+        "billing_period": (
+            "billing_period",
+            "billing_frequency",
+            "billing_cycle",
+            "billing_interval",
+            "bill_period",
+            "bill_period_months",
+            "interval",
+            "plan_interval",
+        ),
+        "auto_renew": (
+            "auto_renew",
+            "auto_renew_flag",
+            "autorenew",
+            "auto_renewal",
+            "is_auto_renew",
+        ),
     },
     "logins": {
         "account_id": _ACCOUNT_ID,
         "user_id": _USER_ID,
-        "ts": ("ts", "timestamp", "login_at", "logged_in_at", "login_time", "login_date",
-               "event_time", "event_date", "time", "date", "day", "session_start", "started_at",
-               "created_at"),
+        "ts": (
+            "ts",
+            "timestamp",
+            "login_at",
+            "logged_in_at",
+            "login_time",
+            "login_date",
+            "event_time",
+            "event_date",
+            "time",
+            "date",
+            "day",
+            "session_start",
+            "started_at",
+            "created_at",
+        ),
     },
     "feature_usage": {
         "account_id": _ACCOUNT_ID,
-        "feature": ("feature", "feature_name", "event_name", "event_type_name", "event_type",
-                    "event", "action", "feature_id", "event_type_id"),
-        "ts": ("ts", "timestamp", "usage_date", "used_at", "event_time", "event_date",
-               "occurred_at", "time", "date", "day", "created_at"),
+        "feature": (
+            "feature",
+            "feature_name",
+            "event_name",
+            "event_type_name",
+            "event_type",
+            "event",
+            "action",
+            "feature_id",
+            "event_type_id",
+        ),
+        "ts": (
+            "ts",
+            "timestamp",
+            "usage_date",
+            "used_at",
+            "event_time",
+            "event_date",
+            "occurred_at",
+            "time",
+            "date",
+            "day",
+            "created_at",
+        ),
         "user_id": _USER_ID,
-        "quantity": ("quantity", "usage_count", "count", "n_events", "events", "event_count",
-                     "uses"),
+        "quantity": (
+            "quantity",
+            "usage_count",
+            "count",
+            "n_events",
+            "events",
+            "event_count",
+            "uses",
+        ),
     },
     "support_tickets": {
         "ticket_id": ("ticket_id", "case_id", "issue_id", "id"),
         "account_id": _ACCOUNT_ID,
-        "opened_at": ("opened_at", "created_at", "submitted_at", "opened", "created",
-                      "created_date", "open_date", "reported_at"),
-        "closed_at": ("closed_at", "resolved_at", "solved_at", "closed", "resolution_date",
-                      "closed_date"),
+        "opened_at": (
+            "opened_at",
+            "created_at",
+            "submitted_at",
+            "opened",
+            "created",
+            "created_date",
+            "open_date",
+            "reported_at",
+        ),
+        "closed_at": (
+            "closed_at",
+            "resolved_at",
+            "solved_at",
+            "closed",
+            "resolution_date",
+            "closed_date",
+        ),
         "priority": ("priority", "severity", "urgency"),
         "category": ("category", "type", "topic", "issue_type", "ticket_type"),
-        "csat": ("csat", "satisfaction_score", "satisfaction", "csat_score",
-                 "satisfaction_rating", "rating"),
+        "csat": (
+            "csat",
+            "satisfaction_score",
+            "satisfaction",
+            "csat_score",
+            "satisfaction_rating",
+            "rating",
+        ),
         "escalated": ("escalated", "escalation_flag", "is_escalated", "escalation"),
     },
     "nps_responses": {
         "account_id": _ACCOUNT_ID,
-        "responded_at": ("responded_at", "submitted_at", "response_date", "answered_at",
-                         "survey_date", "created_at", "date"),
+        "responded_at": (
+            "responded_at",
+            "submitted_at",
+            "response_date",
+            "answered_at",
+            "survey_date",
+            "created_at",
+            "date",
+        ),
         "score": ("score", "nps", "nps_score", "likelihood_to_recommend", "rating"),
         "user_id": _USER_ID,
         "comment": ("comment", "feedback", "feedback_text", "verbatim", "text"),
     },
     "churn_events": {
         "account_id": _ACCOUNT_ID,
-        "churned_at": ("churned_at", "churn_date", "cancelled_at", "canceled_at",
-                       "cancellation_date", "cancel_date", "churned_on", "date"),
-        "reason": ("reason", "reason_code", "churn_reason", "cancellation_reason",
-                   "cancel_reason"),
+        "churned_at": (
+            "churned_at",
+            "churn_date",
+            "cancelled_at",
+            "canceled_at",
+            "cancellation_date",
+            "cancel_date",
+            "churned_on",
+            "date",
+        ),
+        "reason": ("reason", "reason_code", "churn_reason", "cancellation_reason", "cancel_reason"),
     },
 }
-MONTHLY_AMOUNT = ("mrr", "mrr_amount", "monthly_recurring_revenue", "mrr_usd", "monthly_amount",
-                  "monthly_price")
+MONTHLY_AMOUNT = (
+    "mrr",
+    "mrr_amount",
+    "monthly_recurring_revenue",
+    "mrr_usd",
+    "monthly_amount",
+    "monthly_price",
+)
 USER_COUNTS = ("active_users", "daily_active_users", "dau", "n_users", "users", "user_count")
 OUTCOME_COLUMNS = ("churn_flag", "churned", "is_churned", "has_churned", "churn")
-PERIOD_WORDS = {"month": ("month", "monthly", "mthly", "mo", "1"),
-                "year": ("year", "yearly", "annual", "annually", "12")}
-PRIORITY_WORDS = {"normal": ("medium", "med", "moderate", "standard", "p3"),
-                  "low": ("lowest", "p4", "minor"), "high": ("p2", "major"),
-                  "urgent": ("critical", "highest", "blocker", "p1", "emergency")}
+PERIOD_WORDS = {
+    "month": ("month", "monthly", "mthly", "mo", "1"),
+    "year": ("year", "yearly", "annual", "annually", "12"),
+}
+PRIORITY_WORDS = {
+    "normal": ("medium", "med", "moderate", "standard", "p3"),
+    "low": ("lowest", "p4", "minor"),
+    "high": ("p2", "major"),
+    "urgent": ("critical", "highest", "blocker", "p1", "emergency"),
+}
 
 
 def normalise(name: str) -> str:
@@ -148,13 +327,16 @@ def normalise(name: str) -> str:
 
 
 def _tokens(name: str) -> list[str]:
-    return [t[:-1] if len(t) > 3 and t.endswith("s") and not t.endswith("ss") else t
-            for t in normalise(name).split("_") if t]
+    return [
+        t[:-1] if len(t) > 3 and t.endswith("s") and not t.endswith("ss") else t
+        for t in normalise(name).split("_")
+        if t
+    ]
 
 
 def _contains(tokens: list[str], phrase: list[str]) -> bool:
     n = len(phrase)
-    return any(tokens[i:i + n] == phrase for i in range(len(tokens) - n + 1))
+    return any(tokens[i : i + n] == phrase for i in range(len(tokens) - n + 1))
 
 
 def name_score(export: str, table: str) -> int:
@@ -170,8 +352,9 @@ def name_score(export: str, table: str) -> int:
     return best
 
 
-def match_columns(table: str, columns: Sequence[str], *, taken: set[str] | None = None
-                  ) -> dict[str, str]:
+def match_columns(
+    table: str, columns: Sequence[str], *, taken: set[str] | None = None
+) -> dict[str, str]:
     """Contract column -> the export's column, by synonym (first synonym found wins)."""
     by_norm: dict[str, str] = {}
     for column in columns:
@@ -296,8 +479,9 @@ def guess_config(
     for table, export in assigned.items():
         columns = exports[export]
         tg = TableGuess(table, export, match_columns(table, columns))
-        tg.drop = [c for c in columns if normalise(c) in OUTCOME_COLUMNS
-                   and c not in tg.columns.values()]
+        tg.drop = [
+            c for c in columns if normalise(c) in OUTCOME_COLUMNS and c not in tg.columns.values()
+        ]
         guess.tables[table] = tg
     guess.unused = [e for e in exports if e not in assigned.values()]
     _contracts(guess, values_of)
@@ -352,8 +536,13 @@ def _accounts(guess: ConfigGuess) -> None:
     their_key = contracts.columns.get("account_id")
     if not (key and start and their_key) or start in guess.exports[tg.source]:
         return
-    tg.join = {"table": contracts.source, "on": key, "right_on": their_key, "take": start,
-               "aggregate": "min"}
+    tg.join = {
+        "table": contracts.source,
+        "on": key,
+        "right_on": their_key,
+        "take": start,
+        "aggregate": "min",
+    }
     if their_key == key:
         del tg.join["right_on"]
     tg.columns["created_at"] = start
@@ -472,8 +661,10 @@ def render_toml(guess: ConfigGuess, *, config_name: str = "healthscore.toml") ->
         lines.append(f"# Not used: {', '.join(guess.unused)}")
     missing_tables = [t for t, s in TABLES.items() if s.required and t not in guess.tables]
     for table in missing_tables:
-        lines.append(f"# REQUIRED table {table} not recognised: set [data.tables.{table}] "
-                     "source = \"<your table>\"")
+        lines.append(
+            f"# REQUIRED table {table} not recognised: set [data.tables.{table}] "
+            'source = "<your table>"'
+        )
     absent = [t for t, s in TABLES.items() if not s.required and t not in guess.tables]
     if absent:
         lines.append(f"# Not found (their features are off): {', '.join(absent)}")
@@ -487,9 +678,12 @@ def render_toml(guess: ConfigGuess, *, config_name: str = "healthscore.toml") ->
     for tg in guess.tables.values():
         lines += ["", *_table_lines(tg)]
     if "churn_events" in guess.tables:
-        lines += ["", "[labels]",
-                  "# The export logs churn: use it, not gaps in the contracts.",
-                  'churn_source = "churn_events"']
+        lines += [
+            "",
+            "[labels]",
+            "# The export logs churn: use it, not gaps in the contracts.",
+            'churn_source = "churn_events"',
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -513,8 +707,7 @@ def inspect_data(data: str | Path) -> tuple[dict[str, list[str]], ValuesOf, str]
     return exports, values_of, tables.origin
 
 
-def write_starter_config(data: str | Path, out: str | Path, *, force: bool = False
-                         ) -> ConfigGuess:
+def write_starter_config(data: str | Path, out: str | Path, *, force: bool = False) -> ConfigGuess:
     """Inspect ``data`` and write a starter config to ``out`` (atomically).
 
     Raises :class:`~healthscore.errors.ConfigError` if ``out`` exists and ``force`` is false.
@@ -529,8 +722,9 @@ def write_starter_config(data: str | Path, out: str | Path, *, force: bool = Fal
         raise ConfigError(f"{out} already exists; pass --force to overwrite it")
     exports, values_of, origin = inspect_data(data)
     if not exports:
-        raise ConfigError(f"{origin}: no tables found (expected .csv/.parquet files or "
-                          "database tables)")
+        raise ConfigError(
+            f"{origin}: no tables found (expected .csv/.parquet files or database tables)"
+        )
     guess = guess_config(exports, values_of=values_of, origin=str(data))
     text = guess.to_toml(config_name=str(out))
     config_from_dict(tomllib.loads(text), origin="the starter config")  # a bug if it fails

@@ -55,7 +55,11 @@ if TYPE_CHECKING:
 Lookup = Callable[[str], "str | None"]
 
 PERIOD_UNITS: dict[str, str] = {
-    "day": "1 DAY", "week": "7 DAY", "month": "1 MONTH", "quarter": "3 MONTH", "year": "1 YEAR",
+    "day": "1 DAY",
+    "week": "7 DAY",
+    "month": "1 MONTH",
+    "quarter": "3 MONTH",
+    "year": "1 YEAR",
 }
 #: Words a billing-period column may hold, and the period each stands for.
 PERIOD_WORDS: dict[str, str] = {
@@ -63,8 +67,19 @@ PERIOD_WORDS: dict[str, str] = {
     **{w: "7 DAY" for w in ("week", "weekly")},
     **{w: "1 MONTH" for w in ("month", "monthly", "mo", "mthly", "m")},
     **{w: "3 MONTH" for w in ("quarter", "quarterly", "q")},
-    **{w: "6 MONTH" for w in ("half-year", "half_year", "semiannual", "semi-annual",
-                               "semi_annual", "biannual", "biannually", "semiannually")},
+    **{
+        w: "6 MONTH"
+        for w in (
+            "half-year",
+            "half_year",
+            "semiannual",
+            "semi-annual",
+            "semi_annual",
+            "biannual",
+            "biannually",
+            "semiannually",
+        )
+    },
     **{w: "1 YEAR" for w in ("year", "yearly", "annual", "annually", "y", "yr")},
 }
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -279,8 +294,7 @@ def check_data_config(data: DataConfig) -> None:
     for name, mapping in data.tables.items():
         if name not in TABLES:
             raise ValueError(
-                f"data.tables.{name}: unknown table; the contract's tables are "
-                + ", ".join(TABLES)
+                f"data.tables.{name}: unknown table; the contract's tables are " + ", ".join(TABLES)
             )
         spec = TABLES[name]
         if spec.required and not mapping.enabled:
@@ -356,8 +370,7 @@ def _period_interval(expr: str) -> str:
         for interval, words in by_interval.items()
     )
     months = f"TRY_CAST({expr} AS DOUBLE)"
-    return (f"(CASE {cases} WHEN {months} > 0 "
-            f"THEN to_months(CAST(round({months}) AS INTEGER)) END)")
+    return f"(CASE {cases} WHEN {months} > 0 THEN to_months(CAST(round({months}) AS INTEGER)) END)"
 
 
 def derivation_sql(derivation: Derivation, kind: str) -> str:
@@ -366,8 +379,11 @@ def derivation_sql(derivation: Derivation, kind: str) -> str:
         sql = derivation.sql(lambda c: f"TRY_CAST({quote(c)} AS DOUBLE)")
         return sql if kind == "number" else f"CAST(round({sql}) AS BIGINT)"
     if isinstance(derivation, PeriodAdd):
-        period = (f"INTERVAL {derivation.interval}" if derivation.interval
-                  else _period_interval(quote(derivation.column or "")))
+        period = (
+            f"INTERVAL {derivation.interval}"
+            if derivation.interval
+            else _period_interval(quote(derivation.column or ""))
+        )
         return f"({_as_timestamp(quote(derivation.base))} + {period})"
     parts = ", ".join(f"coalesce(CAST({quote(p)} AS VARCHAR), '')" for p in derivation.parts)
     return f"concat_ws('|', {parts})"
@@ -428,8 +444,11 @@ class _Builder:
             for column in join.take:
                 self.need("join.take", column, other_columns)
                 if column in alias_of:
-                    raise self.fail("join.take", f"{column!r} is already a column of the table; "
-                                    "drop it first or join another column")
+                    raise self.fail(
+                        "join.take",
+                        f"{column!r} is already a column of the table; "
+                        "drop it first or join another column",
+                    )
             alias = f"_hs_j{i}"
             taken = ", ".join(f"{join.aggregate}({quote(c)}) AS {quote(c)}" for c in join.take)
             sources += (
@@ -472,8 +491,9 @@ class _Builder:
         for name, recode in values.items():
             column = self.need(f"values.{name}", name)
             text = f"lower(trim(CAST({quote(column)} AS VARCHAR)))"
-            cases = " ".join(f"WHEN {literal(k.strip().lower())} THEN {literal(v)}"
-                             for k, v in recode.items())
+            cases = " ".join(
+                f"WHEN {literal(k.strip().lower())} THEN {literal(v)}" for k, v in recode.items()
+            )
             replaced.append(
                 f"CASE {text} {cases} ELSE CAST({quote(column)} AS VARCHAR) END AS {quote(column)}"
             )
@@ -531,8 +551,11 @@ class _Builder:
             return
         column = self.need("expand", column)
         if "user_id" in self.columns:
-            raise self.fail("expand", "the table already has a user_id; expand numbers the "
-                            "users itself (drop user_id, or do not expand)")
+            raise self.fail(
+                "expand",
+                "the table already has a user_id; expand numbers the "
+                "users itself (drop user_id, or do not expand)",
+            )
         count = f"CAST(round(TRY_CAST(_hs_x.{quote(column)} AS DOUBLE)) AS BIGINT)"
         self.step(
             f"SELECT _hs_x.*, CAST(_hs_n.i AS VARCHAR) AS user_id FROM {self.last} AS _hs_x, "

@@ -84,7 +84,9 @@ class HealthModel:
         x_valid = prepare_matrix(valid, features, categories)
         all_params = lightgbm_params(config, seed=seed) | (params or {})
         train_set = lgb.Dataset(x_train, label=np.asarray(y_train, dtype=float), free_raw_data=True)
-        valid_set = lgb.Dataset(x_valid, label=np.asarray(y_valid, dtype=float), reference=train_set)
+        valid_set = lgb.Dataset(
+            x_valid, label=np.asarray(y_valid, dtype=float), reference=train_set
+        )
         booster = lgb.train(
             all_params,
             train_set,
@@ -96,8 +98,15 @@ class HealthModel:
         best = int(booster.best_iteration or booster.current_iteration())
         raw_valid = booster.predict(x_valid, num_iteration=best, raw_score=True)
         calibrator = fit_calibrator(raw_valid, y_valid, kind=config.calibration)
-        return cls(features, categories, booster, calibrator, score_config, best,
-                   num_threads=config.num_threads)
+        return cls(
+            features,
+            categories,
+            booster,
+            calibrator,
+            score_config,
+            best,
+            num_threads=config.num_threads,
+        )
 
     # ---------------------------------------------------------------- predicting
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -115,7 +124,9 @@ class HealthModel:
     def raw_log_odds(self, frame: pd.DataFrame) -> np.ndarray:
         """Uncalibrated LightGBM log-odds (what SHAP contributions add up to)."""
         return self.booster.predict(
-            self.matrix(frame), num_iteration=self.best_iteration, raw_score=True,
+            self.matrix(frame),
+            num_iteration=self.best_iteration,
+            raw_score=True,
             num_threads=self.num_threads,
         )
 
@@ -146,7 +157,9 @@ class HealthModel:
         threads). Each row sums to :meth:`raw_log_odds`.
         """
         contrib = self.booster.predict(
-            self.matrix(frame), num_iteration=self.best_iteration, pred_contrib=True,
+            self.matrix(frame),
+            num_iteration=self.best_iteration,
+            pred_contrib=True,
             num_threads=self.num_threads,
         )
         return pd.DataFrame(contrib, columns=[*self.features, "bias"], index=frame.index)

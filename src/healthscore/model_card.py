@@ -11,28 +11,43 @@ def _fmt(value: object) -> str:
     return "n/a" if value is None else str(value)
 
 
-def render_model_card(metrics: dict[str, object], config: Config, *, data: str,
-                      fingerprint: str) -> str:
+def render_model_card(
+    metrics: dict[str, object], config: Config, *, data: str, fingerprint: str
+) -> str:
     """A Markdown model card built from the test metrics and the config."""
     rows = [
         ("ROC AUC", "roc_auc", "baseline_rules_roc_auc", "baseline_logreg_roc_auc"),
         ("PR AUC", "pr_auc", "baseline_rules_pr_auc", "baseline_logreg_pr_auc"),
         ("Brier score", "brier", "baseline_rules_brier", "baseline_logreg_brier"),
-        (f"Precision in top {config.capacity.top_k}", "precision_at_k",
-         "baseline_rules_precision_at_k", "baseline_logreg_precision_at_k"),
-        (f"Churned ARR caught in top {config.capacity.top_k}", "arr_recall_at_k",
-         "baseline_rules_arr_recall_at_k", "baseline_logreg_arr_recall_at_k"),
+        (
+            f"Precision in top {config.capacity.top_k}",
+            "precision_at_k",
+            "baseline_rules_precision_at_k",
+            "baseline_logreg_precision_at_k",
+        ),
+        (
+            f"Churned ARR caught in top {config.capacity.top_k}",
+            "arr_recall_at_k",
+            "baseline_rules_arr_recall_at_k",
+            "baseline_logreg_arr_recall_at_k",
+        ),
     ]
-    table = ["| metric (test period) | model | rule scorecard | logistic regression |",
-             "|---|---|---|---|"]
-    table += [f"| {label} | {_fmt(metrics.get(a))} | {_fmt(metrics.get(b))} | {_fmt(metrics.get(c))} |"
-              for label, a, b, c in rows]
+    table = [
+        "| metric (test period) | model | rule scorecard | logistic regression |",
+        "|---|---|---|---|",
+    ]
+    table += [
+        f"| {label} | {_fmt(metrics.get(a))} | {_fmt(metrics.get(b))} | {_fmt(metrics.get(c))} |"
+        for label, a, b, c in rows
+    ]
     oracle = ""
     if metrics.get("oracle_roc_auc") is not None:
-        oracle = (f"\nThe true churn hazard of the simulated accounts reaches ROC AUC "
-                  f"{_fmt(metrics['oracle_roc_auc'])} on the same snapshots (the best any "
-                  f"model could do); the model gets {_fmt(metrics.get('model_oracle_ratio'))} "
-                  "of it.\n")
+        oracle = (
+            f"\nThe true churn hazard of the simulated accounts reaches ROC AUC "
+            f"{_fmt(metrics['oracle_roc_auc'])} on the same snapshots (the best any "
+            f"model could do); the model gets {_fmt(metrics.get('model_oracle_ratio'))} "
+            "of it.\n"
+        )
     lab = config.labels
     return f"""# healthscore model card
 
@@ -46,18 +61,18 @@ as_of + {lab.lead_days + lab.horizon_days} days], churn defined from {lab.churn_
 
 ## Data
 - Source: `{data}` (fingerprint `{fingerprint}`)
-- Training period {metrics.get('train_period')} ({metrics.get('n_train')} snapshots),
-  validation {metrics.get('valid_period')} ({metrics.get('n_valid')}),
-  test {metrics.get('test_period')} ({metrics.get('n_test')}), separated by purge gaps of
+- Training period {metrics.get("train_period")} ({metrics.get("n_train")} snapshots),
+  validation {metrics.get("valid_period")} ({metrics.get("n_valid")}),
+  test {metrics.get("test_period")} ({metrics.get("n_test")}), separated by purge gaps of
   {config.purge_days} days so that no label window overlaps the next period.
 
 ## Test-period performance
 {chr(10).join(table)}
 
-Expected calibration error: {_fmt(metrics.get('ece'))} calibrated vs
-{_fmt(metrics.get('ece_uncalibrated'))} uncalibrated. Lift in the top decile:
-{_fmt(metrics.get('lift_top_decile'))}. Median days between the first at_risk flag and churn:
-{_fmt(metrics.get('median_days_flagged_before_churn'))}.
+Expected calibration error: {_fmt(metrics.get("ece"))} calibrated vs
+{_fmt(metrics.get("ece_uncalibrated"))} uncalibrated. Lift in the top decile:
+{_fmt(metrics.get("lift_top_decile"))}. Median days between the first at_risk flag and churn:
+{_fmt(metrics.get("median_days_flagged_before_churn"))}.
 {oracle}
 ## Intended use and limits
 For ranking accounts for customer-success attention and explaining the ranking. The score is

@@ -63,8 +63,9 @@ def open_checked_source(data: str | Path, config: Config) -> DataSource:
     return open_source(data, config)
 
 
-def oracle_probability(data: str | Path, snapshots: pd.DataFrame, config: Config
-                       ) -> pd.Series | None:
+def oracle_probability(
+    data: str | Path, snapshots: pd.DataFrame, config: Config
+) -> pd.Series | None:
     """The simulator's true churn probability of each snapshot, if ``data`` has ground truth."""
     hazard_file = Path(data) / TRUTH_DIR / "hazard.parquet"
     if not hazard_file.is_file():
@@ -73,8 +74,10 @@ def oracle_probability(data: str | Path, snapshots: pd.DataFrame, config: Config
 
     hazard = read_frame(hazard_file)
     return oracle_churn_probability(
-        hazard, snapshots[["account_id", "as_of"]],
-        horizon_days=config.labels.horizon_days, lead_days=config.labels.lead_days,
+        hazard,
+        snapshots[["account_id", "as_of"]],
+        horizon_days=config.labels.horizon_days,
+        lead_days=config.labels.lead_days,
     )
 
 
@@ -108,8 +111,9 @@ def build_dataset(data: str | Path, config: Config, *, out: str | Path) -> Train
     return training_set
 
 
-def features_table(data: str | Path, as_of: str, config: Config, *,
-                   out: str | Path | None = None) -> pd.DataFrame:
+def features_table(
+    data: str | Path, as_of: str, config: Config, *, out: str | Path | None = None
+) -> pd.DataFrame:
     """Features of every account eligible at ``as_of`` (the scoring code path)."""
     from healthscore.scoring import eligible_features
     from healthscore.storage import write_frame
@@ -142,21 +146,31 @@ def _plots(evaluation, out: Path) -> dict[str, Path]:  # noqa: ANN001
     out.mkdir(parents=True, exist_ok=True)
     made = {
         "plots/calibration.png": plots.plot_calibration(
-            y, test["raw_probability"], test["churn_probability"], out / "calibration.png"),
+            y, test["raw_probability"], test["churn_probability"], out / "calibration.png"
+        ),
         "plots/gains.png": plots.plot_gains(y, test["churn_probability"], out / "gains.png"),
         "plots/roc_pr.png": plots.plot_roc_pr(
-            y, {"model": test["churn_probability"], "rule scorecard": test["rules_probability"],
-                "logistic regression": test["logreg_probability"]}, out / "roc_pr.png"),
+            y,
+            {
+                "model": test["churn_probability"],
+                "rule scorecard": test["rules_probability"],
+                "logistic regression": test["logreg_probability"],
+            },
+            out / "roc_pr.png",
+        ),
         "plots/score_distribution.png": plots.plot_score_distribution(
-            test["health_score"], y, out / "score_distribution.png"),
+            test["health_score"], y, out / "score_distribution.png"
+        ),
     }
     sample = test.sample(min(len(test), 2000), random_state=0)
     contrib = evaluation.model.contributions(sample)
     matrix = evaluation.model.matrix(sample)
     made["plots/shap_summary.png"] = plots.plot_shap_summary(
-        contrib[evaluation.model.features].to_numpy(), matrix, out / "shap_summary.png")
+        contrib[evaluation.model.features].to_numpy(), matrix, out / "shap_summary.png"
+    )
     made["plots/family_importance.png"] = plots.plot_family_importance(
-        family_contributions(contrib), out / "family_importance.png")
+        family_contributions(contrib), out / "family_importance.png"
+    )
     return made
 
 
@@ -185,8 +199,9 @@ def train(
     oracle = oracle_probability(data, ts.frame, config)
     evaluation = fit_and_evaluate(ts.frame, config, oracle=oracle, tune_trials=tune)
     fingerprint = str(ts.metadata.get("data_fingerprint", ""))
-    card = render_model_card(evaluation.metrics, config, data=describe_source(data),
-                             fingerprint=fingerprint)
+    card = render_model_card(
+        evaluation.metrics, config, data=describe_source(data), fingerprint=fingerprint
+    )
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch_dir = Path(scratch)
@@ -200,32 +215,52 @@ def train(
         def make_bundle(run_id: str) -> Path:
             evaluation.model.info["run_id"] = run_id
             bundle = write_bundle(
-                model_dir / run_id, model=evaluation.model, metrics=evaluation.metrics,
-                config=config, catalogue=catalogue_frame(), card=card, extras=extras)
+                model_dir / run_id,
+                model=evaluation.model,
+                metrics=evaluation.metrics,
+                config=config,
+                catalogue=catalogue_frame(),
+                card=card,
+                extras=extras,
+            )
             return bundle
 
         if not config.tracking.enabled:
             run_id = time.strftime("run-%Y%m%d-%H%M%S")
             bundle = make_bundle(run_id)
-            return TrainOutcome(run_id, bundle, publish_latest(bundle, model_dir),
-                                evaluation.metrics, None, None)
+            return TrainOutcome(
+                run_id, bundle, publish_latest(bundle, model_dir), evaluation.metrics, None, None
+            )
         with tracking.training_run(config.tracking, root=root) as run_id:
             bundle = make_bundle(run_id)
             latest = publish_latest(bundle, model_dir)
             tracking.log_run_contents(
-                params=flatten_config(config) | {f"tuned.{k}": str(v)
-                                                 for k, v in evaluation.tuned_params.items()},
+                params=flatten_config(config)
+                | {f"tuned.{k}": str(v) for k, v in evaluation.tuned_params.items()},
                 metrics=evaluation.metrics,
-                tags={"data_fingerprint": fingerprint, "git_commit": _git_commit(root),
-                      "package_version": _package_version(), "data": describe_source(data)},
+                tags={
+                    "data_fingerprint": fingerprint,
+                    "git_commit": _git_commit(root),
+                    "package_version": _package_version(),
+                    "data": describe_source(data),
+                },
                 artifacts_dir=bundle,
             )
             uri = tracking.log_model(bundle, evaluation.test)
             promotion = tracking.register_and_gate(
-                uri, run_id=run_id, new_score=float(evaluation.metrics["pr_auc"]),
-                config=config.tracking)
-        return TrainOutcome(run_id, bundle, latest, evaluation.metrics, promotion,
-                            tracking.configure(config.tracking, root=root))
+                uri,
+                run_id=run_id,
+                new_score=float(evaluation.metrics["pr_auc"]),
+                config=config.tracking,
+            )
+        return TrainOutcome(
+            run_id,
+            bundle,
+            latest,
+            evaluation.metrics,
+            promotion,
+            tracking.configure(config.tracking, root=root),
+        )
 
 
 def _package_version() -> str:
@@ -239,8 +274,14 @@ def _git_commit(root: str | Path) -> str:
     import subprocess
 
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=10, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() or "unknown"
@@ -289,15 +330,28 @@ def score(
     catalogue = load_playbooks(config.playbooks.catalogue)
     source = open_checked_source(data, config) if validate else open_source(data, config)
     prior = read_frame(previous) if previous else None
-    scores = score_accounts(source, fitted, pd.Timestamp(as_of), config, catalogue=catalogue,
-                            previous=prior, model_version=version)
+    scores = score_accounts(
+        source,
+        fitted,
+        pd.Timestamp(as_of),
+        config,
+        catalogue=catalogue,
+        previous=prior,
+        model_version=version,
+    )
     if out is not None:
         write_frame(scores, out)
     return scores
 
 
-def alerts(data: str | Path, as_of: str, config: Config, *, model: str | Path = "models/latest",
-           drop: float = 10.0) -> pd.DataFrame:
+def alerts(
+    data: str | Path,
+    as_of: str,
+    config: Config,
+    *,
+    model: str | Path = "models/latest",
+    drop: float = 10.0,
+) -> pd.DataFrame:
     """Accounts whose health score fell more than ``drop`` points since the last step."""
     from healthscore.alerts import score_drops
 
@@ -306,23 +360,36 @@ def alerts(data: str | Path, as_of: str, config: Config, *, model: str | Path = 
     return score_drops(source, fitted, as_of, config, drop=drop)
 
 
-def explain(data: str | Path, as_of: str, account_id: str, config: Config, *,
-            model: str | Path = "models/latest"):  # noqa: ANN201
+def explain(
+    data: str | Path,
+    as_of: str,
+    account_id: str,
+    config: Config,
+    *,
+    model: str | Path = "models/latest",
+):  # noqa: ANN201
     """The account card of one account at ``as_of``."""
     from healthscore.account_card import account_card
     from healthscore.playbooks import load_playbooks
 
     fitted, _ = load_model(model, config)
     source = open_checked_source(data, config)
-    return account_card(source, fitted, account_id, as_of, config,
-                        catalogue=load_playbooks(config.playbooks.catalogue))
+    return account_card(
+        source,
+        fitted,
+        account_id,
+        as_of,
+        config,
+        catalogue=load_playbooks(config.playbooks.catalogue),
+    )
 
 
 # --------------------------------------------------------------------------- KPIs and report
 
 
-def kpis(data: str | Path, config: Config, *, freq: str = "month",
-         out: str | Path | None = None) -> pd.DataFrame:
+def kpis(
+    data: str | Path, config: Config, *, freq: str = "month", out: str | Path | None = None
+) -> pd.DataFrame:
     """Retention KPIs per period; written atomically to ``out`` if given."""
     from healthscore.kpis import compute_kpis
     from healthscore.storage import write_frame
@@ -353,8 +420,9 @@ def report(
         scores = score(data, as_of, config, model=model, validate=False)
     bundle = Path(model) if not str(model).startswith(("models:/", "runs:/")) else None
     metrics = read_metrics(bundle) if bundle is not None else {}
-    plots = ({p.stem: p for p in sorted((bundle / "plots").glob("*.png"))}
-             if bundle is not None else {})
+    plots = (
+        {p.stem: p for p in sorted((bundle / "plots").glob("*.png"))} if bundle is not None else {}
+    )
     html = render_report(
         as_of=pd.Timestamp(as_of),
         kpis=compute_kpis(source, config).tail(TREND_PERIODS),
@@ -427,10 +495,18 @@ def demo(
     source = open_source(data, config)
     as_of = latest_as_of(source, config)
     scores_path = reports / f"scores_{as_of:%Y-%m-%d}.csv"
-    scores = score(data, str(as_of.date()), config, model=outcome.latest, out=scores_path,
-                   validate=False)
+    scores = score(
+        data, str(as_of.date()), config, model=outcome.latest, out=scores_path, validate=False
+    )
     lap("score")
-    report_path = report(data, str(as_of.date()), config, out=reports / "report.html",
-                         model=outcome.latest, scores=scores, validate=False)
+    report_path = report(
+        data,
+        str(as_of.date()),
+        config,
+        out=reports / "report.html",
+        model=outcome.latest,
+        scores=scores,
+        validate=False,
+    )
     lap("report")
     return DemoOutcome(data, outcome, as_of, scores, scores_path, report_path, timings)

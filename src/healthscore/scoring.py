@@ -27,19 +27,43 @@ CONTEXT = {
     "account__segment": "segment",
 }
 OUTPUT_COLUMNS: tuple[str, ...] = (
-    "account_id", "as_of", "churn_probability", "health_score", "risk_tier", "score_change",
-    "arr", "arr_at_risk", "touch_tier", "priority_rank",
-    *[f"driver_{k}{s}" for k in range(1, N_DRIVERS + 1)
-      for s in ("", "_family", "_contribution", "_text")],
-    "playbook_id", "playbook_title", "playbook_actions", "owner", "channel", "due_by", "holdout",
-    "model_version", "segment", "lifecycle_stage", "days_to_renewal", "top_family",
+    "account_id",
+    "as_of",
+    "churn_probability",
+    "health_score",
+    "risk_tier",
+    "score_change",
+    "arr",
+    "arr_at_risk",
+    "touch_tier",
+    "priority_rank",
+    *[
+        f"driver_{k}{s}"
+        for k in range(1, N_DRIVERS + 1)
+        for s in ("", "_family", "_contribution", "_text")
+    ],
+    "playbook_id",
+    "playbook_title",
+    "playbook_actions",
+    "owner",
+    "channel",
+    "due_by",
+    "holdout",
+    "model_version",
+    "segment",
+    "lifecycle_stage",
+    "days_to_renewal",
+    "top_family",
 )
 
 
 def step_back(as_of: pd.Timestamp, config: Config) -> pd.Timestamp:
     """The previous observation date on the configured cadence."""
-    offsets = {"month": pd.DateOffset(months=1), "quarter": pd.DateOffset(months=3),
-               "week": pd.DateOffset(weeks=1)}
+    offsets = {
+        "month": pd.DateOffset(months=1),
+        "quarter": pd.DateOffset(months=3),
+        "week": pd.DateOffset(weeks=1),
+    }
     return pd.Timestamp(as_of) - offsets[config.snapshots.cadence]
 
 
@@ -49,7 +73,8 @@ def eligible_features(source: DataSource, as_of: pd.Timestamp, config: Config) -
     if as_of > source.data_end:
         raise DataError(
             f"as_of {as_of.date()} is after the data's end ({source.data_end.date()}); "
-            "features would be computed from an incomplete history")
+            "features would be computed from an incomplete history"
+        )
     features = features_at(source, as_of, config)
     if not features.empty:
         features = features.merge(current_arr(source, as_of), on="account_id", how="left")
@@ -58,7 +83,8 @@ def eligible_features(source: DataSource, as_of: pd.Timestamp, config: Config) -
         raise DataError(
             f"no account is eligible at {as_of.date()} (no contract covers that day); the "
             f"data's contracts start {pd.Timestamp(first).date()} and it ends "
-            f"{source.data_end.date()}")
+            f"{source.data_end.date()}"
+        )
     return features.reset_index(drop=True)
 
 
@@ -108,19 +134,32 @@ def score_frame(
         out["arr"] = features["current_arr"].astype(float).fillna(out["arr"])
     out["arr_at_risk"] = out["churn_probability"] * out["arr"]
     for feature, column in CONTEXT.items():
-        out[column] = features[feature] if feature in features else np.nan
+        out[column] = features.get(feature, np.nan)
     out["top_family"] = top_family(families)
     out = pd.concat([out, families, drivers, driver_texts(features, drivers)], axis=1)
-    context = pd.concat([out, features.drop(columns=["account_id", "as_of"])
-                         .loc[:, lambda f: ~f.columns.isin(out.columns)]], axis=1)
-    plays = recommend_playbooks(context, catalogue, touch=config.touch,
-                                holdout_share=config.playbooks.holdout_share)
-    out = pd.concat([out, plays.drop(columns=["account_id", "as_of", "arr_at_risk"],
-                                     errors="ignore")], axis=1)
+    context = pd.concat(
+        [
+            out,
+            features.drop(columns=["account_id", "as_of"]).loc[
+                :, lambda f: ~f.columns.isin(out.columns)
+            ],
+        ],
+        axis=1,
+    )
+    plays = recommend_playbooks(
+        context, catalogue, touch=config.touch, holdout_share=config.playbooks.holdout_share
+    )
+    out = pd.concat(
+        [out, plays.drop(columns=["account_id", "as_of", "arr_at_risk"], errors="ignore")], axis=1
+    )
     out["score_change"] = _score_change(out, previous)
     out["model_version"] = model_version
-    out = out.sort_values(["arr_at_risk", "churn_probability", "account_id"],
-                          ascending=[False, False, True], na_position="last", kind="stable")
+    out = out.sort_values(
+        ["arr_at_risk", "churn_probability", "account_id"],
+        ascending=[False, False, True],
+        na_position="last",
+        kind="stable",
+    )
     out["priority_rank"] = np.arange(1, len(out) + 1)
     return out.reset_index(drop=True)
 
@@ -152,19 +191,27 @@ def score_accounts(
     features = eligible_features(source, as_of, config)
     if previous is None:
         previous = previous_scores(source, model, as_of, config)
-    scores = score_frame(features, model, config, catalogue=catalogue, previous=previous,
-                         model_version=model_version)
-    return scores[[c for c in OUTPUT_COLUMNS if c in scores.columns]
-                  + [c for c in scores.columns if c.startswith("family__")]]
+    scores = score_frame(
+        features, model, config, catalogue=catalogue, previous=previous, model_version=model_version
+    )
+    return scores[
+        [c for c in OUTPUT_COLUMNS if c in scores.columns]
+        + [c for c in scores.columns if c.startswith("family__")]
+    ]
 
 
-def previous_scores(source: DataSource, model: HealthModel, as_of: pd.Timestamp,
-                    config: Config) -> pd.DataFrame | None:
+def previous_scores(
+    source: DataSource, model: HealthModel, as_of: pd.Timestamp, config: Config
+) -> pd.DataFrame | None:
     """Health scores one cadence step before ``as_of`` (None when no account was eligible)."""
     before = step_back(as_of, config)
     features = features_at(source, before, config)
     if features.empty:
         return None
     scored = model.score(features.reset_index(drop=True))
-    return pd.DataFrame({"account_id": features["account_id"].to_numpy(),
-                         "health_score": scored["health_score"].to_numpy()})
+    return pd.DataFrame(
+        {
+            "account_id": features["account_id"].to_numpy(),
+            "health_score": scored["health_score"].to_numpy(),
+        }
+    )

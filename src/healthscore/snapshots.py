@@ -170,7 +170,8 @@ def default_start(source: DataSource) -> pd.Timestamp:
         raise DataError("contracts holds no start dates; cannot place observation dates")
     firsts = [
         source.scalar(f"SELECT min(CAST({TABLES[name].event_time} AS DATE)) FROM {name}")
-        for name in EVENT_TABLES if source.has(name)
+        for name in EVENT_TABLES
+        if source.has(name)
     ]
     firsts = [pd.Timestamp(f) for f in firsts if f is not None and not pd.isna(f)]
     activity = min(firsts) if firsts else pd.Timestamp(first_contract)

@@ -102,7 +102,7 @@ def database_url(data: str | Path) -> str | None:
         scheme = "postgresql+psycopg"
     if scheme.lower().startswith("sqlite"):
         if text.startswith(f"{match.group('scheme')}:///"):
-            return scheme + text[len(match.group("scheme")):]
+            return scheme + text[len(match.group("scheme")) :]
         # "sqlite:///x.db" after Path: relative, unless "/x.db" exists.
         return f"{scheme}:///{'/' if Path('/' + rest).exists() else ''}{rest}"
     return f"{scheme}://{rest}"
@@ -149,8 +149,11 @@ class FolderTables(_DuckDBColumns):
             path = self._file(name)
             if path is None:
                 return None
-            self._relations[name] = (f"read_parquet({literal(str(path))})"
-                                     if path.suffix == ".parquet" else self._csv(path))
+            self._relations[name] = (
+                f"read_parquet({literal(str(path))})"
+                if path.suffix == ".parquet"
+                else self._csv(path)
+            )
         return self._relations[name]
 
     def _csv(self, path: Path) -> str:
@@ -186,8 +189,7 @@ class DuckDBFileTables(_DuckDBColumns):
     def __post_init__(self) -> None:
         self.origin = self.origin or str(self.path)
         try:
-            self.con.execute(f"ATTACH {literal(str(self.path))} AS {quote(self.alias)} "
-                             "(READ_ONLY)")
+            self.con.execute(f"ATTACH {literal(str(self.path))} AS {quote(self.alias)} (READ_ONLY)")
         except Exception as exc:  # duckdb raises several error types here
             raise SchemaError(
                 f"cannot open {self.path} as a DuckDB database ({_first_line(exc)}); for a "
@@ -214,8 +216,9 @@ class DuckDBFileTables(_DuckDBColumns):
         return f"{quote(self.alias)}.{quote(schema)}.{quote(table)}"
 
 
-def _match(name: str, tables: list[tuple[str, str]], default_schema: str = "main"
-           ) -> tuple[str, str] | None:
+def _match(
+    name: str, tables: list[tuple[str, str]], default_schema: str = "main"
+) -> tuple[str, str] | None:
     """The ``(schema, table)`` called ``name`` (``table`` or ``schema.table``; exact, then
     ignoring case)."""
     schema, _, table = name.rpartition(".")
@@ -301,13 +304,13 @@ class SqlTables:
         import sqlalchemy as sa
 
         target = f"_hs_sql_{len(self._fetched)}"
-        reflected = sa.Table(table, sa.MetaData(), schema=schema or None,
-                             autoload_with=self.engine)
+        reflected = sa.Table(table, sa.MetaData(), schema=schema or None, autoload_with=self.engine)
         columns = ", ".join(f"{quote(c.name)} {_duckdb_type(c.type)}" for c in reflected.columns)
         self.con.execute(f"CREATE TEMP TABLE {quote(target)} ({columns})")
         with self.engine.connect().execution_options(stream_results=True) as connection:
-            for chunk in pd.read_sql_query(sa.select(reflected), connection,
-                                           chunksize=CHUNK_ROWS, coerce_float=True):
+            for chunk in pd.read_sql_query(
+                sa.select(reflected), connection, chunksize=CHUNK_ROWS, coerce_float=True
+            ):
                 self.con.register("_hs_chunk", chunk)
                 try:
                     self.con.execute(f"INSERT INTO {quote(target)} SELECT * FROM _hs_chunk")
@@ -317,8 +320,9 @@ class SqlTables:
 
     def columns(self, name: str) -> list[str]:
         schema, _, table = name.rpartition(".")
-        found = _match(name, self._tables() + ([(schema, table)] if schema else []),
-                       self.default_schema)
+        found = _match(
+            name, self._tables() + ([(schema, table)] if schema else []), self.default_schema
+        )
         if found is None:
             return []
         return [c["name"] for c in self.inspector.get_columns(found[1], schema=found[0] or None)]
@@ -327,12 +331,14 @@ class SqlTables:
         import sqlalchemy as sa
 
         schema, _, table = name.rpartition(".")
-        found = _match(name, self._tables() + ([(schema, table)] if schema else []),
-                       self.default_schema)
+        found = _match(
+            name, self._tables() + ([(schema, table)] if schema else []), self.default_schema
+        )
         if found is None:
             return []
-        reflected = sa.Table(found[1], sa.MetaData(), schema=found[0] or None,
-                             autoload_with=self.engine)
+        reflected = sa.Table(
+            found[1], sa.MetaData(), schema=found[0] or None, autoload_with=self.engine
+        )
         col = reflected.c[column]
         query = sa.select(col).where(col.is_not(None)).distinct().order_by(col).limit(limit)
         with self.engine.connect() as connection:

@@ -9,6 +9,7 @@ interrupted run never leaves a half-written file in place of a good one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -45,8 +46,13 @@ def typed_expression(expr: str, column: Column, source_type: str = "VARCHAR") ->
     if column.kind == "timestamp":
         if source_type == "TIMESTAMP":
             return expr
-        if source_type in ("DATE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S",
-                           "TIMESTAMP WITH TIME ZONE"):
+        if source_type in (
+            "DATE",
+            "TIMESTAMP_NS",
+            "TIMESTAMP_MS",
+            "TIMESTAMP_S",
+            "TIMESTAMP WITH TIME ZONE",
+        ):
             return f"CAST({expr} AS TIMESTAMP)"
         # Through TIMESTAMPTZ so offsets are honoured; the session zone is UTC, so naive
         # values are read as UTC and the result is a naive UTC timestamp.
@@ -113,10 +119,9 @@ def find_table_file(directory: Path, stem: str) -> Path | None:
 def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    try:
+    # In a notebook kernel without widgets DuckDB refuses the setting; the bar is off there.
+    with contextlib.suppress(duckdb.InvalidInputException):
         con.execute("SET enable_progress_bar = false")
-    except duckdb.InvalidInputException:
-        pass  # in a notebook kernel without widgets DuckDB refuses it; the bar is off there
     return con
 
 
@@ -140,8 +145,9 @@ def _define_views(
     for name, relation in relations.items():
         spec = TABLES[name]
         raw = quote("raw_" + name)
-        select = raw_select(con, name, relation, data_config, lookup or (lambda _: None),
-                            origin=origin)
+        select = raw_select(
+            con, name, relation, data_config, lookup or (lambda _: None), origin=origin
+        )
         con.execute(f"CREATE OR REPLACE VIEW {raw} AS {select}")
         described = con.sql(f"DESCRIBE SELECT * FROM {raw}").fetchall()
         present = tuple(row[0] for row in described)
@@ -165,10 +171,7 @@ def _define_views(
                 expr = typed_expression(quote(col.name), col, types_found[col.name])
                 typed.append(f"{expr} AS {quote(col.name)}")
         typed += [quote(c) for c in present if c not in contract_names]
-        con.execute(
-            f"CREATE OR REPLACE VIEW {quote(name)} AS "
-            f"SELECT {', '.join(typed)} FROM {raw}"
-        )
+        con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS SELECT {', '.join(typed)} FROM {raw}")
         columns[name] = present
     return columns
 
@@ -239,8 +242,9 @@ def open_source(
                 f"{tables.origin}: table '{name}' is listed in data.optional_tables but "
                 f"'{stem}' was not found; found: {', '.join(tables.names()) or 'nothing'}"
             )
-    return _finish(con, relations, data_config, tables.origin, missing_columns,
-                   lookup=tables.relation)
+    return _finish(
+        con, relations, data_config, tables.origin, missing_columns, lookup=tables.relation
+    )
 
 
 def source_from_frames(

@@ -49,7 +49,7 @@ class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
 def _absolute_sqlite(uri: str, root: Path) -> str:
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        return prefix + str((root / uri[len(prefix):]).resolve())
+        return prefix + str((root / uri[len(prefix) :]).resolve())
     return uri
 
 
@@ -60,7 +60,7 @@ def configure(config: TrackingConfig, *, root: str | Path = ".") -> str:
     root = Path(root)
     uri = _absolute_sqlite(config.uri, root)
     if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(uri)
@@ -73,8 +73,9 @@ def configure(config: TrackingConfig, *, root: str | Path = ".") -> str:
 
 
 @contextmanager
-def training_run(config: TrackingConfig, *, root: str | Path = ".", name: str = "train"
-                 ) -> Iterator[str]:
+def training_run(
+    config: TrackingConfig, *, root: str | Path = ".", name: str = "train"
+) -> Iterator[str]:
     """Start a run in the configured experiment; yield its run id."""
     configure(config, root=root)
     with mlflow.start_run(run_name=name) as run:
@@ -91,7 +92,8 @@ def log_run_contents(
     """Log params, numeric metrics, tags and a folder of artifacts to the active run."""
     mlflow.log_params({k: v[:6000] for k, v in params.items()})
     numeric = {
-        k: float(v) for k, v in metrics.items()
+        k: float(v)
+        for k, v in metrics.items()
         if isinstance(v, (int, float, np.floating, np.integer)) and np.isfinite(v)
     }
     mlflow.log_metrics(numeric)
@@ -104,9 +106,7 @@ def log_model(bundle_dir: str | Path, input_example: pd.DataFrame) -> str:
     from healthscore.model import HealthModel
 
     model = HealthModel.load(bundle_dir)
-    example = model.matrix(input_example).astype(
-        {c: "object" for c in model.categories}
-    ).head(5)
+    example = model.matrix(input_example).astype({c: "object" for c in model.categories}).head(5)
     example = example.astype({c: "float64" for c in example.columns if c not in model.categories})
     signature = infer_signature(example, model.predict_proba(example))
     requirements = [
@@ -153,8 +153,11 @@ def register_and_gate(
         current = None
     if champion_score is None or new_score >= champion_score:
         client.set_registered_model_alias(name, CHAMPION, mv.version)
-        reason = ("no champion yet" if champion_score is None else
-                  f"test {GATE_METRIC} {new_score:.4f} >= champion's {champion_score:.4f}")
+        reason = (
+            "no champion yet"
+            if champion_score is None
+            else f"test {GATE_METRIC} {new_score:.4f} >= champion's {champion_score:.4f}"
+        )
         return Promotion(str(mv.version), True, new_score, champion_score, reason)
     reason = f"test {GATE_METRIC} {new_score:.4f} < champion's {champion_score:.4f}"
     return Promotion(str(mv.version), False, new_score, champion_score, reason)
@@ -180,4 +183,3 @@ def load_pyfunc(model_uri: str) -> mlflow.pyfunc.PyFuncModel:
 def ui_command(config: TrackingConfig) -> str:
     """The shell command that opens the MLflow UI on these runs."""
     return f"mlflow ui --backend-store-uri {config.uri} --port 5000"
-

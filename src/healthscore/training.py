@@ -55,13 +55,23 @@ class Evaluation:
     tuned_params: dict[str, object] = field(default_factory=dict)
 
 
-def _fit(split_train: pd.DataFrame, split_valid: pd.DataFrame, features: list[str],
-         config: Config, params: dict[str, object] | None) -> HealthModel:
+def _fit(
+    split_train: pd.DataFrame,
+    split_valid: pd.DataFrame,
+    features: list[str],
+    config: Config,
+    params: dict[str, object] | None,
+) -> HealthModel:
     return HealthModel.fit(
-        split_train, split_train["label"].to_numpy(int),
-        split_valid, split_valid["label"].to_numpy(int),
-        features=features, config=config.model, score_config=config.score,
-        seed=config.seed, params=params,
+        split_train,
+        split_train["label"].to_numpy(int),
+        split_valid,
+        split_valid["label"].to_numpy(int),
+        features=features,
+        config=config.model,
+        score_config=config.score,
+        seed=config.seed,
+        params=params,
     )
 
 
@@ -69,16 +79,24 @@ def _period(frame: pd.DataFrame) -> str:
     return f"{frame['as_of'].min():%Y-%m-%d}..{frame['as_of'].max():%Y-%m-%d}"
 
 
-def run_backtest(labelled: pd.DataFrame, features: list[str], config: Config,
-                 params: dict[str, object] | None) -> pd.DataFrame:
+def run_backtest(
+    labelled: pd.DataFrame, features: list[str], config: Config, params: dict[str, object] | None
+) -> pd.DataFrame:
     """Refit at several earlier cut-offs and measure each fold's test AUC."""
     rows = []
     for fold, split in enumerate(backtest_splits(labelled, config, config.split.backtest_cutoffs)):
         model = _fit(split.train, split.valid, features, config, params)
         y = split.test["label"].to_numpy(int)
         auc = roc_auc_score(y, model.predict_proba(split.test)) if 0 < y.sum() < len(y) else np.nan
-        rows.append({"fold": fold, "test_period": _period(split.test), "n_test": len(y),
-                     "churn_rate": float(y.mean()), "roc_auc": float(auc)})
+        rows.append(
+            {
+                "fold": fold,
+                "test_period": _period(split.test),
+                "n_test": len(y),
+                "churn_rate": float(y.mean()),
+                "roc_auc": float(auc),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -104,10 +122,15 @@ def fit_and_evaluate(
     if tune_trials > 0:
         probe = _fit(split.train, split.valid, features, config, None)
         params = tune_params(
-            split.train, split.train["label"].to_numpy(int),
-            split.valid, split.valid["label"].to_numpy(int),
-            features=features, categories=probe.categories, config=config.model,
-            seed=config.seed, n_trials=tune_trials,
+            split.train,
+            split.train["label"].to_numpy(int),
+            split.valid,
+            split.valid["label"].to_numpy(int),
+            features=features,
+            categories=probe.categories,
+            config=config.model,
+            seed=config.seed,
+            n_trials=tune_trials,
         )
     model = _fit(split.train, split.valid, features, config, params)
 
@@ -126,12 +149,16 @@ def fit_and_evaluate(
         arr_col = "_arr"
 
     k = config.capacity.top_k
-    metrics: dict[str, object] = dict(classification_metrics(
-        test, k=k, prob_col="churn_probability", label_col="label", arr_col=arr_col))
+    metrics: dict[str, object] = dict(
+        classification_metrics(
+            test, k=k, prob_col="churn_probability", label_col="label", arr_col=arr_col
+        )
+    )
     metrics["ece_uncalibrated"] = float(expected_calibration_error(y_test, test["raw_probability"]))
     for name in ("rules", "logreg"):
         base = classification_metrics(
-            test, k=k, prob_col=f"{name}_probability", label_col="label", arr_col=arr_col)
+            test, k=k, prob_col=f"{name}_probability", label_col="label", arr_col=arr_col
+        )
         for key in ("roc_auc", "pr_auc", "brier", "precision_at_k", "arr_recall_at_k"):
             metrics[f"baseline_{name}_{key}"] = base[key]
     metrics["roc_auc_lift_over_rules"] = metrics["roc_auc"] - metrics["baseline_rules_roc_auc"]
@@ -139,24 +166,39 @@ def fit_and_evaluate(
     flagged = days_flagged_before_churn(test)
     metrics.update({f"flagged_{k_}": v for k_, v in flagged.items()})
     metrics["median_days_flagged_before_churn"] = flagged.get("median")
-    metrics.update({
-        "n_train": int(len(split.train)), "n_valid": int(len(split.valid)),
-        "n_test": int(len(test)), "train_period": _period(split.train),
-        "valid_period": _period(split.valid), "test_period": _period(test),
-        "top_k": k, "n_features": len(features), "best_iteration": model.best_iteration,
-    })
+    metrics.update(
+        {
+            "n_train": int(len(split.train)),
+            "n_valid": int(len(split.valid)),
+            "n_test": int(len(test)),
+            "train_period": _period(split.train),
+            "valid_period": _period(split.valid),
+            "test_period": _period(test),
+            "top_k": k,
+            "n_features": len(features),
+            "best_iteration": model.best_iteration,
+        }
+    )
     if oracle is not None:
         test["oracle_probability"] = oracle.reindex(test.index).to_numpy(float)
         metrics["oracle_roc_auc"] = float(roc_auc_score(y_test, test["oracle_probability"]))
         metrics["model_oracle_ratio"] = metrics["roc_auc"] / metrics["oracle_roc_auc"]
 
     slices = pd.concat(
-        [metrics_by_slice(test, by=col, prob_col="churn_probability", label_col="label")
-         .assign(slice_by=col) for col in SLICES if col in test.columns],
+        [
+            metrics_by_slice(test, by=col, prob_col="churn_probability", label_col="label").assign(
+                slice_by=col
+            )
+            for col in SLICES
+            if col in test.columns
+        ],
         ignore_index=True,
     )
-    backtest = run_backtest(labelled, features, config, params) if config.split.backtest_cutoffs \
+    backtest = (
+        run_backtest(labelled, features, config, params)
+        if config.split.backtest_cutoffs
         else pd.DataFrame()
+    )
     if not backtest.empty:
         metrics["backtest_roc_auc_mean"] = float(backtest["roc_auc"].mean())
         metrics["backtest_roc_auc_std"] = float(backtest["roc_auc"].std(ddof=0))

@@ -55,8 +55,12 @@ def playbook_cause_agreement(
     matched = last["playbook_id"].to_numpy() == last["cause"].map(CAUSE_TO_PLAYBOOK).to_numpy()
     last = last.assign(matched=matched)
     confusion = pd.crosstab(last["cause"], last["playbook_id"]).reindex(
-        index=list(CAUSE_TO_PLAYBOOK), fill_value=0)
-    per_cause = last.groupby("cause")["matched"].agg(["size", "mean"]).rename(
-        columns={"size": "accounts", "mean": "match_rate"})
+        index=list(CAUSE_TO_PLAYBOOK), fill_value=0
+    )
+    per_cause = (
+        last.groupby("cause")["matched"]
+        .agg(["size", "mean"])
+        .rename(columns={"size": "accounts", "mean": "match_rate"})
+    )
     rate = float(matched.mean()) if len(last) else float("nan")
     return CauseAgreement(rate, int(len(last)), confusion, per_cause)

@@ -34,11 +34,12 @@ def tune_params(
 ) -> dict[str, object]:
     """Search LightGBM parameters for ``n_trials``; return the best (valid PR AUC) overrides."""
     import optuna  # imported here: only a search needs it, and it is slow to import
+
     x_train = prepare_matrix(train, features, categories)
     x_valid = prepare_matrix(valid, features, categories)
     base = lightgbm_params(config, seed=seed)
 
-    def objective(trial: "optuna.Trial") -> float:
+    def objective(trial: optuna.Trial) -> float:
         params = base | {
             "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.15, log=True),
             "num_leaves": trial.suggest_int("num_leaves", 8, 96, log=True),
@@ -56,9 +57,7 @@ def tune_params(
         return float(average_precision_score(y_valid, booster.predict(x_valid)))
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed)
-    )
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(objective, n_trials=n_trials)
     log.info("best valid PR AUC %.4f with %s", study.best_value, study.best_params)
     return dict(study.best_params)

@@ -101,8 +101,17 @@ class _Checker:
         self.source = source
         self.report = report
 
-    def flag(self, severity: Severity, table: str, column: str | None, where: str,
-             message: str, *, show: list[str] | None = None, raw: bool = False) -> None:
+    def flag(
+        self,
+        severity: Severity,
+        table: str,
+        column: str | None,
+        where: str,
+        message: str,
+        *,
+        show: list[str] | None = None,
+        raw: bool = False,
+    ) -> None:
         relation = ("raw_" if raw else "") + table
         spec = TABLES[table]
         shown = list(spec.key or ("account_id",)) + [c for c in (show or [column]) if c]
@@ -128,86 +137,157 @@ class _Checker:
                 continue
             q = quote(col.name)
             if col.required:
-                self.flag("error", name, col.name, f"NULLIF(TRIM(CAST({q} AS VARCHAR)), '') IS NULL",
-                          "missing values in a required column", raw=True)
+                self.flag(
+                    "error",
+                    name,
+                    col.name,
+                    f"NULLIF(TRIM(CAST({q} AS VARCHAR)), '') IS NULL",
+                    "missing values in a required column",
+                    raw=True,
+                )
             if col.kind in ("timestamp", "number", "integer", "bool"):
-                self.flag("error", name, col.name,
-                          f"NULLIF(TRIM(CAST({q} AS VARCHAR)), '') IS NOT NULL "
-                          f"AND {typed_expression(q, col)} IS NULL",
-                          f"values that do not parse as {col.kind}", show=[col.name], raw=True)
+                self.flag(
+                    "error",
+                    name,
+                    col.name,
+                    f"NULLIF(TRIM(CAST({q} AS VARCHAR)), '') IS NOT NULL "
+                    f"AND {typed_expression(q, col)} IS NULL",
+                    f"values that do not parse as {col.kind}",
+                    show=[col.name],
+                    raw=True,
+                )
             if col.minimum is not None:
-                self.flag("error", name, col.name, f"{q} < {col.minimum}",
-                          f"values below {col.minimum:g}")
+                self.flag(
+                    "error", name, col.name, f"{q} < {col.minimum}", f"values below {col.minimum:g}"
+                )
             if col.maximum is not None:
-                self.flag("error", name, col.name, f"{q} > {col.maximum}",
-                          f"values above {col.maximum:g}")
+                self.flag(
+                    "error", name, col.name, f"{q} > {col.maximum}", f"values above {col.maximum:g}"
+                )
         if spec.key:
             self._duplicates(name, list(spec.key))
         if name != "accounts" and "accounts" in self.source.present:
-            self.flag("error", name, "account_id",
-                      "account_id IS NOT NULL AND account_id NOT IN "
-                      "(SELECT account_id FROM accounts WHERE account_id IS NOT NULL)",
-                      "rows of accounts that are not in the accounts table")
+            self.flag(
+                "error",
+                name,
+                "account_id",
+                "account_id IS NOT NULL AND account_id NOT IN "
+                "(SELECT account_id FROM accounts WHERE account_id IS NOT NULL)",
+                "rows of accounts that are not in the accounts table",
+            )
         if spec.event_time and name in EVENT_TABLES and not pd.isna(self.report.data_end):
             end = pd.Timestamp(self.report.data_end).isoformat()
-            self.flag("error", name, spec.event_time,
-                      f"{quote(spec.event_time)} >= TIMESTAMP '{end}'",
-                      f"events dated on or after the data's end ({end[:10]})")
+            self.flag(
+                "error",
+                name,
+                spec.event_time,
+                f"{quote(spec.event_time)} >= TIMESTAMP '{end}'",
+                f"events dated on or after the data's end ({end[:10]})",
+            )
 
     def _duplicates(self, name: str, key: list[str]) -> None:
         keys = ", ".join(quote(k) for k in key)
-        where = (f"({keys}) IN (SELECT ({keys}) FROM {quote(name)} GROUP BY {keys} "
-                 "HAVING count(*) > 1)") if len(key) > 1 else (
-                 f"{keys} IN (SELECT {keys} FROM {quote(name)} GROUP BY {keys} "
-                 "HAVING count(*) > 1)")
+        where = (
+            (
+                f"({keys}) IN (SELECT ({keys}) FROM {quote(name)} GROUP BY {keys} "
+                "HAVING count(*) > 1)"
+            )
+            if len(key) > 1
+            else (
+                f"{keys} IN (SELECT {keys} FROM {quote(name)} GROUP BY {keys} HAVING count(*) > 1)"
+            )
+        )
         self.flag("error", name, key[0], where, f"duplicate {'/'.join(key)} values")
 
     def rules(self) -> None:
         has = self.source.has
         if has("contracts"):
-            self.flag("error", "contracts", "end_date", "end_date <= start_date",
-                      "contracts that end on or before they start", show=["start_date", "end_date"])
+            self.flag(
+                "error",
+                "contracts",
+                "end_date",
+                "end_date <= start_date",
+                "contracts that end on or before they start",
+                show=["start_date", "end_date"],
+            )
             if self.source.has_column("contracts", "billing_period"):
-                self.flag("warning", "contracts", "billing_period",
-                          "billing_period IS NOT NULL AND lower(billing_period) "
-                          "NOT IN ('month', 'year')",
-                          "billing periods other than 'month' or 'year' are treated as unknown")
+                self.flag(
+                    "warning",
+                    "contracts",
+                    "billing_period",
+                    "billing_period IS NOT NULL AND lower(billing_period) NOT IN ('month', 'year')",
+                    "billing periods other than 'month' or 'year' are treated as unknown",
+                )
         if has("support_tickets"):
             if self.source.has_column("support_tickets", "closed_at"):
-                self.flag("error", "support_tickets", "closed_at", "closed_at < opened_at",
-                          "tickets closed before they were opened", show=["opened_at", "closed_at"])
+                self.flag(
+                    "error",
+                    "support_tickets",
+                    "closed_at",
+                    "closed_at < opened_at",
+                    "tickets closed before they were opened",
+                    show=["opened_at", "closed_at"],
+                )
             if self.source.has_column("support_tickets", "priority"):
                 allowed = ", ".join(f"'{p}'" for p in PRIORITIES)
-                self.flag("warning", "support_tickets", "priority",
-                          f"priority IS NOT NULL AND lower(priority) NOT IN ({allowed})",
-                          f"priorities other than {', '.join(PRIORITIES)} count as normal")
+                self.flag(
+                    "warning",
+                    "support_tickets",
+                    "priority",
+                    f"priority IS NOT NULL AND lower(priority) NOT IN ({allowed})",
+                    f"priorities other than {', '.join(PRIORITIES)} count as normal",
+                )
         if has("logins"):
-            self.flag("warning", "logins", "ts",
-                      "(account_id, user_id, ts) IN (SELECT (account_id, user_id, ts) FROM logins "
-                      "GROUP BY account_id, user_id, ts HAVING count(*) > 1)",
-                      "duplicate login rows (same account, user and time) count once",
-                      show=["user_id", "ts"])
+            self.flag(
+                "warning",
+                "logins",
+                "ts",
+                "(account_id, user_id, ts) IN (SELECT (account_id, user_id, ts) FROM logins "
+                "GROUP BY account_id, user_id, ts HAVING count(*) > 1)",
+                "duplicate login rows (same account, user and time) count once",
+                show=["user_id", "ts"],
+            )
         for name, spec in TABLES.items():
             if not spec.required and name not in self.source.present and spec.feature_family:
-                self.report.problems.append(Problem(
-                    "warning", name, None, 0,
-                    f"optional table not supplied: the '{spec.feature_family}' features are off"))
+                self.report.problems.append(
+                    Problem(
+                        "warning",
+                        name,
+                        None,
+                        0,
+                        f"optional table not supplied: the '{spec.feature_family}' "
+                        "features are off",
+                    )
+                )
 
 
-def validate_source(source: DataSource, missing: dict[str, list[str]] | None = None
-                    ) -> ValidationReport:
+def validate_source(
+    source: DataSource, missing: dict[str, list[str]] | None = None
+) -> ValidationReport:
     """Validate an opened source; ``missing`` are the gaps recorded while opening it."""
     report = ValidationReport(source.origin, data_end=source.data_end)
     for table, columns in (missing or {}).items():
-        report.problems.append(Problem(
-            "error", table, ", ".join(columns), 0,
-            "required column(s) missing; rename yours in [data.tables."
-            f"{table}.columns] of the config if they exist under other names"))
+        report.problems.append(
+            Problem(
+                "error",
+                table,
+                ", ".join(columns),
+                0,
+                "required column(s) missing; rename yours in [data.tables."
+                f"{table}.columns] of the config if they exist under other names",
+            )
+        )
     for name, spec in TABLES.items():
         if spec.required and name not in source.present and name not in (missing or {}):
-            report.problems.append(Problem(
-                "error", name, None, 0,
-                f"required table not found (expected {name}.parquet or {name}.csv)"))
+            report.problems.append(
+                Problem(
+                    "error",
+                    name,
+                    None,
+                    0,
+                    f"required table not found (expected {name}.parquet or {name}.csv)",
+                )
+            )
     checker = _Checker(source, report)
     for name in TABLES:
         if name in source.present:

@@ -36,19 +36,25 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="TOML config file (defaults apply without one).",
-                 exists=False, dir_okay=False),
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML config file (defaults apply without one).",
+        exists=False,
+        dir_okay=False,
+    ),
 ]
 DataOption = Annotated[
     str,
-    typer.Option("--data", "-d",
-                 help="Folder of input tables, a .duckdb file, or a database URL."),
+    typer.Option("--data", "-d", help="Folder of input tables, a .duckdb file, or a database URL."),
 ]
 
 
 @app.callback()
 def _root(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs, tracebacks.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Debug logs, tracebacks.")
+    ] = False,
 ) -> None:
     """healthscore: which accounts will churn, why, and what to do about it."""
     logging.basicConfig(

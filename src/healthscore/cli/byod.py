@@ -12,11 +12,17 @@ from healthscore.cli.app import app, console, progress
 
 @app.command()
 def init(
-    data: Annotated[str, typer.Option(
-        "--data", "-d",
-        help="Folder of exports, a .duckdb file, or a database URL (postgresql://...).")],
+    data: Annotated[
+        str,
+        typer.Option(
+            "--data",
+            "-d",
+            help="Folder of exports, a .duckdb file, or a database URL (postgresql://...).",
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Config file to write.")] = Path(
-        "healthscore.toml"),
+        "healthscore.toml"
+    ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite OUT if it exists.")] = False,
 ) -> None:
     """Guess how DATA maps onto the input contract; write a commented starter config."""

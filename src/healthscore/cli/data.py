@@ -16,8 +16,12 @@ def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the tables to.")],
     accounts: Annotated[int, typer.Option(help="Number of accounts to simulate.")] = 3000,
     start: Annotated[str, typer.Option(help="First day of the history (ISO date).")] = "2023-01-01",
-    end: Annotated[str, typer.Option(help="Exclusive end of the history (ISO date).")] = "2026-01-01",
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives identical files.")] = 42,
+    end: Annotated[
+        str, typer.Option(help="Exclusive end of the history (ISO date).")
+    ] = "2026-01-01",
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed gives identical files.")
+    ] = 42,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
 ) -> None:
     """Simulate a B2B SaaS history in the input contract, with ground truth in OUT/_truth/."""

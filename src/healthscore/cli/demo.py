@@ -13,7 +13,9 @@ from healthscore.cli.app import ConfigOption, app, config_from, console, progres
 
 @app.command()
 def demo(
-    workdir: Annotated[Path, typer.Option(help="Where data/, models/, mlruns/, reports/ go.")] = Path("."),
+    workdir: Annotated[
+        Path, typer.Option(help="Where data/, models/, mlruns/, reports/ go.")
+    ] = Path("."),
     accounts: Annotated[int, typer.Option(help="Simulated accounts.")] = 3000,
     seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 42,
     regenerate: Annotated[bool, typer.Option(help="Simulate again even if data exists.")] = False,
@@ -25,15 +27,18 @@ def demo(
 
     cfg = config_from(config)
     with progress("Running the demo: generate, validate, train, score, report"):
-        outcome = run_demo(workdir=workdir, n_accounts=accounts, seed=seed, config=cfg,
-                           regenerate=regenerate)
+        outcome = run_demo(
+            workdir=workdir, n_accounts=accounts, seed=seed, config=cfg, regenerate=regenerate
+        )
     m = outcome.train.metrics
     console.print(f"Data: {outcome.data}")
     console.print(
         f"Model: test ROC AUC {m['roc_auc']:.3f} (rule scorecard "
         f"{m['baseline_rules_roc_auc']:.3f}, logistic regression "
         f"{m['baseline_logreg_roc_auc']:.3f}"
-        + (f", oracle {m['oracle_roc_auc']:.3f}" if m.get("oracle_roc_auc") else "") + ")")
+        + (f", oracle {m['oracle_roc_auc']:.3f}" if m.get("oracle_roc_auc") else "")
+        + ")"
+    )
     console.print(f"Bundle: {outcome.train.bundle}")
     console.print(f"Scores at {outcome.as_of.date()}: {outcome.scores_path}")
     if outcome.report_path is not None:
@@ -43,9 +48,15 @@ def demo(
         table.add_column(col)
     top = outcome.scores[outcome.scores["risk_tier"] == "at_risk"].head(5)
     for _, row in top.iterrows():
-        table.add_row(str(row["priority_rank"]), str(row["account_id"]),
-                      f"{row['health_score']:.0f}", f"{row['arr_at_risk']:,.0f}",
-                      str(row["driver_1_text"] or ""), row["playbook_id"], row["owner"])
+        table.add_row(
+            str(row["priority_rank"]),
+            str(row["account_id"]),
+            f"{row['health_score']:.0f}",
+            f"{row['arr_at_risk']:,.0f}",
+            str(row["driver_1_text"] or ""),
+            row["playbook_id"],
+            row["owner"],
+        )
     console.print(table)
     steps = ", ".join(f"{k} {v:.0f}s" for k, v in outcome.timings.items())
     console.print(f"Timings: {steps}")

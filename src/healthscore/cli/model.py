@@ -32,20 +32,33 @@ def train(
     table = Table(title=f"Test period {m['test_period']} ({m['n_test']} snapshots)")
     for col in ("metric", "model", "rule scorecard", "logistic regression"):
         table.add_column(col)
-    for label, key in (("ROC AUC", "roc_auc"), ("PR AUC", "pr_auc"), ("Brier", "brier"),
-                       (f"precision@{m['top_k']}", "precision_at_k"),
-                       (f"churned ARR caught@{m['top_k']}", "arr_recall_at_k")):
-        table.add_row(label, _f(m[key]), _f(m.get(f"baseline_rules_{key}")),
-                      _f(m.get(f"baseline_logreg_{key}")))
+    for label, key in (
+        ("ROC AUC", "roc_auc"),
+        ("PR AUC", "pr_auc"),
+        ("Brier", "brier"),
+        (f"precision@{m['top_k']}", "precision_at_k"),
+        (f"churned ARR caught@{m['top_k']}", "arr_recall_at_k"),
+    ):
+        table.add_row(
+            label,
+            _f(m[key]),
+            _f(m.get(f"baseline_rules_{key}")),
+            _f(m.get(f"baseline_logreg_{key}")),
+        )
     console.print(table)
     console.print(
         f"Model ROC AUC beats the rule scorecard by {m['roc_auc_lift_over_rules']:+.4f} and "
-        f"logistic regression by {m['roc_auc_lift_over_logreg']:+.4f}.")
+        f"logistic regression by {m['roc_auc_lift_over_logreg']:+.4f}."
+    )
     if m.get("oracle_roc_auc") is not None:
-        console.print(f"Oracle ROC AUC {m['oracle_roc_auc']:.4f}: the model reaches "
-                      f"{m['model_oracle_ratio']:.1%} of the best possible.")
-    console.print(f"ECE {m['ece']:.4f} (uncalibrated {m['ece_uncalibrated']:.4f}); "
-                  f"lift in the top decile {m['lift_top_decile']:.2f}.")
+        console.print(
+            f"Oracle ROC AUC {m['oracle_roc_auc']:.4f}: the model reaches "
+            f"{m['model_oracle_ratio']:.1%} of the best possible."
+        )
+    console.print(
+        f"ECE {m['ece']:.4f} (uncalibrated {m['ece_uncalibrated']:.4f}); "
+        f"lift in the top decile {m['lift_top_decile']:.2f}."
+    )
     console.print(f"Bundle: {outcome.bundle} (also {outcome.latest})")
     if outcome.promotion is not None:
         p = outcome.promotion
@@ -73,12 +86,15 @@ def build(
         f"Wrote {out}: {meta['n_rows']:,} snapshots, {meta['n_labelled']:,} labelled "
         f"({meta['n_rows'] - meta['n_labelled']:,} censored), churn rate {rate:.1%} over "
         f"{meta['horizon_days']} days, {len(meta['features'])} features. "
-        f"Metadata: {out}.meta.json")
+        f"Metadata: {out}.meta.json"
+    )
 
 
 @app.command()
 def features(
-    data: Annotated[Path | None, typer.Option("--data", "-d", help="Folder of input tables.")] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", "-d", help="Folder of input tables.")
+    ] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Observation date (ISO).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output .csv/.parquet.")] = None,
     list_: Annotated[bool, typer.Option("--list", help="Print the feature catalogue.")] = False,
@@ -96,8 +112,12 @@ def features(
             view.add_column(col, no_wrap=True)
         view.add_column("description")
         for _, row in catalogue.iterrows():
-            view.add_row(*[str(row[c]) for c in ("name", "family", "window_days", "direction",
-                                                 "description")])
+            view.add_row(
+                *[
+                    str(row[c])
+                    for c in ("name", "family", "window_days", "direction", "description")
+                ]
+            )
         console.print(view)
         return
     if data is None or as_of is None or out is None:
@@ -106,5 +126,7 @@ def features(
 
     with progress(f"Computing features at {as_of}"):
         table = features_table(data, as_of, config_from(config), out=out)
-    console.print(f"Wrote {out}: {len(table):,} eligible accounts x "
-                  f"{len(table.columns) - 2} features at {as_of}")
+    console.print(
+        f"Wrote {out}: {len(table):,} eligible accounts x "
+        f"{len(table.columns) - 2} features at {as_of}"
+    )

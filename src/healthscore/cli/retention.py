@@ -11,10 +11,17 @@ from rich.table import Table
 from healthscore.cli.app import ConfigOption, DataOption, app, config_from, console, progress
 from healthscore.errors import DataError
 
-_SHOWN = (("period", "period", "{}"), ("customers_end", "customers", "{:,.0f}"),
-          ("new_customers", "new", "{:,.0f}"), ("churned_customers", "churned", "{:,.0f}"),
-          ("logo_churn_rate_pct", "churn %", "{:.1f}"), ("grr_pct", "GRR %", "{:.1f}"),
-          ("nrr_pct", "NRR %", "{:.1f}"), ("nps", "NPS", "{:.0f}"), ("ltv", "LTV", "{:,.0f}"))
+_SHOWN = (
+    ("period", "period", "{}"),
+    ("customers_end", "customers", "{:,.0f}"),
+    ("new_customers", "new", "{:,.0f}"),
+    ("churned_customers", "churned", "{:,.0f}"),
+    ("logo_churn_rate_pct", "churn %", "{:.1f}"),
+    ("grr_pct", "GRR %", "{:.1f}"),
+    ("nrr_pct", "NRR %", "{:.1f}"),
+    ("nps", "NPS", "{:.0f}"),
+    ("ltv", "LTV", "{:,.0f}"),
+)
 
 
 def _cell(fmt: str, value: object) -> str:
@@ -54,7 +61,8 @@ def report(
     data: DataOption,
     as_of: Annotated[str, typer.Option("--as-of", help="Observation date (ISO).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file.")] = Path(
-        "reports/report.html"),
+        "reports/report.html"
+    ),
     model: Annotated[str, typer.Option("--model", "-m", help="Bundle folder.")] = "models/latest",
     config: ConfigOption = None,
 ) -> None:

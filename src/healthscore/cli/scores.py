@@ -10,11 +10,16 @@ from rich.table import Table
 
 from healthscore.cli.app import ConfigOption, DataOption, app, config_from, console, progress
 
-AsOfOption = Annotated[str, typer.Option("--as-of", help="Observation date (ISO), e.g. 2025-12-01.")]
+AsOfOption = Annotated[
+    str, typer.Option("--as-of", help="Observation date (ISO), e.g. 2025-12-01.")
+]
 ModelOption = Annotated[
     str,
-    typer.Option("--model", "-m",
-                 help="Bundle folder, or a registry URI such as models:/healthscore@champion."),
+    typer.Option(
+        "--model",
+        "-m",
+        help="Bundle folder, or a registry URI such as models:/healthscore@champion.",
+    ),
 ]
 
 
@@ -24,27 +29,39 @@ def score(
     as_of: AsOfOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv or .parquet file.")],
     model: ModelOption = "models/latest",
-    previous: Annotated[Path | None, typer.Option(
-        help="An earlier score file, for score_change (default: re-score one step back).")] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            help="An earlier score file, for score_change (default: re-score one step back)."
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Score every eligible account at AS_OF: health score, drivers, playbook, ARR at risk."""
     from healthscore.pipeline import score as score_accounts
 
     with progress(f"Scoring accounts at {as_of}"):
-        scores = score_accounts(data, as_of, config_from(config), model=model, out=out,
-                                previous=previous)
+        scores = score_accounts(
+            data, as_of, config_from(config), model=model, out=out, previous=previous
+        )
     at_risk = scores[scores["risk_tier"] == "at_risk"]
-    console.print(f"Scored {len(scores):,} accounts at {as_of}: {len(at_risk):,} at risk, "
-                  f"ARR at risk {scores['arr_at_risk'].sum():,.0f}. Wrote {out}.")
+    console.print(
+        f"Scored {len(scores):,} accounts at {as_of}: {len(at_risk):,} at risk, "
+        f"ARR at risk {scores['arr_at_risk'].sum():,.0f}. Wrote {out}."
+    )
     table = Table(title="Top 5 by ARR at risk")
     for col in ("rank", "account", "score", "tier", "ARR at risk", "top driver", "playbook"):
         table.add_column(col)
     for _, row in scores.head(5).iterrows():
-        table.add_row(str(row["priority_rank"]), str(row["account_id"]),
-                      f"{row['health_score']:.0f}", row["risk_tier"],
-                      f"{row['arr_at_risk']:,.0f}", str(row["driver_1_text"] or ""),
-                      row["playbook_id"])
+        table.add_row(
+            str(row["priority_rank"]),
+            str(row["account_id"]),
+            f"{row['health_score']:.0f}",
+            row["risk_tier"],
+            f"{row['arr_at_risk']:,.0f}",
+            str(row["driver_1_text"] or ""),
+            row["playbook_id"],
+        )
     console.print(table)
 
 
@@ -68,9 +85,14 @@ def alerts(
     for col in ("account", "before", "now", "change", "tier", "families that moved"):
         table.add_column(col)
     for _, row in drops.iterrows():
-        table.add_row(str(row["account_id"]), f"{row['previous_score']:.0f}",
-                      f"{row['health_score']:.0f}", f"{row['change']:+.1f}", row["risk_tier"],
-                      row["moved_families"])
+        table.add_row(
+            str(row["account_id"]),
+            f"{row['previous_score']:.0f}",
+            f"{row['health_score']:.0f}",
+            f"{row['change']:+.1f}",
+            row["risk_tier"],
+            row["moved_families"],
+        )
     console.print(table)
 
 
