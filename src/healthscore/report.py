@@ -27,32 +27,12 @@ import pandas as pd
 from healthscore import report_charts
 from healthscore.errors import DataError
 from healthscore.kpis import KPI_DEFINITIONS, kpi_summary
+from healthscore.scoring import OPTIONAL_OUTPUT_COLUMNS, OUTPUT_COLUMNS
 from healthscore.storage import write_text
 from healthscore.touch import OWNERS
 
-SCORE_COLUMNS: tuple[str, ...] = (
-    "account_id",
-    "as_of",
-    "churn_probability",
-    "health_score",
-    "risk_tier",
-    "score_change",
-    "arr",
-    "arr_at_risk",
-    "touch_tier",
-    "priority_rank",
-    *(
-        f"driver_{i}{suffix}"
-        for i in (1, 2, 3)
-        for suffix in ("", "_family", "_contribution", "_text")
-    ),
-    "playbook_id",
-    "playbook_title",
-    "playbook_actions",
-    "owner",
-    "due_by",
-    "holdout",
-    "model_version",
+SCORE_COLUMNS: tuple[str, ...] = tuple(
+    c for c in OUTPUT_COLUMNS if c not in OPTIONAL_OUTPUT_COLUMNS
 )
 """The columns :func:`render_report` needs in ``scores``; ``segment`` is optional."""
 

@@ -55,6 +55,14 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "days_to_renewal",
     "top_family",
 )
+#: Output columns that depend on the data (context the rules used) rather than the contract.
+OPTIONAL_OUTPUT_COLUMNS: tuple[str, ...] = (
+    "channel",
+    "segment",
+    "lifecycle_stage",
+    "days_to_renewal",
+    "top_family",
+)
 
 
 def step_back(as_of: pd.Timestamp, config: Config) -> pd.Timestamp:
