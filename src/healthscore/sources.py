@@ -17,6 +17,7 @@ lists the tables it holds and hands out each as a DuckDB relation, which
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -55,13 +56,14 @@ class Tables(Protocol):
         ...
 
 
-class _DuckDBColumns:
+class _DuckDBColumns(ABC):
     """``columns`` and ``distinct_values`` for sources scanned by DuckDB itself."""
 
     con: duckdb.DuckDBPyConnection
 
-    def relation(self, name: str) -> str | None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def relation(self, name: str) -> str | None:
+        """A DuckDB relation (SQL) reading table ``name``, or None if there is none."""
 
     def columns(self, name: str) -> list[str]:
         relation = self.relation(name)

@@ -49,7 +49,6 @@ class Evaluation:
     model: HealthModel
     metrics: dict[str, object]
     test: pd.DataFrame
-    valid_raw_probability: np.ndarray
     slices: pd.DataFrame
     backtest: pd.DataFrame
     tuned_params: dict[str, object] = field(default_factory=dict)
@@ -203,4 +202,4 @@ def fit_and_evaluate(
         metrics["backtest_roc_auc_mean"] = float(backtest["roc_auc"].mean())
         metrics["backtest_roc_auc_std"] = float(backtest["roc_auc"].std(ddof=0))
     model.info.update({"test_period": metrics["test_period"], "features": len(features)})
-    return Evaluation(model, metrics, test, np.asarray([]), slices, backtest, params)
+    return Evaluation(model, metrics, test, slices, backtest, params)
