@@ -11,15 +11,18 @@ each engine in its own subprocess so that each reports its own peak resident mem
   duplicates dropped once, then a boolean mask and a ``groupby`` per date and window, the
   way such features are often first written.
 
-The comparison runs both engines on the same data (``--compare-events``, default 5 million),
-then DuckDB alone on the full size (``--events``, default 50 million). Reported: wall time of
-the feature computation (file reading included for both), events per second, and peak RSS of
-the process (``ru_maxrss``: Python, pandas and DuckDB together).
+Each size in ``--events`` (default 5 and 50 million) gets its own data set, and both engines
+run on it: the ratio is measured in the same run, on the same data. Reported: wall and CPU
+time of the feature computation (file reading included for both), events per second, and
+peak RSS of each process (``ru_maxrss``: Python, pandas and DuckDB together). The pandas
+baseline holds every event in memory (about 9 GiB at 50 million); ``--pandas-up-to`` skips
+it above a size.
 
 Usage::
 
     python benchmarks/bench_features.py                      # defaults above
-    python benchmarks/bench_features.py --events 10000000 --accounts 10000
+    python benchmarks/bench_features.py --events 5e6 --accounts 10000
+    python benchmarks/bench_features.py --pandas-up-to 5e6   # DuckDB alone at 50 million
 """
 
 from __future__ import annotations
@@ -281,10 +284,24 @@ def _reading(result: dict[str, float]) -> None:
     )
 
 
+def _sizes(text: str) -> list[int]:
+    return [int(float(part)) for part in text.split(",") if part.strip()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=50_000_000)
-    parser.add_argument("--compare-events", type=int, default=5_000_000)
+    parser.add_argument(
+        "--events",
+        type=_sizes,
+        default=[5_000_000, 50_000_000],
+        help="login events per run, comma-separated (default 5000000,50000000)",
+    )
+    parser.add_argument(
+        "--pandas-up-to",
+        type=lambda text: int(float(text)),
+        default=50_000_000,
+        help="largest size the pandas baseline runs at; it holds every event in memory",
+    )
     parser.add_argument("--accounts", type=int, default=50_000)
     parser.add_argument("--snapshots", type=int, default=24)
     parser.add_argument("--threads", type=int, default=2)
@@ -304,58 +321,46 @@ def main() -> None:
         print(json.dumps(run_pandas(args.data)))
         return
 
-    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-        print(
-            f"DuckDB threads={args.threads} memory_limit={args.memory_limit}; "
-            f"{args.accounts:,} accounts, {args.snapshots} monthly snapshots"
-        )
-        small = Path(tmp) / "compare"
-        started = time.perf_counter()
-        generate(
-            small,
-            accounts=args.accounts,
-            events=args.compare_events,
-            snapshots=args.snapshots,
-            seed=args.seed,
-        )
-        print(
-            f"same data, {args.compare_events:,} login events "
-            f"(generated in {time.perf_counter() - started:.1f} s):"
-        )
-        duck = _subprocess("duckdb", small, args)
-        plain = _subprocess("pandas", small, args)
-        _report("duckdb usage family", args.compare_events, duck)
-        _report("pandas usage family", args.compare_events, plain)
-        _report("duckdb build_features", args.compare_events, duck, "build_seconds")
-        _reading(duck)
-        _memory("duckdb", duck)
-        _memory("pandas", plain)
-        speed_up = plain["seconds"] / duck["seconds"]
-        print(
-            f"  speed-up of the usage family over pandas: {speed_up:.1f}x"
-            f" wall, {plain['cpu_seconds'] / duck['cpu_seconds']:.1f}x cpu "
-            f"(same windows on both sides: duckdb {int(duck['columns'])} and pandas "
-            f"{int(plain['columns'])} usage features for every account at every snapshot)"
-        )
-        if args.events > args.compare_events:
-            large = Path(tmp) / "large"
+    print(
+        f"DuckDB threads={args.threads} memory_limit={args.memory_limit}; "
+        f"{args.accounts:,} accounts, {args.snapshots} monthly snapshots; "
+        "each engine in its own process"
+    )
+    ratios = []
+    for i, events in enumerate(args.events):
+        with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+            directory = Path(tmp) / "data"
             started = time.perf_counter()
             generate(
-                large,
+                directory,
                 accounts=args.accounts,
-                events=args.events,
+                events=events,
                 snapshots=args.snapshots,
-                seed=args.seed + 1,
+                seed=args.seed + i,
             )
-            print(
-                f"duckdb alone, {args.events:,} login events "
-                f"(generated in {time.perf_counter() - started:.1f} s):"
-            )
-            big = _subprocess("duckdb", large, args)
-            _report("duckdb usage family", args.events, big)
-            _report("duckdb build_features", args.events, big, "build_seconds")
-            _reading(big)
-            _memory("duckdb", big)
+            print(f"{events:,} login events (generated in {time.perf_counter() - started:.1f} s):")
+            duck = _subprocess("duckdb", directory, args)
+            plain = _subprocess("pandas", directory, args) if events <= args.pandas_up_to else None
+        _report("duckdb usage family", events, duck)
+        if plain is not None:
+            _report("pandas usage family", events, plain)
+        _report("duckdb build_features", events, duck, "build_seconds")
+        _reading(duck)
+        _memory("duckdb", duck)
+        if plain is None:
+            print(f"  pandas baseline skipped (above --pandas-up-to {args.pandas_up_to:,})")
+            continue
+        _memory("pandas", plain)
+        speed_up = plain["seconds"] / duck["seconds"]
+        ratios.append((events, speed_up, plain["cpu_seconds"] / duck["cpu_seconds"]))
+        print(
+            f"  speed-up of the usage family over pandas: {speed_up:.1f}x wall, "
+            f"{ratios[-1][2]:.1f}x cpu (same windows on both sides: duckdb "
+            f"{int(duck['columns'])} and pandas {int(plain['columns'])} usage features for "
+            "every account at every snapshot)"
+        )
+    if ratios:
+        print("summary: " + "; ".join(f"{e:,} events {w:.1f}x wall" for e, w, _ in ratios))
 
 
 if __name__ == "__main__":

@@ -50,10 +50,13 @@ c7,b,2024-01-01,2024-05-01,0,addon,0,month,true
 c6,zz,2023-01-01,2025-01-01,100,basic,1,year,true
 """
 
+# u1 and u2 both log in on 02-29: one login day, two user-days. u2's 02-23 login is not its
+# last before the snapshot, so it must not count u2 twice among active users.
 LOGINS = """account_id,user_id,ts
 a,u1,2024-02-29T10:00:00
 a,u1,2024-02-29T10:00:00
 a,u1,2024-02-29T15:00:00
+a,u2,2024-02-29T09:00:00
 a,u2,2024-02-23T00:00:00
 a,u3,2024-02-22T23:59:59
 a,u1,2024-01-31T00:00:00
@@ -100,9 +103,9 @@ zz,2024-02-01T00:00:00,0,u9
 """
 
 EXPECTED = {  # feature: (account a, account b), computed by hand
-    "usage__logins_7d": (3, 0),
-    "usage__logins_30d": (5, 0),
-    "usage__logins_90d": (8, 0),
+    "usage__logins_7d": (4, 0),
+    "usage__logins_30d": (6, 0),
+    "usage__logins_90d": (9, 0),
     "usage__logins_prior_30d": (2, 0),
     "usage__active_users_7d": (2, 0),
     "usage__active_users_30d": (3, 0),
@@ -110,9 +113,9 @@ EXPECTED = {  # feature: (account a, account b), computed by hand
     "usage__active_users_prior_30d": (2, 0),
     "usage__seat_utilisation_30d": (3 / 15, 0.0),
     "usage__login_days_30d": (4, 0),
-    "usage__logins_trend_30d": (2.5, np.nan),
+    "usage__logins_trend_30d": (3.0, np.nan),
     "usage__active_users_trend_30d": (1.5, np.nan),
-    "usage__logins_vs_avg_90d": (5 / (8 / 3), np.nan),
+    "usage__logins_vs_avg_90d": (6 / (9 / 3), np.nan),
     "usage__days_since_last_login": (1, 274),
     "adoption__distinct_features_30d": (2, 1),
     "adoption__distinct_features_90d": (3, 1),
@@ -226,7 +229,7 @@ def test_rows_come_back_in_the_callers_order_with_repeats():
     )
     out = build_features(source, rows, CONFIG)
     assert out["account_id"].tolist() == ["b", "a", "b", "nobody"]
-    assert out.loc[1, "usage__logins_30d"] == 5
+    assert out.loc[1, "usage__logins_30d"] == 6
     assert out.loc[0, "contract__arr"] == 500
     # An account missing from `accounts` gets no events and no contract.
     assert out.loc[3, "usage__logins_30d"] == 0 and pd.isna(out.loc[3, "contract__arr"])

@@ -1,12 +1,21 @@
 """Usage features from ``logins``: how much, by how many people, and the trend.
 
 Logins are first reduced to user-days (exact duplicate rows, same account, user and
-timestamp, count once) and account-days; windows are then counted by joining those to the
-calendar of observation dates (see :mod:`healthscore.features.engine`). Exact duplicates are
-removed per user-day (``list_distinct`` of the timestamps), which is far cheaper than a
-global ``DISTINCT`` over the raw log; the time filters sit inside the aggregate so that the
-typed view's casts are evaluated once per row, not again in a pushed-down scan filter. The
-days since the last login come from an as-of join of the snapshots to the account-days.
+timestamp, count once; ``list_unique`` of the timestamps per user-day is far cheaper than a
+global ``DISTINCT`` over the raw log). Each user-day also carries the day of that user's
+next login. Windows are then counted by joining the user-days to the calendar of observation
+dates (see :mod:`healthscore.features.engine`) and grouping once per ``(account, as_of)``:
+
+* logins in a window are the sum over the user-days in it;
+* a user is active in a window when some user-day of theirs falls in it; counting only the
+  user-day that is the user's last one before the window closes (its next login is on or
+  after the window's end) counts each active user exactly once, without grouping by user;
+* login days are distinct days, so the 30-day window sets one bit per day before ``as_of``
+  and counts the bits of their union, which is the same whichever users logged in that day.
+
+The days since the last login come from an as-of join of the snapshots to the account-days.
+The time filters sit inside the aggregate so that the typed view's casts are evaluated once
+per row, not again in a pushed-down scan filter.
 
 Counts are 0 when nothing happened in the window; days since the last login is missing when
 nobody ever logged in; ratios are missing when their denominator is 0.
@@ -18,25 +27,33 @@ import pandas as pd
 
 from healthscore.features.engine import Session, ratio
 
-_USER_DAYS = """
+#: Sentinel "next login" of a user's last user-day: later than any observation date.
+_NO_NEXT_LOGIN = "DATE '9999-12-31'"
+
+_USER_DAYS = f"""
     CREATE OR REPLACE TEMP TABLE _hs_login_user_days AS
-    SELECT k.aid, g.user_id, g.day, g.logins
-    FROM (
+    WITH g AS (
         SELECT account_id, user_id, CAST(ts AS DATE) AS day,
-               len(list_distinct(list(ts) FILTER (WHERE ts < $data_end AND ts < $until)))
-                   AS logins,
-               count(user_id) AS with_user
+               CAST(list_unique(list(ts) FILTER (WHERE ts < $data_end AND ts < $until))
+                    AS BIGINT) AS logins,
+               count(user_id) FILTER (WHERE ts < $data_end AND ts < $until) AS seen
         FROM logins
         GROUP BY ALL
-    ) g JOIN _hs_snapshot_accounts k ON k.account_id = g.account_id
-    WHERE g.logins > 0 AND g.with_user > 0
+    )
+    SELECT k.aid, g.day, g.logins,
+           lead(g.day, 1, {_NO_NEXT_LOGIN})
+               OVER (PARTITION BY k.aid, g.user_id ORDER BY g.day) AS next_login
+    FROM g JOIN _hs_snapshot_accounts k ON k.account_id = g.account_id
+    WHERE g.seen > 0
 """
 
 _ACCOUNT_DAYS = """
     CREATE OR REPLACE TEMP TABLE _hs_login_days AS
-    SELECT aid, day, sum(logins) AS logins
-    FROM _hs_login_user_days GROUP BY ALL
+    SELECT aid, day FROM _hs_login_user_days GROUP BY ALL
 """
+
+#: Bit ``age - 1`` for a day ``age`` days before ``as_of`` within the 30-day window, else 0.
+_DAY_BIT_30D = "CASE WHEN c.age <= 30 THEN CAST(1 AS BIGINT) << (c.age - 1) ELSE 0 END"
 
 
 def _select(with_seats: bool) -> str:
@@ -51,15 +68,17 @@ def _select(with_seats: bool) -> str:
         if with_seats
         else ""
     )
-    seats_join = "LEFT JOIN seats USING (_row)" if with_seats else ""
+    seats_join = "LEFT JOIN seats ON seats._row = s._row" if with_seats else ""
     seats_col = (
         (
-            f", {ratio('coalesce(u.active_users_30d, 0)', 'seats.seats')} "
+            f", {ratio('coalesce(w.active_users_30d, 0)', 'seats.seats')} "
             "AS usage__seat_utilisation_30d"
         )
         if with_seats
         else ""
     )
+    last_in = "d.next_login >= c.as_of"  # the user's last login day before as_of
+    last_in_prior = "d.next_login >= c.as_of - 30"  # ... before the prior window closes
     return f"""
         WITH w AS (
             SELECT d.aid, c.as_of,
@@ -67,52 +86,37 @@ def _select(with_seats: bool) -> str:
                    sum(d.logins) FILTER (WHERE c.age <= 30) AS logins_30d,
                    sum(d.logins) AS logins_90d,
                    sum(d.logins) FILTER (WHERE c.age > 30 AND c.age <= 60) AS logins_prior_30d,
-                   count(*) FILTER (WHERE c.age <= 30) AS login_days_30d
-            FROM _hs_login_days d JOIN _hs_calendar c ON c.day = d.day AND c.age <= 90
-            GROUP BY ALL
-        ),
-        per_user AS (
-            SELECT d.aid, c.as_of, d.user_id, min(c.age) AS recency,
-                   bool_or(c.age > 30 AND c.age <= 60) AS in_prior
+                   bit_count(bit_or({_DAY_BIT_30D})) AS login_days_30d,
+                   count(*) FILTER (WHERE c.age <= 7 AND {last_in}) AS active_users_7d,
+                   count(*) FILTER (WHERE c.age <= 30 AND {last_in}) AS active_users_30d,
+                   count(*) FILTER (WHERE {last_in}) AS active_users_90d,
+                   count(*) FILTER (WHERE c.age > 30 AND c.age <= 60 AND {last_in_prior})
+                       AS active_users_prior_30d
             FROM _hs_login_user_days d JOIN _hs_calendar c ON c.day = d.day AND c.age <= 90
             GROUP BY ALL
-        ),
-        u AS (
-            SELECT aid, as_of,
-                   count(*) FILTER (WHERE recency <= 7) AS active_users_7d,
-                   count(*) FILTER (WHERE recency <= 30) AS active_users_30d,
-                   count(*) AS active_users_90d,
-                   count(*) FILTER (WHERE in_prior) AS active_users_prior_30d
-            FROM per_user GROUP BY ALL
-        ),
-        last AS (
-            SELECT s._row, s.as_of - d.day AS days_since
-            FROM _hs_snapshots s ASOF JOIN _hs_login_days d
-              ON s.aid = d.aid AND s.as_of > d.day
         ){seats_cte}
         SELECT s._row,
                CAST(coalesce(w.logins_7d, 0) AS DOUBLE) AS usage__logins_7d,
                CAST(coalesce(w.logins_30d, 0) AS DOUBLE) AS usage__logins_30d,
                CAST(coalesce(w.logins_90d, 0) AS DOUBLE) AS usage__logins_90d,
                CAST(coalesce(w.logins_prior_30d, 0) AS DOUBLE) AS usage__logins_prior_30d,
-               CAST(coalesce(u.active_users_7d, 0) AS DOUBLE) AS usage__active_users_7d,
-               CAST(coalesce(u.active_users_30d, 0) AS DOUBLE) AS usage__active_users_30d,
-               CAST(coalesce(u.active_users_90d, 0) AS DOUBLE) AS usage__active_users_90d,
-               CAST(coalesce(u.active_users_prior_30d, 0) AS DOUBLE)
+               CAST(coalesce(w.active_users_7d, 0) AS DOUBLE) AS usage__active_users_7d,
+               CAST(coalesce(w.active_users_30d, 0) AS DOUBLE) AS usage__active_users_30d,
+               CAST(coalesce(w.active_users_90d, 0) AS DOUBLE) AS usage__active_users_90d,
+               CAST(coalesce(w.active_users_prior_30d, 0) AS DOUBLE)
                    AS usage__active_users_prior_30d,
                CAST(coalesce(w.login_days_30d, 0) AS DOUBLE) AS usage__login_days_30d,
                {ratio("coalesce(w.logins_30d, 0)", "w.logins_prior_30d")}
                    AS usage__logins_trend_30d,
-               {ratio("coalesce(u.active_users_30d, 0)", "u.active_users_prior_30d")}
+               {ratio("coalesce(w.active_users_30d, 0)", "w.active_users_prior_30d")}
                    AS usage__active_users_trend_30d,
                {ratio("coalesce(w.logins_30d, 0)", "w.logins_90d / 3.0")}
                    AS usage__logins_vs_avg_90d,
-               CAST(last.days_since AS DOUBLE) AS usage__days_since_last_login
+               CAST(s.as_of - last.day AS DOUBLE) AS usage__days_since_last_login
                {seats_col}
         FROM _hs_snapshots s
-        LEFT JOIN w USING (aid, as_of)
-        LEFT JOIN u USING (aid, as_of)
-        LEFT JOIN last USING (_row)
+        ASOF LEFT JOIN _hs_login_days last ON last.aid = s.aid AND last.day < s.as_of
+        LEFT JOIN w ON w.aid = s.aid AND w.as_of = s.as_of
         {seats_join}
     """
 
