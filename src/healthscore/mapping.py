@@ -351,8 +351,23 @@ def _describe(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
     return [row[0] for row in con.sql(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
 
 
+def trimmed_id(text: str) -> str:
+    """SQL for ``NULLIF(TRIM(text), '')`` over a VARCHAR, without trimming what needs none.
+
+    ``TRIM`` decodes every character to find Unicode spaces; on an event log's id columns
+    that alone costs about twice the Parquet scan. An id that is plain ASCII (as many bytes
+    as characters), starts with a visible character and does not end with a space has
+    nothing to trim and is not empty, so it passes through; any other value still goes
+    through ``TRIM``, which keeps the result identical for every input.
+    """
+    return (
+        f"CASE WHEN {text} >= '!' AND NOT ends_with({text}, ' ') "
+        f"AND strlen({text}) = length({text}) THEN {text} ELSE NULLIF(TRIM({text}), '') END"
+    )
+
+
 def _key(expr: str) -> str:
-    return f"NULLIF(TRIM(CAST({expr} AS VARCHAR)), '')"
+    return trimmed_id(f"CAST({expr} AS VARCHAR)")
 
 
 def _as_timestamp(expr: str) -> str:

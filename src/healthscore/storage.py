@@ -22,7 +22,14 @@ import pandas as pd
 
 from healthscore.config import Config, DataConfig
 from healthscore.errors import SchemaError
-from healthscore.mapping import Lookup, quote, raw_select, source_name, wanted_tables
+from healthscore.mapping import (
+    Lookup,
+    quote,
+    raw_select,
+    source_name,
+    trimmed_id,
+    wanted_tables,
+)
 from healthscore.schema import EVENT_TABLES, TABLES, Column
 from healthscore.sources import SUFFIXES, open_tables
 
@@ -39,21 +46,6 @@ _INTEGER_TYPES = frozenset(
     {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
     | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
 )
-
-
-def trimmed_id(text: str) -> str:
-    """SQL for ``NULLIF(TRIM(text), '')`` over a VARCHAR, without trimming what needs none.
-
-    ``TRIM`` decodes every character to find Unicode spaces; on an event log's id columns
-    that alone costs about twice the Parquet scan. An id that is plain ASCII (as many bytes
-    as characters), starts with a visible character and does not end with a space has
-    nothing to trim and is not empty, so it passes through; any other value still goes
-    through ``TRIM``, which keeps the result identical for every input.
-    """
-    return (
-        f"CASE WHEN {text} >= '!' AND NOT ends_with({text}, ' ') "
-        f"AND strlen({text}) = length({text}) THEN {text} ELSE NULLIF(TRIM({text}), '') END"
-    )
 
 
 def typed_expression(expr: str, column: Column, source_type: str = "VARCHAR") -> str:
@@ -83,7 +75,7 @@ def typed_expression(expr: str, column: Column, source_type: str = "VARCHAR") ->
             return trimmed_id(expr)
         if source_type in _INTEGER_TYPES:  # digits and a sign: nothing to trim, never empty
             return f"CAST({expr} AS VARCHAR)"
-        return f"NULLIF(TRIM(CAST({expr} AS VARCHAR)), '')"
+        return trimmed_id(f"CAST({expr} AS VARCHAR)")
     if column.kind == "text":
         return expr if source_type == "VARCHAR" else f"CAST({expr} AS VARCHAR)"
     target = _SQL_TYPES[column.kind]
