@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: name -> (folder under the data sets root, example config)
 DATASETS: dict[str, tuple[str, Path]] = {
     "ravenstack": ("ravenstack", ROOT / "examples" / "ravenstack.toml"),
-    "fightchurn": ("fightchurn_crm6_sim", ROOT / "examples" / "fightchurn.toml"),
+    "fightchurn": ("fightchurn_crm6", ROOT / "examples" / "fightchurn.toml"),
 }
 ROWS = (
     ("ROC AUC", "roc_auc"),
@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument(
         "--datasets",
         type=Path,
-        default=ROOT.parent / "shared" / "datasets",
+        default=ROOT / "datasets",
         help="Folder holding the data set folders.",
     )
     parser.add_argument(

@@ -10,7 +10,7 @@ from healthscore.config import load_config
 from healthscore.init_config import guess_config, name_score, write_starter_config
 from healthscore.validation import validate_data
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATASETS = Path(__file__).resolve().parents[1] / "datasets"
 
 
 def test_export_names_point_at_contract_tables():
@@ -94,10 +94,10 @@ def test_init_on_ravenstack_writes_a_config_that_reads_the_data(tmp_path, capsys
 
 def test_init_on_fightchurn_validates_without_errors(tmp_path):
     out = tmp_path / "fightchurn.toml"
-    guess = write_starter_config(DATASETS / "fightchurn_crm6_sim", out)
+    guess = write_starter_config(DATASETS / "fightchurn_crm6", out)
     assert guess.tables["feature_usage"].join["table"] == "event_type"
     assert guess.tables["logins"].expand == "active_users"
-    report = validate_data(DATASETS / "fightchurn_crm6_sim", load_config(out))
+    report = validate_data(DATASETS / "fightchurn_crm6", load_config(out))
     assert report.ok, report.describe()
 
 

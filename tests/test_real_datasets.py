@@ -1,8 +1,8 @@
 """Public data sets that nobody here generated, read by configuration only.
 
 ``examples/ravenstack.toml`` and ``examples/fightchurn.toml`` map two foreign schemas onto the
-contract; these tests run them as a user would. The data sets live in ``../shared/datasets``
-beside the checkout (see their SOURCE.md files); they are never copied into the repository.
+contract; these tests run them as a user would. The data sets ship with the repository in
+``datasets/`` (see their SOURCE.md files for origin and licence).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from healthscore.config import Config, load_config
 from healthscore.validation import validate_data
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ROOT.parent / "shared" / "datasets"
+DATASETS = ROOT / "datasets"
 EXAMPLES = {
     "ravenstack": (DATASETS / "ravenstack", ROOT / "examples" / "ravenstack.toml"),
-    "fightchurn": (DATASETS / "fightchurn_crm6_sim", ROOT / "examples" / "fightchurn.toml"),
+    "fightchurn": (DATASETS / "fightchurn_crm6", ROOT / "examples" / "fightchurn.toml"),
 }
 LIGHT = {
     "model": {"n_estimators": 150},
@@ -33,7 +33,7 @@ def example(name: str) -> tuple[Path, Config]:
     data, config_path = EXAMPLES[name]
     if not data.is_dir():
         pytest.fail(
-            f"data set {data} is missing: these tests need ../shared/datasets beside the checkout"
+            f"data set {data} is missing from the checkout; restore datasets/ from git"
         )
     return data, load_config(config_path)
 
