@@ -38,8 +38,11 @@ b,2024-01-01,enterprise,,na,
 """
 
 # c2 renews c1 on the day; c3 is a mid-term upgrade; c4 starts on the snapshot (unseen).
-# b's current contract is c5 (latest-ending): its empty auto_renew stays empty although the
-# shorter add-on c7 has one.
+# c3 starts while c2 runs with the same yearly term, so it co-terms with c2 (renewal
+# 2025-02-01). b's contracts are billed monthly: both renew on 2024-03-01, the snapshot day
+# (0 days); the current one is c5 (same renewal and start as the add-on c7, smaller id): its
+# empty auto_renew stays empty although c7 has one. Lengths are the term in force: 366
+# days to 2025-02-01, 29 days of February 2024.
 CONTRACTS = """contract_id,account_id,start_date,end_date,arr,plan,seats,billing_period,auto_renew
 c1,a,2023-02-01,2024-02-01,1000,basic,10,year,true
 c2,a,2024-02-01,2025-02-01,1200,pro,12,year,false
@@ -146,8 +149,8 @@ EXPECTED = {  # feature: (account a, account b), computed by hand
     "satisfaction__responses_180d": (3, 0),
     "contract__tenure_days": (411, 60),
     "contract__lifecycle_stage": ("mature", "onboarding"),
-    "contract__days_to_renewal": (337, 122),
-    "contract__length_days": (366, 182),
+    "contract__days_to_renewal": (337, 0),
+    "contract__length_days": (366, 29),
     "contract__renewal_count": (1, 0),
     "contract__arr": (1500, 500),
     "contract__arr_change_90d": (0.5, np.nan),

@@ -4,7 +4,9 @@ A small but rich fixture (six accounts with renewals, an upgrade, a churn and a 
 every event table, duplicates and an unknown account) is perturbed at random after a
 cut-off: rows dated on or after it are deleted, added and altered (including a ticket's
 ``closed_at`` moved but kept on or after the cut-off, its rating and escalation flag, NPS
-answers, contracts that start later). Every feature of every snapshot on or before the
+answers, contracts that start later), and rows are *rewritten* the way real exports rewrite
+them: the ``end_date`` of a contract running at the cut-off moves anywhere on or after it,
+with a cancellation recorded that day. Every feature of every snapshot on or before the
 cut-off must stay identical. The seed is printed; set ``HEALTHSCORE_LEAKAGE_SEED`` to replay.
 
 Two controls show the check has teeth: the same change one second *before* the cut-off
@@ -84,6 +86,14 @@ def rich_tables(seed: int = 7) -> Tables:
     )
     contracts["start_date"] = pd.to_datetime(contracts["start_date"])
     contracts["end_date"] = pd.to_datetime(contracts["end_date"])
+    # a6 gave notice on 2024-02-01 (its contract still runs to term end); c9 was signed to a
+    # scheduled end beside its end_date.
+    contracts["canceled_at"] = pd.to_datetime(
+        np.where(contracts["contract_id"] == "c12", "2024-02-01", None)
+    )
+    contracts["scheduled_end"] = pd.to_datetime(
+        np.where(contracts["contract_id"] == "c9", "2025-01-15", None)
+    )
     everyone = [*ACCOUNTS, "zz"]
     n = 1500
     logins = pd.DataFrame(
@@ -273,6 +283,13 @@ def perturb(tables: Tables, cutoff: pd.Timestamp, rng: np.random.Generator) -> T
     )
     contracts.loc[chosen, "arr"] = rng.integers(1, 90000, len(chosen))
     contracts.loc[chosen, "plan"] = "changed"
+    # Rewritten rows: a billing system overwrites the end date of a contract running at the
+    # cut-off (a cancellation recorded on or after it), anywhere from the cut-off on.
+    running = (contracts["start_date"] < cutoff) & (contracts["end_date"] >= cutoff)
+    chosen = _pick(contracts, running, rng)
+    rewritten = _later(rng, cutoff, len(chosen)).dt.normalize()
+    contracts.loc[chosen, "end_date"] = rewritten.to_numpy()
+    contracts.loc[chosen, "canceled_at"] = rewritten.to_numpy()
     n = int(rng.integers(1, 4))
     starts = _later(rng, cutoff, n).dt.normalize()
     added = pd.DataFrame(
@@ -286,6 +303,8 @@ def perturb(tables: Tables, cutoff: pd.Timestamp, rng: np.random.Generator) -> T
             "seats": 999,
             "billing_period": "month",
             "auto_renew": True,
+            "canceled_at": pd.NaT,
+            "scheduled_end": pd.NaT,
         }
     )
     out["contracts"] = pd.concat([contracts, added], ignore_index=True)
@@ -305,6 +324,8 @@ def _leaks(
     before, after = baseline[keep], changed[keep]
     differs = []
     for spec in CATALOGUE:
+        if spec.name not in baseline.columns:
+            continue
         b, a = before[spec.name], after[spec.name]
         same = (b == a) | (b.isna() & a.isna())
         if not same.all():
@@ -404,6 +425,8 @@ def _just_before(tables: Tables, cutoff: pd.Timestamp) -> Tables:
                     "seats": [1],
                     "billing_period": ["month"],
                     "auto_renew": [False],
+                    "canceled_at": [pd.NaT],
+                    "scheduled_end": [pd.NaT],
                 }
             ),
         ],
@@ -431,3 +454,22 @@ def test_control_a_builder_that_leaks_one_day_is_caught(tables):
     rng = np.random.default_rng(SEED)
     caught = any(_leaks(leaky, tables, baseline, cutoff, rng) for cutoff in DATES for _ in range(2))
     assert caught, "the leakage check did not notice a one-day leak"
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_control_rewritten_end_dates_leak_when_the_term_is_unknown(tables):
+    """Without billing_period the old reading trusts end_date, and the rewrites show."""
+
+    def without_terms(frames: Tables) -> pd.DataFrame:
+        contracts = frames["contracts"].drop(columns=["billing_period", "scheduled_end"])
+        return _build({**frames, "contracts": contracts})
+
+    baseline = without_terms(tables)
+    rng = np.random.default_rng(SEED)
+    leaks = [
+        leak
+        for cutoff in DATES
+        for _ in range(2)
+        for leak in _leaks(without_terms, tables, baseline, cutoff, rng)
+    ]
+    assert any(leak.startswith("contract__days_to_renewal") for leak in leaks), leaks

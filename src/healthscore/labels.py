@@ -42,39 +42,9 @@ from __future__ import annotations
 import pandas as pd
 
 from healthscore.config import Config
+from healthscore.contract_terms import contract_terms
 from healthscore.errors import DataError
 from healthscore.storage import DataSource
-
-OPTIONAL_CONTRACT_COLUMNS: tuple[str, ...] = ("plan", "seats", "billing_period", "auto_renew")
-
-
-def contract_terms_sql(source: DataSource) -> str:
-    """SQL for the clean contract terms; bind ``$data_end``.
-
-    Exact duplicate rows count once, dates are days, rows without dates or with an end not
-    after the start are dropped, contracts of accounts missing from ``accounts`` and
-    contracts starting on or after ``data_end`` (not yet happened) are ignored.
-    """
-    optional = [c for c in OPTIONAL_CONTRACT_COLUMNS if source.has_column("contracts", c)]
-    extra = "".join(f", {c}" for c in optional)
-    return f"""
-        SELECT DISTINCT contract_id, account_id,
-               CAST(start_date AS DATE) AS start_date, CAST(end_date AS DATE) AS end_date,
-               arr{extra}
-        FROM contracts
-        WHERE account_id IN (SELECT account_id FROM accounts)
-          AND start_date IS NOT NULL AND end_date IS NOT NULL
-          AND CAST(end_date AS DATE) > CAST(start_date AS DATE)
-          AND start_date < $data_end
-    """
-
-
-def contract_terms(source: DataSource) -> pd.DataFrame:
-    """The clean contract terms (see :func:`contract_terms_sql`) as a DataFrame."""
-    terms = source.query(contract_terms_sql(source), {"data_end": source.data_end})
-    return terms.sort_values(
-        ["account_id", "start_date", "end_date", "contract_id"], ignore_index=True
-    )
 
 
 def churns_from_contracts(
@@ -144,8 +114,9 @@ def churn_dates(source: DataSource, config: Config) -> pd.DataFrame:
         )
         churns["churned_at"] = pd.to_datetime(churns["churned_at"])
         return churns.reset_index(drop=True)
+    terms = contract_terms(source, grace_days=config.labels.grace_days)
     return churns_from_contracts(
-        contract_terms(source), grace_days=config.labels.grace_days, data_end=source.data_end
+        terms, grace_days=config.labels.grace_days, data_end=source.data_end
     )
 
 

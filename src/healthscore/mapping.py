@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 
 from healthscore.errors import ConfigError
 from healthscore.schema import TABLES
+from healthscore.sql import literal, quote
 
 if TYPE_CHECKING:
     import duckdb
@@ -90,16 +91,6 @@ _PERIOD_ADD = re.compile(
 )
 ALLOWED = "an expression may hold only column names, numbers, + - * / and parentheses"
 _TOKEN = re.compile(rf"\s*(?:(?P<number>\d+(?:\.\d+)?|\.\d+)|(?P<name>{_NAME})|(?P<op>[-+*/()]))")
-
-
-def quote(identifier: str) -> str:
-    """Quote a SQL identifier for DuckDB."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def literal(text: str) -> str:
-    """A SQL string literal holding ``text``."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 # --------------------------------------------------------------------------- derivations

@@ -85,7 +85,14 @@ TABLES: dict[str, TableSpec] = {
                 _c("contract_id", "id", True, "Unique contract identifier."),
                 _c("account_id", "id", True, "The account holding the contract."),
                 _c("start_date", "timestamp", True, "First day covered."),
-                _c("end_date", "timestamp", True, "First day no longer covered (exclusive end)."),
+                _c(
+                    "end_date",
+                    "timestamp",
+                    True,
+                    "First day no longer covered (exclusive end). Billing systems often "
+                    "rewrite it at cancellation: it is read only for what is past at a "
+                    "snapshot and for churn labels.",
+                ),
                 _c(
                     "arr",
                     "number",
@@ -95,8 +102,28 @@ TABLES: dict[str, TableSpec] = {
                 ),
                 _c("plan", "text", False, "Plan or product tier."),
                 _c("seats", "number", False, "Licensed seats.", minimum=0),
-                _c("billing_period", "text", False, "'month' or 'year'."),
+                _c(
+                    "billing_period",
+                    "text",
+                    False,
+                    "Term length: month, quarter, halfyear (semiannual), year, or a whole "
+                    "number of months (24, 36). Renewal dates follow this term grid, not "
+                    "end_date.",
+                ),
                 _c("auto_renew", "bool", False, "Whether the term renews unless cancelled."),
+                _c(
+                    "scheduled_end",
+                    "timestamp",
+                    False,
+                    "The term end as signed, when the export keeps it beside an end_date "
+                    "that a cancellation may rewrite.",
+                ),
+                _c(
+                    "canceled_at",
+                    "timestamp",
+                    False,
+                    "When a cancellation was recorded (empty if none); known from that day on.",
+                ),
             ),
         ),
         TableSpec(

@@ -15,11 +15,13 @@ date on or after the earliest contract start to ``data_end`` (inclusive: a snaps
 ``data_end`` reads only the past and is what scoring uses; its labels are censored).
 
 In renewal mode (``labels.mode = "renewal"``) the snapshots are instead taken
-``renewal_offsets_days`` before each renewal date. The renewal date of a snapshot is the end
-of the latest-ending contract active at ``as_of`` among contracts that started before
-``as_of`` (the same date ``contract__days_to_renewal`` counts down to), so a snapshot is kept
-only when the contract ending on that date is the one then in force; the snapshots carry a
-``renewal_date`` column for :func:`healthscore.labels.make_labels`.
+``renewal_offsets_days`` before each renewal date. The renewal date of a snapshot is the
+latest renewal date known at ``as_of`` among the contracts active then (term grid, scheduled
+end or recorded cancellation: see :mod:`healthscore.contract_terms`; the same date
+``contract__days_to_renewal`` counts down to), so a snapshot is kept only when the renewal it
+counts down to is the one then in force: a cancellation rewritten into ``end_date`` later
+does not move it. The snapshots carry a ``renewal_date`` column for
+:func:`healthscore.labels.make_labels`.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from collections.abc import Iterable
 import pandas as pd
 
 from healthscore.config import Config
+from healthscore.contract_terms import known_renewal_sql, present_columns, register_terms
 from healthscore.errors import ConfigError, DataError
-from healthscore.labels import churn_dates, contract_terms_sql
+from healthscore.labels import churn_dates
 from healthscore.schema import EVENT_TABLES, TABLES
 from healthscore.storage import DataSource
 
@@ -57,10 +60,10 @@ def period_start(as_of: pd.Series, *, cadence: str = "month") -> pd.Series:
     return pd.to_datetime(as_of).dt.to_period(CADENCE_PERIOD[cadence]).dt.start_time
 
 
-def _pairs_filter_sql(source: DataSource, pairs: str) -> str:
+def _pairs_filter_sql(terms: str, pairs: str) -> str:
     """SQL keeping the eligible rows of the CTE ``pairs(account_id, as_of, ...)``."""
     return f"""
-        WITH terms AS ({contract_terms_sql(source)}),
+        WITH terms AS (SELECT * FROM {terms}),
         pairs AS ({pairs}),
         covered AS (
             SELECT DISTINCT p.* FROM pairs p JOIN terms t
@@ -91,11 +94,10 @@ def _run_filtered(
 ) -> pd.DataFrame:
     if churns is None:
         churns = churn_dates(source, config)
+    terms = register_terms(source, grace_days=config.labels.grace_days)
     source.con.register("_hs_churns", churns[["account_id", "churned_at"]])
     try:
-        out = source.query(
-            _pairs_filter_sql(source, pairs), {"data_end": source.data_end, **params}
-        )
+        out = source.query(_pairs_filter_sql(terms, pairs), {**params})
     finally:
         source.con.unregister("_hs_churns")
     for column in ("as_of", "renewal_date"):
@@ -136,23 +138,47 @@ def _renewal_snapshots(
     offsets = sorted(set(config.labels.renewal_offsets_days))
     if not offsets or min(offsets) <= 0:
         raise ConfigError("labels.renewal_offsets_days must be positive numbers of days")
-    pairs = """
+    known = known_renewal_sql(present_columns(source), t="t", as_of="c.as_of")
+    pairs = f"""
         WITH offsets AS (SELECT unnest($offsets::INTEGER[]) AS offset_days),
+        grid AS (
+            SELECT t.account_id, t.anchor, t.term_months,
+                   unnest(range(1, CAST(ceil((date_diff('month', t.anchor, t.end_date)
+                                             + $max_offset_months) / t.term_months) AS BIGINT) + 2))
+                       AS k
+            FROM terms t WHERE t.term_months IS NOT NULL
+        ),
+        boundaries AS (
+            SELECT account_id,
+                   CAST(anchor + to_months(CAST(k * term_months AS INTEGER)) AS DATE)
+                       AS renewal_date
+            FROM grid
+            UNION SELECT account_id, end_date FROM terms
+            {
+        "UNION SELECT account_id, scheduled_end FROM terms WHERE scheduled_end IS NOT NULL"
+        if "scheduled_end" in present_columns(source)
+        else ""
+    }
+        ),
         candidates AS (
-            SELECT DISTINCT t.account_id, t.end_date - o.offset_days AS as_of,
-                   t.end_date AS renewal_date
-            FROM terms t, offsets o
+            SELECT DISTINCT b.account_id, b.renewal_date - o.offset_days AS as_of, b.renewal_date
+            FROM boundaries b, offsets o
         ),
         current AS (
-            SELECT c.account_id, c.as_of, c.renewal_date, max(t.end_date) AS current_end
+            SELECT c.account_id, c.as_of, c.renewal_date, max({known}) AS current_renewal
             FROM candidates c JOIN terms t
-              ON t.account_id = c.account_id AND t.start_date < c.as_of AND c.as_of < t.end_date
+              ON t.account_id = c.account_id AND t.start_date < c.as_of AND c.as_of <= t.end_date
             GROUP BY ALL
         )
         SELECT account_id, as_of, renewal_date FROM current
-        WHERE current_end = renewal_date AND as_of >= $first AND as_of <= $last
+        WHERE current_renewal = renewal_date AND as_of >= $first AND as_of <= $last
     """
-    params = {"offsets": offsets, "first": first.date(), "last": last.date()}
+    params = {
+        "offsets": offsets,
+        "first": first.date(),
+        "last": last.date(),
+        "max_offset_months": max(offsets) // 28 + 1,
+    }
     return _run_filtered(source, config, pairs, params, churns)
 
 

@@ -98,6 +98,8 @@ class DataSource:
     data_end: pd.Timestamp
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     origin: str = "data"
+    #: Derived relations computed once per source (e.g. the contract terms), by name.
+    memo: dict[str, object] = field(default_factory=dict, repr=False)
 
     def has(self, table: str) -> bool:
         """Whether the optional ``table`` was supplied."""

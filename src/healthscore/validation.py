@@ -15,12 +15,20 @@ from typing import Literal
 import pandas as pd
 
 from healthscore.config import Config
+from healthscore.contract_terms import (
+    ACCEPTED_PERIODS,
+    measure_rewrites,
+    term_months_sql,
+    unknown_term_notice,
+)
 from healthscore.errors import SchemaError
 from healthscore.schema import EVENT_TABLES, PRIORITIES, TABLES
 from healthscore.storage import DataSource, open_source, quote, typed_expression
 
 Severity = Literal["error", "warning"]
 EXAMPLES = 5
+#: Share of last contracts ending off their term grid above which validation warns.
+REWRITE_SHARE = 0.05
 _FAMILY_OF = {name: spec.feature_family for name, spec in TABLES.items()}
 
 
@@ -97,9 +105,10 @@ def _count(source: DataSource, relation: str, where: str) -> int:
 class _Checker:
     """Runs the checks of one source and collects the problems."""
 
-    def __init__(self, source: DataSource, report: ValidationReport) -> None:
+    def __init__(self, source: DataSource, report: ValidationReport, grace_days: int) -> None:
         self.source = source
         self.report = report
+        self.grace_days = grace_days
 
     def flag(
         self,
@@ -199,6 +208,55 @@ class _Checker:
         )
         self.flag("error", name, key[0], where, f"duplicate {'/'.join(key)} values")
 
+    def _contract_terms(self) -> None:
+        """Billing periods that are no term, rewritten end dates, terms left unknown."""
+        if self.source.has_column("contracts", "billing_period"):
+            bad = "NULLIF(TRIM(billing_period), '') IS NOT NULL AND " + (
+                f"{term_months_sql('billing_period')} IS NULL"
+            )
+            values = self.source.con.execute(
+                f"SELECT DISTINCT billing_period FROM contracts WHERE {bad} ORDER BY 1 LIMIT 10"
+            ).fetchall()
+            if values:
+                found = ", ".join(repr(v[0]) for v in values)
+                self.flag(
+                    "error",
+                    "contracts",
+                    "billing_period",
+                    bad,
+                    f"billing periods must be {ACCEPTED_PERIODS}; found {found}. Recode "
+                    "yours in [data.tables.contracts.values.billing_period] of the config "
+                    '(e.g. monthly = "month")',
+                )
+                return
+        if self.report.errors:
+            return
+        notice = unknown_term_notice(self.source, grace_days=self.grace_days)
+        if notice:
+            self.report.problems.append(
+                Problem("warning", "contracts", "billing_period", 0, notice)
+            )
+        measure = measure_rewrites(self.source, grace_days=self.grace_days)
+        if measure.last_off_grid and measure.last_share >= REWRITE_SHARE:
+            self.report.problems.append(
+                Problem(
+                    "warning",
+                    "contracts",
+                    "end_date",
+                    measure.last_off_grid,
+                    f"{measure.last_off_grid:,} of the {measure.last_ended:,} accounts' last "
+                    f"contracts that ended ({measure.last_share:.0%}; {measure.off_grid:,} of "
+                    f"{measure.ended:,} ended contracts in all) end more than "
+                    f"{self.grace_days} days off their term grid (start_date plus whole "
+                    "billing periods): the mark of an export that rewrites end_date when a "
+                    "customer cancels mid-term. Features read renewal dates from the term "
+                    "grid, so they stay point-in-time; labels take such an end_date as the "
+                    "churn date. If your system records the cancellation, map canceled_at "
+                    "(and the signed term end as scheduled_end); see "
+                    "docs/own-data.md#point-in-time-traps",
+                )
+            )
+
     def rules(self) -> None:
         has = self.source.has
         if has("contracts"):
@@ -210,14 +268,7 @@ class _Checker:
                 "contracts that end on or before they start",
                 show=["start_date", "end_date"],
             )
-            if self.source.has_column("contracts", "billing_period"):
-                self.flag(
-                    "warning",
-                    "contracts",
-                    "billing_period",
-                    "billing_period IS NOT NULL AND lower(billing_period) NOT IN ('month', 'year')",
-                    "billing periods other than 'month' or 'year' are treated as unknown",
-                )
+            self._contract_terms()
         if has("support_tickets"):
             if self.source.has_column("support_tickets", "closed_at"):
                 self.flag(
@@ -262,9 +313,13 @@ class _Checker:
 
 
 def validate_source(
-    source: DataSource, missing: dict[str, list[str]] | None = None
+    source: DataSource,
+    missing: dict[str, list[str]] | None = None,
+    *,
+    config: Config | None = None,
 ) -> ValidationReport:
     """Validate an opened source; ``missing`` are the gaps recorded while opening it."""
+    config = config or Config()
     report = ValidationReport(source.origin, data_end=source.data_end)
     for table, columns in (missing or {}).items():
         report.problems.append(
@@ -288,7 +343,7 @@ def validate_source(
                     f"required table not found (expected {name}.parquet or {name}.csv)",
                 )
             )
-    checker = _Checker(source, report)
+    checker = _Checker(source, report, config.labels.grace_days)
     for name in TABLES:
         if name in source.present:
             checker.table(name)
@@ -307,4 +362,4 @@ def validate_data(path: str | Path, config: Config | None = None) -> ValidationR
     """
     missing: dict[str, list[str]] = {}
     source = open_source(path, config, missing_columns=missing)
-    return validate_source(source, missing)
+    return validate_source(source, missing, config=config)

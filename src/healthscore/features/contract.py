@@ -4,14 +4,20 @@ Features see the contract state *just before* ``as_of``: a contract is visible w
 started before ``as_of`` and active when it is visible and had not ended before ``as_of``
 (``start_date < as_of <= end_date``). Contracts starting on or after ``as_of`` (a renewal or
 upgrade signed for the future) therefore change nothing: not the ARR, not the renewal
-count, not the days to renewal. A contract ending exactly on ``as_of`` is still the current
-one, with 0 days to renewal; a contract starting exactly on ``as_of`` is not seen yet, so on
-an account's very first day the money features are missing. Tenure counts from
-``accounts.created_at`` (when on or before ``as_of``) or the first visible contract start,
-whichever is earlier.
+count, not the days to renewal. A contract ending exactly on ``as_of`` is still active; a
+contract starting exactly on ``as_of`` is not seen yet, so on an account's very first day the
+money features are missing. Tenure counts from ``accounts.created_at`` (when on or before
+``as_of``) or the first visible contract start, whichever is earlier.
 
-The *current* contract is the latest-ending active one (ties: latest start, then id); its
-end is the renewal date, and its plan, billing period and auto-renew flag are reported.
+``end_date`` is only compared with ``as_of``: its value reaches no feature, because billing
+systems rewrite it when a customer cancels. Renewal dates and term lengths come from the
+term grid instead (:mod:`healthscore.contract_terms`): each active contract's renewal date
+*as known at* ``as_of``. The *current* contract is the active one with the latest known
+renewal date (ties: earliest start, the base contract an add-on co-terms with, then id);
+its renewal date, term length, plan, billing period and auto-renew flag are reported.
+``contract__cancellation_known`` (with the optional ``canceled_at`` column) says whether a
+cancellation of an active contract was recorded before ``as_of``.
+
 A *renewal* is a visible contract starting at, or within ``labels.grace_days`` after, the end
 of all the account's earlier coverage; one starting before that end is an upgrade, one
 starting later a win-back. ARR and seats sum over active contracts; their relative change
@@ -23,28 +29,38 @@ from __future__ import annotations
 
 import pandas as pd
 
+from healthscore.contract_terms import known_renewal_sql, present_columns, term_days_sql
 from healthscore.features.engine import Session, ratio
 
 STAGES: tuple[tuple[int, str], ...] = ((90, "onboarding"), (365, "adoption"))
 MATURE = "mature"
 
 
-def _at(offset: int) -> str:
-    point = "s.as_of" if offset == 0 else f"(s.as_of - INTERVAL {offset} DAY)"
-    return f"t.start_date < {point} AND t.end_date >= {point}"
+def _at(offset: int, contract: str = "j", snapshot: str = "j") -> str:
+    """SQL: the contract row was active just before ``as_of - offset`` days."""
+    as_of = f"{snapshot}.as_of"
+    point = as_of if offset == 0 else f"({as_of} - INTERVAL {offset} DAY)"
+    return f"{contract}.start_date < {point} AND {contract}.end_date >= {point}"
 
 
 def _select(run: Session) -> str:
     has = {
-        c: run.has_column("contracts", c) for c in ("plan", "seats", "billing_period", "auto_renew")
+        c: run.has_column("contracts", c)
+        for c in ("plan", "seats", "billing_period", "auto_renew", "canceled_at")
     }
-    current_key = "(t.end_date, t.start_date, t.contract_id)"
+    present = present_columns(run.source)
+    known = known_renewal_sql(present, t="t", as_of="s.as_of")
+    term_days = term_days_sql(present, t="t", as_of="s.as_of")
+    # The current contract: latest known renewal, then earliest start (the base contract an
+    # add-on co-terms with), then smallest id: arg_min over this key.
+    current_key = "(DATE '1970-01-01' - j.known_renewal, j.start_date, j.contract_id)"
+    active = "j.known_renewal IS NOT NULL"
     optional = []
     outputs = []
     if has["seats"]:
         optional += [
-            f"sum(t.seats) FILTER (WHERE {_at(0)}) AS seats",
-            f"sum(t.seats) FILTER (WHERE {_at(90)}) AS seats_90",
+            f"sum(j.seats) FILTER (WHERE {_at(0)}) AS seats",
+            f"sum(j.seats) FILTER (WHERE {_at(90)}) AS seats_90",
         ]
         outputs += [
             "CAST(a.seats AS DOUBLE) AS contract__seats",
@@ -53,16 +69,22 @@ def _select(run: Session) -> str:
     for column in ("billing_period", "plan"):
         if has[column]:
             optional.append(
-                f"arg_max_null(CAST(t.{column} AS VARCHAR), {current_key}) FILTER (WHERE {_at(0)}) "
+                f"arg_min_null(CAST(j.{column} AS VARCHAR), {current_key}) FILTER (WHERE {active}) "
                 f"AS {column}"
             )
             outputs.append(f"a.{column} AS contract__{column}")
     if has["auto_renew"]:
         optional.append(
-            f"arg_max_null(CAST(t.auto_renew AS DOUBLE), {current_key}) FILTER (WHERE {_at(0)}) "
+            f"arg_min_null(CAST(j.auto_renew AS DOUBLE), {current_key}) FILTER (WHERE {active}) "
             "AS auto_renew"
         )
         outputs.append("a.auto_renew AS contract__auto_renew")
+    if has["canceled_at"]:
+        optional.append(
+            "max(CASE WHEN j.canceled_at < j.as_of THEN 1.0 ELSE 0.0 END) "
+            f"FILTER (WHERE {active}) AS cancellation_known"
+        )
+        outputs.append("a.cancellation_known AS contract__cancellation_known")
     extra_aggregates = "".join(f",\n                   {x}" for x in optional)
     extra_outputs = "".join(f",\n               {x}" for x in outputs)
     (onboarding_days, onboarding), (adoption_days, adoption) = STAGES
@@ -78,19 +100,25 @@ def _select(run: Session) -> str:
                                AND start_date <= covered_until + $grace, false) AS is_renewal
             FROM ordered
         ),
-        a AS (
-            SELECT s._row,
-                   min(t.start_date) AS first_start,
-                   count(*) FILTER (WHERE t.is_renewal) AS renewals,
-                   max(t.end_date) FILTER (WHERE {_at(0)}) AS renewal_date,
-                   arg_max_null(t.end_date - t.start_date, {current_key}) FILTER (WHERE {_at(0)})
-                       AS length_days,
-                   sum(t.arr) FILTER (WHERE {_at(0)}) AS arr,
-                   sum(t.arr) FILTER (WHERE {_at(90)}) AS arr_90,
-                   sum(t.arr) FILTER (WHERE {_at(180)}) AS arr_180{extra_aggregates}
+        j AS (
+            SELECT s._row, s.as_of, t.*,
+                   CASE WHEN {_at(0, "t", "s")} THEN {known} END AS known_renewal,
+                   CASE WHEN {_at(0, "t", "s")} THEN {term_days} END AS term_days
             FROM _hs_snapshots s JOIN t
               ON t.aid = s.aid AND t.start_date < s.as_of
-            GROUP BY s._row
+        ),
+        a AS (
+            SELECT j._row,
+                   min(j.start_date) AS first_start,
+                   count(*) FILTER (WHERE j.is_renewal) AS renewals,
+                   max(j.known_renewal) AS renewal_date,
+                   arg_min_null(j.term_days, {current_key}) FILTER (WHERE {active})
+                       AS length_days,
+                   sum(j.arr) FILTER (WHERE {_at(0)}) AS arr,
+                   sum(j.arr) FILTER (WHERE {_at(90)}) AS arr_90,
+                   sum(j.arr) FILTER (WHERE {_at(180)}) AS arr_180{extra_aggregates}
+            FROM j
+            GROUP BY j._row
         ),
         tenure AS (
             SELECT s._row, s.as_of - least(

@@ -19,7 +19,8 @@ replacing it and the family SQL:
   ``age <= n``. Joining day-level aggregates to this calendar on ``day`` is an equi-join, so
   windowing an event log costs one hash join of its account-day (or user-day) aggregates
   instead of a range join per event.
-* ``_hs_terms``: the clean contract terms (see :func:`healthscore.labels.contract_terms_sql`).
+* ``_hs_terms``: the clean contract terms with their term grid (see
+  :mod:`healthscore.contract_terms`).
 
 Every query binds ``$data_end``: events on or after it have not happened yet and are ignored.
 The temporary tables live on the source's connection for the duration of one
@@ -38,7 +39,7 @@ import pandas as pd
 import pyarrow as pa
 
 from healthscore.config import Config
-from healthscore.labels import contract_terms_sql
+from healthscore.contract_terms import register_terms
 from healthscore.storage import DataSource
 
 #: Longest window any feature reads, in days (satisfaction reads 180).
@@ -139,10 +140,10 @@ def session(source: DataSource, snapshots: pd.DataFrame, config: Config) -> Iter
         """,
             days=CALENDAR_DAYS,
         )
+        terms = register_terms(source, grace_days=config.labels.grace_days)
         run.execute(f"""
             CREATE OR REPLACE TEMP TABLE _hs_terms AS
-            SELECT t.*, a.aid FROM ({contract_terms_sql(source)}) t JOIN _hs_accounts a
-            USING (account_id)
+            SELECT t.*, a.aid FROM {terms} t JOIN _hs_accounts a USING (account_id)
         """)
         yield run
     finally:

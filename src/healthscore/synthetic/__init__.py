@@ -15,6 +15,7 @@ Examples
 Timestamp('2024-07-01 00:00:00')
 """
 
+from healthscore.synthetic.billing_export import BillingExport
 from healthscore.synthetic.catalogue import (
     ADVANCED_FEATURES,
     CAUSE_REASONS,
@@ -29,6 +30,7 @@ from healthscore.synthetic.world import World, generate_world
 
 __all__ = [
     "ADVANCED_FEATURES",
+    "BillingExport",
     "CAUSES",
     "CAUSE_REASONS",
     "CORE_FEATURES",

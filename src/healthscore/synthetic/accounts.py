@@ -140,7 +140,12 @@ def draw_accounts(
     seats_spec = np.array(cat.SEGMENT_SEATS)[segment]
     seats = _bounded_lognormal(rng, *seats_spec.T, sigma=0.5).round().astype(np.int64)
     plan = _choice_rows(rng, np.array(cat.SEGMENT_PLAN_MIX)[segment])
-    term_choice = _choice_rows(rng, np.array(cat.SEGMENT_TERM_MIX)[segment])
+    term_mix = np.array(cat.SEGMENT_TERM_MIX)
+    if params.halfyear_share > 0:  # the default world draws exactly as before
+        halfyear = term_mix[:, 1] * params.halfyear_share
+        term_mix[:, 1] -= halfyear
+        term_mix[:, 4] += halfyear
+    term_choice = _choice_rows(rng, term_mix[segment])
     term_months = np.array(cat.TERM_MONTHS)[term_choice]
     negotiated = np.where(
         segment == 2,

@@ -82,15 +82,18 @@ SEGMENT_PLAN_MIX: tuple[tuple[float, ...], ...] = (
 )
 
 #: Contract term lengths in months and their mix per segment: month-to-month, one year,
-#: two years, three years.
-TERM_MONTHS: tuple[int, ...] = (1, 12, 24, 36)
+#: two years, three years, half a year. Half-year terms are off in the default world
+#: (``SimulatorParameters.halfyear_share`` moves part of the one-year terms to them).
+TERM_MONTHS: tuple[int, ...] = (1, 12, 24, 36, 6)
 SEGMENT_TERM_MIX: tuple[tuple[float, ...], ...] = (
-    (0.80, 0.20, 0.00, 0.00),
-    (0.35, 0.65, 0.00, 0.00),
-    (0.00, 0.65, 0.20, 0.15),
+    (0.80, 0.20, 0.00, 0.00, 0.00),
+    (0.35, 0.65, 0.00, 0.00, 0.00),
+    (0.00, 0.65, 0.20, 0.15, 0.00),
 )
-#: Discount off list price by term (month, year, two, three years).
-TERM_DISCOUNT: tuple[float, ...] = (0.0, 0.15, 0.20, 0.20)
+#: Discount off list price by term (month, year, two, three years, half a year).
+TERM_DISCOUNT: tuple[float, ...] = (0.0, 0.15, 0.20, 0.20, 0.08)
+#: How each term length is written as a billing period in the ``contracts`` table.
+BILLING_PERIODS: dict[int, str] = {1: "month", 6: "halfyear", 12: "year", 24: "24", 36: "36"}
 
 INDUSTRIES: tuple[str, ...] = (
     "software",

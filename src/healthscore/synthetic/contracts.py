@@ -114,7 +114,9 @@ class ContractBook:
                 "arr": np.round(arr, 2),
                 "plan": pd.array(np.array(cat.PLANS)[acc.plan[account]], dtype="str"),
                 "seats": rows["seats"].astype(np.int64),
-                "billing_period": pd.array(np.where(months == 1, "month", "year"), dtype="str"),
+                "billing_period": pd.array(
+                    [cat.BILLING_PERIODS[int(m)] for m in months], dtype="str"
+                ),
                 "auto_renew": self.auto_renew[account],
                 "term_months": months.astype(np.int64),
             }

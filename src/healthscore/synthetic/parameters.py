@@ -29,6 +29,9 @@ class SimulatorParameters:
     warmup_months: int = 6
     """Months simulated before ``start`` (unobserved, churn-free) to settle pre-existing states."""
 
+    halfyear_share: float = 0.0
+    """Share of one-year terms drawn as half-year terms instead (0: none, the default world)."""
+
     # Engagement and onboarding.
     logins_per_user_month: float = 4.5
     """Mean logins per active user in a full month for an average account."""

@@ -23,6 +23,7 @@ from healthscore.synthetic.behaviour import (
     nps_table,
     tickets_table,
 )
+from healthscore.synthetic.billing_export import BillingExport, cancel_mid_term
 from healthscore.synthetic.dates import Calendar
 from healthscore.synthetic.dynamics import simulate
 from healthscore.synthetic.parameters import SimulatorParameters
@@ -69,6 +70,7 @@ def generate_world(
     end: str | pd.Timestamp = "2026-01-01",
     seed: int = 42,
     parameters: SimulatorParameters | None = None,
+    billing: BillingExport | None = None,
 ) -> World:
     """Simulate ``n_accounts`` B2B SaaS accounts from ``start`` to ``end``.
 
@@ -83,6 +85,10 @@ def generate_world(
         Seed of every random draw; the same seed gives identical tables.
     parameters
         The simulator's knobs; the defaults give the documented world.
+    billing
+        Export the contracts as a billing system would, with mid-term cancellations (see
+        :mod:`healthscore.synthetic.billing_export`); ``None`` (the default world): every
+        account leaves at a term end and ``end_date`` is always the scheduled one.
 
     Returns
     -------
@@ -100,8 +106,8 @@ def generate_world(
         raise ValueError(f"n_accounts must be at least 1, got {n_accounts}")
     params = parameters or SimulatorParameters()
     calendar = Calendar.build(start, end, warmup_months=params.warmup_months)
-    account_rng, loop_rng, event_rng, label_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
+    account_rng, loop_rng, event_rng, label_rng, export_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)
     )
     accounts = draw_accounts(n_accounts, calendar=calendar, rng=account_rng, params=params)
     simulation = simulate(accounts, calendar=calendar, rng=loop_rng, params=params)
@@ -123,6 +129,8 @@ def generate_world(
         "accounts": truth_accounts(accounts, simulation),
         "hazard": truth_hazard(accounts, simulation),
     }
+    if billing is not None:
+        tables, truth["cancellations"] = cancel_mid_term(tables, export=billing, rng=export_rng)
     return World(
         tables, truth, pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize(), seed
     )

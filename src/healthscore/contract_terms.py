@@ -1,0 +1,448 @@
+"""Contract terms as a billing system schedules them, and what of them is known at a date.
+
+Real exports are not point-in-time. Many billing and CRM systems overwrite a contract's
+``end_date`` when the customer cancels mid-term, so the export shows an end that nobody knew
+before the cancellation. A feature that reads ``end_date`` at a snapshot before the
+cancellation ("renewal due in 12 days") then carries the future into the past, and every
+figure measured on such an export is inflated. The contract features therefore read *terms*,
+not end dates:
+
+Term length
+    ``billing_period`` is the length of one term: ``month``, ``quarter``, ``halfyear``
+    (``semiannual``), ``year`` (and common spellings of these), or a whole number of months
+    (``24``, ``36`` for multi-year terms). Other values are a validation error.
+
+Term grid
+    A term starts at an *anchor* and renews every ``term`` months after it:
+    ``anchor + k * term`` for k = 1, 2, ... (month arithmetic; the 31st of a month becomes
+    the last day of a shorter month, counted from the anchor every time). A contract's anchor
+    is its own start, except for a row that continues the term of the row before it (same
+    term length, starting while that row still ran, or on the day it was closed mid-term:
+    a co-termed upgrade or add-on): it keeps that row's anchor, because a co-termed upgrade
+    renews with the term it joined (:func:`term_anchors`). A new term that starts mid-term
+    of the old one with the same length (a renegotiated deal) cannot be told apart from an
+    upgrade without ``scheduled_end``.
+
+Known renewal date at ``as_of``
+    For a contract that started before ``as_of`` and had not ended before it:
+
+    1. its ``end_date``, when a cancellation was recorded before ``as_of`` (optional column
+       ``canceled_at``): the cancellation made the end known;
+    2. ``scheduled_end`` (optional column: the term end as signed), when on or after
+       ``as_of``;
+    3. the first boundary of its term grid on or after ``as_of`` (counted from
+       ``scheduled_end`` when that is given and already past);
+    4. otherwise, when the term is unknown, its ``end_date``: the old reading, which trusts
+       that the export never rewrites end dates. ``validate`` and ``train`` say so.
+
+``end_date`` is otherwise only compared with ``as_of`` (did the contract end before it?),
+which is known at ``as_of``, and it defines churn for the labels, which look forward anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from healthscore.sql import literal, quote
+from healthscore.storage import DataSource
+
+#: Words a billing period may hold, and the term length in months each stands for.
+TERM_WORDS: dict[str, int] = {
+    **{w: 1 for w in ("month", "monthly", "mo", "mthly", "m")},
+    **{w: 3 for w in ("quarter", "quarterly", "q")},
+    **{
+        w: 6
+        for w in (
+            "halfyear",
+            "half-year",
+            "half_year",
+            "semiannual",
+            "semi-annual",
+            "semi_annual",
+            "semiannually",
+            "biannual",
+            "biannually",
+        )
+    },
+    **{w: 12 for w in ("year", "yearly", "annual", "annually", "y", "yr")},
+}
+#: How the accepted values are named in messages.
+ACCEPTED_PERIODS = (
+    "month, quarter, halfyear (semiannual), year, or a whole number of months (24, 36)"
+)
+#: Optional contract columns read here beyond the contract's core.
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "plan",
+    "seats",
+    "billing_period",
+    "auto_renew",
+    "scheduled_end",
+    "canceled_at",
+)
+#: Longest term accepted as a whole number of months (ten years).
+MAX_TERM_MONTHS = 120
+
+
+def term_months_sql(expr: str) -> str:
+    """SQL turning a billing-period value into its term length in months (NULL if unknown).
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> annual, three_years = term_months_sql("'Annual'"), term_months_sql("'36'")
+    >>> duckdb.sql(f"SELECT {annual}, {three_years}").fetchall()
+    [(12, 36)]
+    """
+    text = f"lower(trim(CAST({expr} AS VARCHAR)))"
+    by_months: dict[int, list[str]] = {}
+    for word, months in TERM_WORDS.items():
+        by_months.setdefault(months, []).append(word)
+    cases = " ".join(
+        f"WHEN {text} IN ({', '.join(literal(w) for w in words)}) THEN {months}"
+        for months, words in by_months.items()
+    )
+    whole = f"TRY_CAST({text} AS DOUBLE)"
+    return (
+        f"(CASE {cases} WHEN {whole} = round({whole}) AND {whole} >= 1 "
+        f"AND {whole} <= {MAX_TERM_MONTHS} THEN CAST({whole} AS INTEGER) END)"
+    )
+
+
+def contract_terms_sql(has_column: set[str] | frozenset[str]) -> str:
+    """SQL for the clean contract terms; bind ``$data_end``.
+
+    ``has_column`` names the optional contract columns present. Exact duplicate rows count
+    once, dates are days, rows without dates or with an end not after the start are dropped,
+    contracts of accounts missing from ``accounts`` and contracts starting on or after
+    ``data_end`` (not yet happened) are ignored. Adds ``term_months`` (NULL when unknown).
+    """
+    optional = [c for c in OPTIONAL_COLUMNS if c in has_column]
+    dates = {"scheduled_end", "canceled_at"}
+    extra = "".join(
+        f", CAST({quote(c)} AS DATE) AS {quote(c)}" if c in dates else f", {quote(c)}"
+        for c in optional
+    )
+    months = term_months_sql("billing_period") if "billing_period" in has_column else "NULL"
+    return f"""
+        SELECT DISTINCT contract_id, account_id,
+               CAST(start_date AS DATE) AS start_date, CAST(end_date AS DATE) AS end_date,
+               arr{extra}, CAST({months} AS INTEGER) AS term_months
+        FROM contracts
+        WHERE account_id IN (SELECT account_id FROM accounts)
+          AND start_date IS NOT NULL AND end_date IS NOT NULL
+          AND CAST(end_date AS DATE) > CAST(start_date AS DATE)
+          AND start_date < $data_end
+    """
+
+
+def add_months(dates: pd.Series, months: pd.Series | np.ndarray) -> pd.Series:
+    """``dates`` plus whole ``months``, the day clamped to the end of a shorter month.
+
+    The same arithmetic as SQL's ``date + INTERVAL n MONTH``; NaN months give NaT.
+
+    Examples
+    --------
+    >>> add_months(pd.Series(pd.to_datetime(["2024-01-31", "2024-03-15"])), [1, 12]).tolist()
+    [Timestamp('2024-02-29 00:00:00'), Timestamp('2025-03-15 00:00:00')]
+    """
+    dates = pd.to_datetime(pd.Series(dates)).reset_index(drop=True)
+    months = pd.Series(np.asarray(months, dtype="float64"))
+    ok = dates.notna() & months.notna()
+    out = pd.Series(pd.NaT, index=dates.index, dtype="datetime64[ns]")
+    if not ok.any():
+        return out
+    d = dates[ok]
+    total = d.dt.year * 12 + (d.dt.month - 1) + months[ok].astype("int64")
+    year, month = total // 12, total % 12 + 1
+    first = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": 1}))
+    day = np.minimum(d.dt.day, first.dt.days_in_month)
+    out[ok] = first + pd.to_timedelta(day - 1, unit="D")
+    return out
+
+
+def grid_distance_days(day: pd.Series, anchor: pd.Series, months: pd.Series) -> pd.Series:
+    """Days from ``day`` to the nearest boundary ``anchor + k * months`` (k >= 0) of a grid.
+
+    Examples
+    --------
+    >>> grid_distance_days(pd.Series(pd.to_datetime(["2024-08-01", "2025-03-12"])),
+    ...                    pd.Series(pd.to_datetime(["2023-03-10", "2023-03-10"])),
+    ...                    pd.Series([12, 12])).tolist()
+    [144, 2]
+    """
+    day, anchor = pd.to_datetime(day), pd.to_datetime(anchor)
+    months = pd.Series(np.asarray(months, dtype="float64"), index=day.index)
+    elapsed = (day.dt.year - anchor.dt.year) * 12 + (day.dt.month - anchor.dt.month)
+    base = np.floor(elapsed / months)
+    nearest = None
+    for step in (-1, 0, 1):
+        k = np.maximum(base + step, 0)
+        boundary = add_months(anchor, (k * months).to_numpy())
+        gap = (day.reset_index(drop=True) - boundary).abs().dt.days
+        nearest = gap if nearest is None else np.minimum(nearest, gap)
+    return pd.Series(np.asarray(nearest), index=day.index)
+
+
+def term_anchors(terms: pd.DataFrame, *, grace_days: int) -> pd.Series:
+    """The anchor of each contract's term grid (see the module docstring).
+
+    ``terms`` has ``account_id, contract_id, start_date, end_date, term_months``; the result
+    is aligned with its index. A row keeps the anchor of the row before it (same account, in
+    start order) when both have the same known term and the row *continues* that term:
+
+    * it started while the previous row still ran (``start_date < previous end_date``): a
+      co-termed upgrade or add-on; or
+    * it started the day the previous row ended, more than ``grace_days`` away from any
+      boundary of the previous row's grid: the previous row was closed mid-term by this one
+      (an upgrade). Starting on (or within ``grace_days`` of) a boundary is a renewal: a new
+      term, anchored at its own start.
+
+    ``previous end_date`` is read only as "after / on this row's start", which is known by
+    the time this row is visible. Chains of continuing rows are followed to their first row.
+
+    Examples
+    --------
+    >>> terms = pd.DataFrame({
+    ...     "account_id": ["a", "a", "a"], "contract_id": ["c1", "c2", "c3"],
+    ...     "start_date": pd.to_datetime(["2024-01-10", "2024-05-02", "2025-01-10"]),
+    ...     "end_date": pd.to_datetime(["2024-05-02", "2025-01-10", "2026-01-10"]),
+    ...     "term_months": [12, 12, 12]})
+    >>> term_anchors(terms, grace_days=30).dt.strftime("%Y-%m-%d").tolist()
+    ['2024-01-10', '2024-01-10', '2025-01-10']
+    """
+    if terms.empty:
+        return pd.Series(pd.to_datetime([]), index=terms.index, dtype="datetime64[ns]")
+    order = terms.sort_values(["account_id", "start_date", "contract_id"]).index
+    frame = terms.loc[order, ["account_id", "start_date", "end_date", "term_months"]]
+    frame = frame.reset_index(drop=True)
+    start = pd.to_datetime(frame["start_date"])
+    previous_end = pd.to_datetime(frame["end_date"]).shift(1)
+    months = pd.to_numeric(frame["term_months"], errors="coerce").astype("float64")
+    same_term = (
+        frame["account_id"].eq(frame["account_id"].shift(1))
+        & months.notna()
+        & months.eq(months.shift(1))
+    )
+    overlaps = (same_term & (start < previous_end)).to_numpy()
+    follows = np.flatnonzero(same_term & (start == previous_end))
+    anchor = start.copy()
+    for _ in range(len(frame)):
+        prev_anchor = anchor.shift(1)
+        inherit = overlaps.copy()
+        if len(follows):
+            distance = grid_distance_days(
+                start.iloc[follows].reset_index(drop=True),
+                prev_anchor.iloc[follows].reset_index(drop=True),
+                months.iloc[follows].reset_index(drop=True),
+            )
+            inherit[follows] = distance.to_numpy() > grace_days
+        updated = start.where(~inherit, prev_anchor)
+        if updated.equals(anchor):
+            break
+        anchor = updated
+    return pd.Series(anchor.to_numpy(), index=order).reindex(terms.index)
+
+
+def next_boundary_sql(anchor: str, months: str, as_of: str) -> str:
+    """SQL for the first ``anchor + k * months`` (k >= 1) on or after ``as_of``.
+
+    ``j`` is the fewest whole months after ``anchor`` that reach ``as_of``; the boundary is
+    the first multiple of ``months`` at or past ``j``.
+    """
+    n = f"date_diff('month', {anchor}, {as_of})"
+    reached = f"CAST({anchor} + to_months(CAST({n} AS INTEGER)) AS DATE) >= {as_of}"
+    j = f"({n} + CASE WHEN {reached} THEN 0 ELSE 1 END)"
+    k = f"greatest(1, CAST(ceil({j} / {months}) AS INTEGER))"
+    return f"CAST({anchor} + to_months(CAST({k} * {months} AS INTEGER)) AS DATE)"
+
+
+def known_renewal_sql(has_column: set[str] | frozenset[str], *, t: str = "t", as_of: str) -> str:
+    """SQL for the renewal date of contract row ``t`` as known at ``as_of``.
+
+    ``has_column`` names the optional contract columns present (``canceled_at``,
+    ``scheduled_end``); see the module docstring for the order of the rules.
+    """
+    cases = []
+    if "canceled_at" in has_column:
+        cases.append(f"WHEN {t}.canceled_at < {as_of} THEN {t}.end_date")
+    if "scheduled_end" in has_column:
+        cases.append(f"WHEN {t}.scheduled_end >= {as_of} THEN {t}.scheduled_end")
+        grid_anchor = f"coalesce({t}.scheduled_end, {t}.anchor)"
+    else:
+        grid_anchor = f"{t}.anchor"
+    grid = next_boundary_sql(grid_anchor, f"{t}.term_months", as_of)
+    cases.append(f"WHEN {t}.term_months IS NOT NULL THEN {grid}")
+    return f"(CASE {' '.join(cases)} ELSE {t}.end_date END)"
+
+
+def term_days_sql(has_column: set[str] | frozenset[str], *, t: str = "t", as_of: str) -> str:
+    """SQL for the length in days of contract row ``t``'s term in force at ``as_of``.
+
+    ``scheduled_end - start_date`` when the scheduled end is given; else the term of its grid
+    that ends at the next boundary (365 or 366 days for a yearly term); else (term unknown)
+    ``end_date - start_date``.
+    """
+    boundary = next_boundary_sql(f"{t}.anchor", f"{t}.term_months", as_of)
+    one_term = f"{boundary} - CAST({boundary} - to_months({t}.term_months) AS DATE)"
+    cases = []
+    if "scheduled_end" in has_column:
+        cases.append(f"WHEN {t}.scheduled_end IS NOT NULL THEN {t}.scheduled_end - {t}.start_date")
+    cases.append(f"WHEN {t}.term_months IS NOT NULL THEN {one_term}")
+    return f"(CASE {' '.join(cases)} ELSE {t}.end_date - {t}.start_date END)"
+
+
+#: The temporary table holding the terms of a source, with anchors (see :func:`register_terms`).
+TERMS_TABLE = "_hs_contract_terms"
+
+
+def present_columns(source: DataSource) -> frozenset[str]:
+    """The optional contract columns (:data:`OPTIONAL_COLUMNS`) the source supplies."""
+    return frozenset(c for c in OPTIONAL_COLUMNS if source.has_column("contracts", c))
+
+
+def contract_terms(source: DataSource, *, grace_days: int) -> pd.DataFrame:
+    """The clean contract terms with ``term_months`` and ``anchor``, sorted by account.
+
+    See :func:`contract_terms_sql` for what is cleaned and :func:`term_anchors` for anchors.
+    Computed once per source and grace period; callers get a copy.
+    """
+    key = f"contract_terms:{grace_days}"
+    cached = source.memo.get(key)
+    if isinstance(cached, pd.DataFrame):
+        return cached.copy()
+    terms = source.query(contract_terms_sql(present_columns(source)), {"data_end": source.data_end})
+    for column in ("start_date", "end_date", "scheduled_end", "canceled_at"):
+        if column in terms.columns:
+            terms[column] = pd.to_datetime(terms[column])
+    terms["term_months"] = pd.to_numeric(terms["term_months"]).astype("Int64")
+    terms["anchor"] = term_anchors(terms, grace_days=grace_days)
+    terms = terms.sort_values(
+        ["account_id", "start_date", "end_date", "contract_id"], ignore_index=True
+    )
+    source.memo[key] = terms
+    return terms.copy()
+
+
+def register_terms(source: DataSource, *, grace_days: int) -> str:
+    """Make the terms a temporary table of the source's connection; return its name.
+
+    Computed once per source and grace period: snapshots, labels and every feature build
+    read the same table.
+    """
+    key = f"{TERMS_TABLE}:{grace_days}"
+    if source.memo.get(TERMS_TABLE) == key:
+        return TERMS_TABLE
+    terms = contract_terms(source, grace_days=grace_days)
+    source.con.register("_hs_terms_frame", terms)
+    try:
+        dates = [
+            c
+            for c in ("start_date", "end_date", "scheduled_end", "canceled_at", "anchor")
+            if c in terms.columns
+        ]
+        casts = ", ".join(f"CAST({quote(c)} AS DATE) AS {quote(c)}" for c in dates)
+        source.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {TERMS_TABLE} AS "
+            f"SELECT * REPLACE ({casts}, CAST(term_months AS INTEGER) AS term_months) "
+            "FROM _hs_terms_frame"
+        )
+    finally:
+        source.con.unregister("_hs_terms_frame")
+    source.memo[TERMS_TABLE] = key
+    return TERMS_TABLE
+
+
+def unknown_term_notice(source: DataSource, *, grace_days: int) -> str | None:
+    """One plain sentence when some contracts' terms are unknown, else None.
+
+    For those contracts ``contract__days_to_renewal`` and ``contract__length_days`` read
+    ``end_date`` (the old reading), which is only safe when the export never rewrites end
+    dates at cancellation.
+    """
+    present = present_columns(source)
+    if "billing_period" not in present and "scheduled_end" not in present:
+        return (
+            "contracts has no billing_period (nor scheduled_end): days to renewal and contract "
+            "length then trust end_date, which many billing systems rewrite when a customer "
+            "cancels mid-term. Map billing_period (or scheduled_end) if your export has it; "
+            "see docs/own-data.md#point-in-time-traps."
+        )
+    register_terms(source, grace_days=grace_days)
+    scheduled = "AND scheduled_end IS NULL" if "scheduled_end" in present else ""
+    unknown, total = source.con.execute(
+        f"SELECT count(*) FILTER (WHERE term_months IS NULL {scheduled}), count(*) "
+        f"FROM {TERMS_TABLE}"
+    ).fetchone()
+    if not unknown:
+        return None
+    return (
+        f"{unknown:,} of {total:,} contracts have no known term (empty billing_period"
+        f"{' and scheduled_end' if scheduled else ''}): for them days to renewal and contract "
+        "length trust end_date, which many billing systems rewrite when a customer cancels "
+        "mid-term. See docs/own-data.md#point-in-time-traps."
+    )
+
+
+def _distance_to_grid_sql(day: str, anchor: str, months: str) -> str:
+    """SQL: days from ``day`` to the nearest boundary ``anchor + k * months`` of a term grid."""
+    n = f"date_diff('month', {anchor}, {day})"
+    base = f"CAST(floor({n} / {months}) AS INTEGER)"
+    boundary = [
+        f"CAST({anchor} + to_months(CAST(({base} + {d}) * {months} AS INTEGER)) AS DATE)"
+        for d in (-1, 0, 1)
+    ]
+    return "least(" + ", ".join(f"abs({day} - {b})" for b in boundary) + ")"
+
+
+@dataclass(frozen=True)
+class RewriteMeasure:
+    """How many ended contracts end off their term grid: the mark of rewritten end dates."""
+
+    ended: int
+    off_grid: int
+    last_ended: int
+    last_off_grid: int
+
+    @property
+    def last_share(self) -> float:
+        """Share of the accounts' last contracts that ended off their grid."""
+        return self.last_off_grid / self.last_ended if self.last_ended else 0.0
+
+
+def measure_rewrites(source: DataSource, *, grace_days: int) -> RewriteMeasure:
+    """Count ended contracts whose ``end_date`` lies more than ``grace_days`` off their grid.
+
+    The grid is the contract's own (from its start) or the one it co-terms with (from its
+    anchor); an end on either is a scheduled end.
+
+    Only contracts with a known term long enough to tell (half a term beyond the grace
+    period) are counted; an account's *last* contract is its latest-ending one. Upgrades
+    close a row mid-term too, but are followed by the upgraded row, so the last contracts
+    are the ones that tell a rewritten cancellation.
+    """
+    register_terms(source, grace_days=grace_days)
+    # On the grid of its own start or of the term it co-terms with: either is a scheduled end.
+    distance = (
+        f"least({_distance_to_grid_sql('end_date', 'anchor', 'term_months')}, "
+        f"{_distance_to_grid_sql('end_date', 'start_date', 'term_months')})"
+    )
+    row = source.con.execute(
+        f"""
+        WITH ended AS (
+            SELECT *, {distance} > $grace AS off_grid,
+                   end_date = max(end_date) OVER (PARTITION BY account_id) AS is_last
+            FROM {TERMS_TABLE}
+            WHERE end_date < $data_end AND term_months IS NOT NULL
+              AND term_months * 30 > 2 * $grace
+        )
+        SELECT count(*), count(*) FILTER (WHERE off_grid),
+               count(*) FILTER (WHERE is_last),
+               count(*) FILTER (WHERE is_last AND off_grid)
+        FROM ended
+        """,
+        {"grace": grace_days, "data_end": source.data_end.date()},
+    ).fetchall()[0]
+    return RewriteMeasure(*(int(x) for x in row))

@@ -1,0 +1,299 @@
+"""Terms, not end dates: the term grid, and features that a rewritten end date cannot move.
+
+Billing systems overwrite ``end_date`` when a customer cancels mid-term. The simulator can
+write such an export (:class:`~healthscore.synthetic.BillingExport`); the same world exported
+with and without the rewrite must give identical features at every snapshot up to the
+cancellation. Labels may differ (the churn moves to the cancellation day); features may not.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+from healthscore.config import Config
+from healthscore.contract_terms import (
+    add_months,
+    contract_terms,
+    grid_distance_days,
+    next_boundary_sql,
+    term_anchors,
+    term_months_sql,
+)
+from healthscore.features import build_features
+from healthscore.snapshots import make_snapshots
+from healthscore.storage import source_from_frames
+from healthscore.synthetic import BillingExport, SimulatorParameters, generate_world
+from healthscore.validation import validate_source
+
+SEED = 11
+
+
+# --------------------------------------------------------------------------- the term grid
+
+
+@pytest.mark.parametrize(
+    ("value", "months"),
+    [
+        ("month", 1),
+        (" Monthly ", 1),
+        ("quarter", 3),
+        ("halfyear", 6),
+        ("semiannual", 6),
+        ("Half-Year", 6),
+        ("year", 12),
+        ("annual", 12),
+        ("24", 24),
+        ("36", 36),
+        ("36.0", 36),
+        ("weekly", None),
+        ("2.5", None),
+        ("0", None),
+        ("lifetime", None),
+        (None, None),
+    ],
+)
+def test_billing_periods_become_term_months(value, months):
+    got = duckdb.sql(f"SELECT {term_months_sql('v')} FROM (SELECT ?::VARCHAR AS v)", params=[value])
+    assert got.fetchall()[0][0] == months
+
+
+def test_month_arithmetic_matches_sql_on_every_day_of_a_leap_cycle():
+    days = pd.Series(pd.date_range("2023-01-01", "2024-12-31", freq="D"))
+    rng = np.random.default_rng(SEED)
+    months = rng.integers(0, 40, len(days))
+    ours = add_months(days, months)
+    con = duckdb.connect()
+    con.register("frame", pd.DataFrame({"day": days.dt.date, "n": months}))
+    sql = con.sql("SELECT CAST(day + to_months(CAST(n AS INTEGER)) AS DATE) AS d FROM frame")
+    sql = sql.df()["d"]
+    assert (pd.to_datetime(sql).to_numpy() == ours.to_numpy()).all()
+
+
+def test_next_boundary_is_the_first_grid_day_on_or_after_as_of():
+    rng = np.random.default_rng(SEED)
+    n = 2000
+    anchors = pd.Series(
+        pd.to_datetime("2022-01-01") + pd.to_timedelta(rng.integers(0, 900, n), "D")
+    )
+    months = pd.Series(rng.choice([1, 3, 6, 12, 24, 36], n))
+    as_of = anchors + pd.to_timedelta(rng.integers(1, 1500, n), "D")
+    con = duckdb.connect()
+    con.register("frame", pd.DataFrame({"anchor": anchors.dt.date, "m": months, "as_of": as_of}))
+    got = con.sql(
+        f"SELECT {next_boundary_sql('anchor', 'm', 'CAST(as_of AS DATE)')} AS b FROM frame"
+    )
+    got = got.df()
+    want = pd.Series(pd.NaT, index=anchors.index, dtype="datetime64[ns]")
+    for k in range(1, 60):  # walk the grid: the first boundary on or after as_of wins
+        boundary = add_months(anchors, k * months)
+        want = want.where(want.notna() | (boundary < as_of), boundary)
+    assert (pd.to_datetime(got["b"]).to_numpy() == want.to_numpy()).all()
+
+
+#: account, contract, start, end, term months, expected anchor
+ANCHOR_CASES = [
+    # a: a yearly term, upgraded mid-term (old row closed that day), then renewed: a new
+    # term on the same grid.
+    ("a", "a1", "2023-03-10", "2023-08-01", 12, "2023-03-10"),
+    ("a", "a2", "2023-08-01", "2024-03-10", 12, "2023-03-10"),
+    ("a", "a3", "2024-03-10", "2025-03-10", 12, "2024-03-10"),
+    # b: cancelled mid-term, won back later: a new grid.
+    ("b", "b1", "2023-01-15", "2023-06-02", 12, "2023-01-15"),
+    ("b", "b2", "2023-09-20", "2024-09-20", 12, "2023-09-20"),
+    # c: switches from monthly to yearly while the month runs: a new grid.
+    ("c", "c1", "2023-01-05", "2023-02-05", 1, "2023-01-05"),
+    ("c", "c2", "2023-01-20", "2024-01-20", 12, "2023-01-20"),
+    # d: a co-termed add-on beside a running base contract; an unknown term keeps its own.
+    ("d", "d1", "2023-02-01", "2024-02-01", 12, "2023-02-01"),
+    ("d", "d2", "2023-05-01", "2024-02-01", 12, "2023-02-01"),
+    ("d", "d3", "2023-06-01", "2024-02-01", None, "2023-06-01"),
+]
+
+
+def test_anchor_cases_like_a_spreadsheet():
+    terms = pd.DataFrame(
+        [row[:5] for row in ANCHOR_CASES],
+        columns=["account_id", "contract_id", "start_date", "end_date", "term_months"],
+    )
+    terms["start_date"] = pd.to_datetime(terms["start_date"])
+    terms["end_date"] = pd.to_datetime(terms["end_date"])
+    shuffled = terms.sample(frac=1.0, random_state=SEED)
+    got = term_anchors(shuffled, grace_days=30).reindex(terms.index)
+    assert got.dt.strftime("%Y-%m-%d").tolist() == [row[5] for row in ANCHOR_CASES]
+
+
+# --------------------------------------------------------------------------- rewritten ends
+
+
+def _export(*, rewrite: bool, columns: bool = False):
+    return generate_world(
+        500,
+        start="2023-07-01",
+        end="2026-01-01",
+        seed=SEED,
+        parameters=SimulatorParameters(halfyear_share=0.4),
+        billing=BillingExport(
+            cancel_share=0.7, rewrite_end_dates=rewrite, cancellation_columns=columns
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def exports():
+    """The same world exported with end dates kept and rewritten, with and without columns."""
+    return {
+        (rewrite, columns): _export(rewrite=rewrite, columns=columns)
+        for rewrite in (False, True)
+        for columns in (False, True)
+    }
+
+
+def _source(world):
+    return source_from_frames(world.tables, data_end=world.data_end)
+
+
+def _rows_before_cancellation(world) -> pd.DataFrame:
+    """Monthly snapshots of the kept export, up to each cancellation (inclusive)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = make_snapshots(_source(world), Config())
+    until = rows["account_id"].map(
+        world.truth["cancellations"].set_index("account_id")["canceled_at"]
+    )
+    return rows[until.isna() | (rows["as_of"] <= until)].reset_index(drop=True)
+
+
+def test_the_export_has_mid_term_cancellations_half_year_and_multi_year_terms(exports):
+    kept, rewritten = exports[False, False], exports[True, False]
+    cancellations = rewritten.truth["cancellations"]
+    assert len(cancellations) >= 20
+    periods = set(rewritten.tables["contracts"]["billing_period"])
+    assert {"month", "halfyear", "year", "24", "36"} <= periods
+    by_id = rewritten.tables["contracts"].set_index("contract_id")
+    assert (
+        by_id.loc[cancellations["contract_id"], "end_date"].to_numpy()
+        == cancellations["canceled_at"].to_numpy()
+    ).all()
+    kept_by_id = kept.tables["contracts"].set_index("contract_id")
+    assert (
+        kept_by_id.loc[cancellations["contract_id"], "end_date"].to_numpy()
+        == cancellations["scheduled_end"].to_numpy()
+    ).all()
+    for name in ("logins", "feature_usage", "support_tickets", "nps_responses"):
+        assert_frame_equal(kept.tables[name], rewritten.tables[name])
+
+
+@pytest.mark.parametrize("columns", [False, True], ids=["end_date only", "with canceled_at"])
+def test_no_feature_moves_before_a_cancellation_when_end_dates_are_rewritten(exports, columns):
+    kept, rewritten = exports[False, columns], exports[True, columns]
+    rows = _rows_before_cancellation(kept)
+    cancelled = rows["account_id"].isin(kept.truth["cancellations"]["account_id"])
+    assert cancelled.sum() >= 100, "too few snapshots of cancelled accounts to tell"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        before = build_features(_source(kept), rows, Config())
+        after = build_features(_source(rewritten), rows, Config())
+    assert_frame_equal(before, after)
+
+
+def test_control_the_old_reading_of_end_date_would_move(exports):
+    """Without a term (no billing_period) days to renewal reads end_date, and it moves."""
+    kept, rewritten = exports[False, False], exports[True, False]
+    rows = _rows_before_cancellation(kept)
+
+    def build(world):
+        tables = dict(world.tables)
+        tables["contracts"] = tables["contracts"].drop(columns=["billing_period"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return build_features(
+                source_from_frames(tables, data_end=world.data_end), rows, Config()
+            )
+
+    before, after = build(kept), build(rewritten)
+    moved = before["contract__days_to_renewal"] != after["contract__days_to_renewal"]
+    assert moved.sum() >= 50
+
+
+def test_renewal_snapshots_do_not_move_before_a_cancellation(exports):
+    config = Config().with_overrides(labels={"mode": "renewal"})
+    kept, rewritten = exports[False, False], exports[True, False]
+    until = kept.truth["cancellations"].set_index("account_id")["canceled_at"]
+
+    def before_cancellation(world) -> pd.DataFrame:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rows = make_snapshots(_source(world), config)
+        stop = rows["account_id"].map(until)
+        return rows[stop.isna() | (rows["as_of"] < stop)].reset_index(drop=True)
+
+    a, b = before_cancellation(kept), before_cancellation(rewritten)
+    assert len(a) > 100
+    assert_frame_equal(a, b)
+
+
+def test_labels_follow_the_rewritten_end(exports):
+    """Labels may differ: the rewritten export churns on the cancellation day."""
+    kept, rewritten = exports[False, False], exports[True, False]
+    config = Config()
+    from healthscore.labels import churn_dates
+
+    first = kept.truth["cancellations"].iloc[0]
+    churn_kept = churn_dates(_source(kept), config).set_index("account_id")["churned_at"]
+    churn_rewritten = churn_dates(_source(rewritten), config).set_index("account_id")["churned_at"]
+    assert churn_rewritten[first["account_id"]] == first["canceled_at"]
+    assert churn_kept[first["account_id"]] == first["scheduled_end"]
+
+
+def test_validate_measures_the_rewrite_pattern(exports):
+    kept, rewritten = exports[False, False], exports[True, False]
+    report = validate_source(_source(rewritten))
+    [warning] = [p for p in report.warnings if p.column == "end_date"]
+    assert "rewrites end_date" in warning.message and "canceled_at" in warning.message
+    assert "docs/own-data.md#point-in-time-traps" in warning.message
+    assert warning.count > 0
+    assert not [p for p in validate_source(_source(kept)).problems if p.column == "end_date"]
+
+
+def test_validate_says_when_days_to_renewal_trusts_end_date(exports):
+    kept = exports[False, False]
+    tables = dict(kept.tables)
+    tables["contracts"] = tables["contracts"].drop(columns=["billing_period"])
+    report = validate_source(source_from_frames(tables, data_end=kept.data_end))
+    [notice] = [p for p in report.warnings if p.column == "billing_period"]
+    assert "trust end_date" in notice.message
+    assert not [p for p in validate_source(_source(kept)).warnings if p.column == "billing_period"]
+
+
+def test_a_billing_period_that_is_no_term_is_an_error_listing_values(exports):
+    kept = exports[False, False]
+    tables = dict(kept.tables)
+    contracts = tables["contracts"].copy()
+    contracts.loc[contracts.index[:3], "billing_period"] = "fortnight"
+    tables["contracts"] = contracts
+    report = validate_source(source_from_frames(tables, data_end=kept.data_end))
+    [error] = [p for p in report.errors if p.column == "billing_period"]
+    assert "'fortnight'" in error.message and "halfyear" in error.message
+    assert error.count == 3
+
+
+def test_terms_of_the_default_world_follow_its_contracts():
+    """In the default world contracts end on their grid: days to renewal are exact there.
+
+    The simulator moves anniversaries off days 29-31 (and off the history's last day of the
+    month), so a first term may end up to three days off the grid of its start.
+    """
+    world = generate_world(300, start="2024-01-01", end="2025-07-01", seed=SEED)
+    terms = contract_terms(_source(world), grace_days=30)
+    last = terms.groupby("account_id")["end_date"].transform("max").eq(terms["end_date"])
+    ended = terms[last & (terms["end_date"] < world.data_end)]
+    distance = grid_distance_days(ended["end_date"], ended["anchor"], ended["term_months"])
+    assert len(ended) > 50
+    assert distance.max() <= 3
+    assert (distance == 0).mean() > 0.98
