@@ -38,19 +38,21 @@ b,2024-01-01,enterprise,,na,
 """
 
 # c2 renews c1 on the day; c3 is a mid-term upgrade; c4 starts on the snapshot (unseen).
+# b's add-on c7 was cancelled on 02-20 (known at the snapshot); a's cancellation of c2 is
+# recorded on the snapshot day itself (not known yet).
 # c3 starts while c2 runs with the same yearly term, so it co-terms with c2 (renewal
 # 2025-02-01). b's contracts are billed monthly: both renew on 2024-03-01, the snapshot day
 # (0 days); the current one is c5 (same renewal and start as the add-on c7, smaller id): its
 # empty auto_renew stays empty although c7 has one. Lengths are the term in force: 366
 # days to 2025-02-01, 29 days of February 2024.
-CONTRACTS = """contract_id,account_id,start_date,end_date,arr,plan,seats,billing_period,auto_renew
-c1,a,2023-02-01,2024-02-01,1000,basic,10,year,true
-c2,a,2024-02-01,2025-02-01,1200,pro,12,year,false
-c3,a,2024-02-15,2025-01-01,300,addon,3,year,true
-c4,a,2024-03-01,2026-03-01,9999,future,99,month,true
-c5,b,2024-01-01,2024-07-01,500,basic,5,month,
-c7,b,2024-01-01,2024-05-01,0,addon,0,month,true
-c6,zz,2023-01-01,2025-01-01,100,basic,1,year,true
+CONTRACTS = """contract_id,account_id,start_date,end_date,arr,plan,seats,billing_period,auto_renew,canceled_at
+c1,a,2023-02-01,2024-02-01,1000,basic,10,year,true,
+c2,a,2024-02-01,2025-02-01,1200,pro,12,year,false,2024-03-01
+c3,a,2024-02-15,2025-01-01,300,addon,3,year,true,
+c4,a,2024-03-01,2026-03-01,9999,future,99,month,true,
+c5,b,2024-01-01,2024-07-01,500,basic,5,month,,
+c7,b,2024-01-01,2024-05-01,0,addon,0,month,true,2024-02-20
+c6,zz,2023-01-01,2025-01-01,100,basic,1,year,true,
 """
 
 # u1 and u2 both log in on 02-29: one login day, two user-days. u2's 02-23 login is not its
@@ -160,6 +162,7 @@ EXPECTED = {  # feature: (account a, account b), computed by hand
     "contract__billing_period": ("year", "month"),
     "contract__plan": ("pro", "basic"),
     "contract__auto_renew": (0.0, np.nan),
+    "contract__cancellation_known": (0.0, 1.0),
     "account__segment": ("smb", "enterprise"),
     "account__industry": ("saas", np.nan),
     "account__region": ("emea", "na"),

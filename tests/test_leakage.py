@@ -289,7 +289,11 @@ def perturb(tables: Tables, cutoff: pd.Timestamp, rng: np.random.Generator) -> T
     chosen = _pick(contracts, running, rng)
     rewritten = _later(rng, cutoff, len(chosen)).dt.normalize()
     contracts.loc[chosen, "end_date"] = rewritten.to_numpy()
-    contracts.loc[chosen, "canceled_at"] = rewritten.to_numpy()
+    recorded = contracts.loc[chosen, "canceled_at"]
+    unrecorded = recorded.isna() | (recorded >= cutoff)  # a recorded cancellation is history
+    contracts.loc[unrecorded[unrecorded].index, "canceled_at"] = rewritten[
+        unrecorded.to_numpy()
+    ].to_numpy()
     n = int(rng.integers(1, 4))
     starts = _later(rng, cutoff, n).dt.normalize()
     added = pd.DataFrame(

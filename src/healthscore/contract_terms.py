@@ -26,17 +26,19 @@ Term grid
 Known renewal date at ``as_of``
     For a contract that started before ``as_of`` and had not ended before it:
 
-    1. its ``end_date``, when a cancellation was recorded before ``as_of`` (optional column
-       ``canceled_at``): the cancellation made the end known;
-    2. ``scheduled_end`` (optional column: the term end as signed), when on or after
+    1. ``scheduled_end`` (optional column: the term end as signed), when on or after
        ``as_of``;
-    3. the first boundary of its term grid on or after ``as_of`` (counted from
+    2. the first boundary of its term grid on or after ``as_of`` (counted from
        ``scheduled_end`` when that is given and already past);
-    4. otherwise, when the term is unknown, its ``end_date``: the old reading, which trusts
+    3. otherwise, when the term is unknown, its ``end_date``: the old reading, which trusts
        that the export never rewrites end dates. ``validate`` and ``train`` say so.
 
-``end_date`` is otherwise only compared with ``as_of`` (did the contract end before it?),
-which is known at ``as_of``, and it defines churn for the labels, which look forward anyway.
+A cancellation recorded before ``as_of`` (optional column ``canceled_at``) does not move the
+renewal date: the export's ``end_date`` may have been rewritten again after ``as_of`` (notice
+given, then an immediate termination), so the known fact is the cancellation itself, which
+``contract__cancellation_known`` reports. ``end_date`` is otherwise only compared with
+``as_of`` (did the contract end before it?), which is known at ``as_of``, and it defines churn
+for the labels, which look forward anyway.
 """
 
 from __future__ import annotations
@@ -262,12 +264,10 @@ def next_boundary_sql(anchor: str, months: str, as_of: str) -> str:
 def known_renewal_sql(has_column: set[str] | frozenset[str], *, t: str = "t", as_of: str) -> str:
     """SQL for the renewal date of contract row ``t`` as known at ``as_of``.
 
-    ``has_column`` names the optional contract columns present (``canceled_at``,
-    ``scheduled_end``); see the module docstring for the order of the rules.
+    ``has_column`` names the optional contract columns present (``scheduled_end`` is read);
+    see the module docstring for the order of the rules.
     """
     cases = []
-    if "canceled_at" in has_column:
-        cases.append(f"WHEN {t}.canceled_at < {as_of} THEN {t}.end_date")
     if "scheduled_end" in has_column:
         cases.append(f"WHEN {t}.scheduled_end >= {as_of} THEN {t}.scheduled_end")
         grid_anchor = f"coalesce({t}.scheduled_end, {t}.anchor)"

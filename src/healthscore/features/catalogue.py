@@ -286,13 +286,16 @@ _CONTRACT = (
           "Lifecycle stage: {value}",
           kind="category"),
     _spec("contract__days_to_renewal", "contracts", None, -1,
-          "Days until the latest-ending contract active at the snapshot ends (contracts starting "
-          "on or after the snapshot are not seen).",
+          "Days until the next renewal date known at the snapshot: the next boundary of the "
+          "current contract's term grid (start plus whole billing periods) or its scheduled "
+          "end when given; end_date only when the term is unknown. Contracts starting on or "
+          "after the snapshot are not seen.",
           "Renewal due in {value:.0f} days",
           missing_text="no active contract"),
     _spec("contract__length_days", "contracts", None, -1,
-          "Length in days of that contract.",
-          "Current contract runs {value:.0f} days",
+          "Length in days of the current contract's term (as signed), not of its recorded "
+          "end date.",
+          "Current term runs {value:.0f} days",
           missing_text="no active contract"),
     _spec("contract__renewal_count", "contracts", None, -1,
           "Renewals so far: contracts that started at, or within the grace period after, the end "
@@ -319,7 +322,8 @@ _CONTRACT = (
           "Seats changed by {value:+.0%} over the last 90 days",
           missing_text="no seats 90 days ago to compare with", requires=("contracts.seats",)),
     _spec("contract__billing_period", "contracts", None, 0,
-          "Billing period of the current contract (month or year).",
+          "Billing period (term length) of the current contract, as exported: month, "
+          "halfyear, year, 24...",
           "Billed per {value}",
           kind="category", requires=("contracts.billing_period",)),
     _spec("contract__plan", "contracts", None, 0,
@@ -330,6 +334,11 @@ _CONTRACT = (
           "1 when the current contract renews unless cancelled, else 0.",
           "Auto-renew: {value:.0f}",
           requires=("contracts.auto_renew",)),
+    _spec("contract__cancellation_known", "contracts", None, 1,
+          "1 when a cancellation of a contract still running at the snapshot was recorded "
+          "before it (canceled_at), else 0.",
+          "Cancellation on record: {value:.0f} (1 = yes)",
+          missing_text="no active contract", requires=("contracts.canceled_at",)),
 )
 
 _ACCOUNT = (
