@@ -45,7 +45,8 @@ b,2024-01-01,enterprise,,na,
 # (0 days); the current one is c5 (same renewal and start as the add-on c7, smaller id): its
 # empty auto_renew stays empty although c7 has one. Lengths are the term in force: 366
 # days to 2025-02-01, 29 days of February 2024.
-CONTRACTS = """contract_id,account_id,start_date,end_date,arr,plan,seats,billing_period,auto_renew,canceled_at
+CONTRACTS = """\
+contract_id,account_id,start_date,end_date,arr,plan,seats,billing_period,auto_renew,canceled_at
 c1,a,2023-02-01,2024-02-01,1000,basic,10,year,true,
 c2,a,2024-02-01,2025-02-01,1200,pro,12,year,false,2024-03-01
 c3,a,2024-02-15,2025-01-01,300,addon,3,year,true,
