@@ -34,6 +34,15 @@ class Trained:
     config: Config
     outcome: object
 
+    @property
+    def tracking(self):
+        """The tracking config with this project's experiment and registered model."""
+        return self.config.tracking.for_project(self.outcome.project)
+
+    @property
+    def champion_uri(self) -> str:
+        return f"models:/{self.tracking.registered_model}@champion"
+
 
 @pytest.fixture(scope="session")
 def world_dir(tmp_path_factory) -> Path:

@@ -297,3 +297,22 @@ def test_terms_of_the_default_world_follow_its_contracts():
     assert len(ended) > 50
     assert distance.max() <= 3
     assert (distance == 0).mean() > 0.98
+
+
+@pytest.mark.slow
+def test_train_says_once_that_days_to_renewal_trusts_end_date(tmp_path, capsys):
+    from healthscore.cli import main
+    from healthscore.storage import write_tables
+
+    world = generate_world(300, start="2024-01-01", end="2026-01-01", seed=SEED)
+    tables = dict(world.tables)
+    tables["contracts"] = tables["contracts"].drop(columns=["billing_period"])
+    write_tables(tables, tmp_path / "exports")
+    config = tmp_path / "c.toml"
+    config.write_text(
+        "[tracking]\nenabled = false\n[split]\nbacktest_cutoffs = 0\n[model]\nn_estimators = 60\n"
+    )
+    args = ["train", "--data", str(tmp_path / "exports"), "--config", str(config)]
+    assert main([*args, "--model-dir", str(tmp_path / "models")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("warning: contracts has no billing_period") == 1

@@ -421,3 +421,24 @@ def test_docs_contain_the_generated_catalogue():
     assert catalogue_markdown() in docs.read_text(encoding="utf-8"), (
         "docs/features.md is out of date: paste catalogue_markdown() into it"
     )
+
+
+# --- features.exclude ----------------------------------------------------------------------
+
+
+def test_excluded_features_and_families_are_left_out():
+    source = source_from_frames(tables(), data_end=DATA_END)
+    config = CONFIG.with_overrides(features={"exclude": ["support", "contract__plan"]})
+    out = build_features(source, ROWS, config)
+    assert not [c for c in out.columns if c.startswith("support__")]
+    assert "contract__plan" not in out.columns
+    assert "contract__arr" in out.columns and "usage__logins_30d" in out.columns
+
+
+def test_excluding_an_unknown_name_is_a_clear_error():
+    from healthscore.errors import ConfigError
+
+    source = source_from_frames(tables(), data_end=DATA_END)
+    config = CONFIG.with_overrides(features={"exclude": ["contract__days_to_renewl"]})
+    with pytest.raises(ConfigError, match="'contract__days_to_renewl' is neither a feature"):
+        build_features(source, ROWS, config)

@@ -261,6 +261,11 @@ def test_renamed_columns_may_be_named_either_way(export):
             "join.on: no column 'sub'",
         ),
         ("accounts", {"drop": ["colour"]}, "drop: no column 'colour'"),
+        (
+            "accounts",
+            {"columns": {"account_id": "id", "created_at": "signup_date", "industry": "sector"}},
+            "columns.industry: no column 'sector' to read industry from; the table has id, ",
+        ),
         ("contracts", {"keep": {"type": "base"}}, "keep.type: no column"),
     ],
 )

@@ -119,26 +119,16 @@ def test_as_of_before_any_data_is_a_clear_error_and_writes_nothing(trained, tmp_
 
 
 def test_model_whose_features_do_not_match_the_data(trained, tmp_path, capsys):
-    data = tmp_path / "no_support"
+    data = tmp_path / "data"  # the same project name as the training data
     shutil.copytree(trained.data, data)
     (data / "support_tickets.parquet").unlink()
     out = tmp_path / "s.csv"
-    assert (
-        main(
-            [
-                "score",
-                "--data",
-                str(data),
-                "--as-of",
-                AS_OF,
-                "--out",
-                str(out),
-                "--model",
-                str(trained.outcome.latest),
-            ]
-        )
-        == 1
-    )
+    args = ["score", "--data", str(data), "--as-of", AS_OF, "--out", str(out)]
+    args += ["--model", str(trained.outcome.latest)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "does not match this data" in err and "no support_tickets table" in err
+    assert main([*args, "--force"]) == 1  # forced, the missing features still stop it
     err = capsys.readouterr().err
     assert "lacks" in err and "support__tickets_90d" in err
     assert not out.exists()
@@ -178,12 +168,12 @@ def test_scoring_from_the_registry_alias(trained, tmp_path, monkeypatch):
                 "--out",
                 str(out),
                 "--model",
-                "models:/healthscore@champion",
+                trained.champion_uri,
             ]
         )
         == 0
     )
-    assert "models:/healthscore@champion" in pd.read_csv(out)["model_version"].iloc[0]
+    assert trained.champion_uri in pd.read_csv(out)["model_version"].iloc[0]
 
 
 def test_explain_prints_a_card(trained, scores, capsys):

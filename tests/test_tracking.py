@@ -19,7 +19,7 @@ from healthscore.model import HealthModel
 def _client(trained):
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking.configure(trained.config.tracking, root=trained.workdir))
+    return MlflowClient(tracking.configure(trained.tracking, root=trained.workdir))
 
 
 def _features(trained, n=200):
@@ -56,8 +56,8 @@ def test_run_artifacts_include_the_bundle_files(trained):
 def test_logged_model_loads_through_mlflow_with_identical_predictions(trained):
     features = _features(trained)
     bundle_model = HealthModel.load(trained.outcome.bundle)
-    tracking.configure(trained.config.tracking, root=trained.workdir)
-    pyfunc = tracking.load_pyfunc("models:/healthscore@champion")
+    tracking.configure(trained.tracking, root=trained.workdir)
+    pyfunc = tracking.load_pyfunc(trained.champion_uri)
     from_mlflow = np.asarray(pyfunc.predict(features[bundle_model.features]))
     np.testing.assert_array_equal(from_mlflow, bundle_model.predict_proba(features))
     signature = pyfunc.metadata.get_input_schema()
@@ -66,18 +66,23 @@ def test_logged_model_loads_through_mlflow_with_identical_predictions(trained):
 
 def test_registry_aliases_and_promotion_gate(trained):
     client = _client(trained)
-    name = trained.config.tracking.registered_model
+    name = trained.tracking.registered_model
     champion = client.get_model_version_by_alias(name, "champion")
     challenger = client.get_model_version_by_alias(name, "challenger")
     assert champion.version == challenger.version
     assert trained.outcome.promotion.promoted
 
     pr_auc = float(trained.outcome.metrics["pr_auc"])
+
+    def champion_at(score):
+        return lambda bundle: (score, "re-scored on the same test snapshots")
+
     worse = tracking.register_and_gate(
         challenger.source,
         run_id=trained.outcome.run_id,
         new_score=pr_auc - 0.1,
-        config=trained.config.tracking,
+        config=trained.tracking,
+        champion_score=champion_at(pr_auc),
     )
     assert not worse.promoted and "<" in worse.reason
     assert client.get_model_version_by_alias(name, "champion").version == champion.version
@@ -86,7 +91,8 @@ def test_registry_aliases_and_promotion_gate(trained):
         challenger.source,
         run_id=trained.outcome.run_id,
         new_score=pr_auc,
-        config=trained.config.tracking,
+        config=trained.tracking,
+        champion_score=champion_at(pr_auc),
     )
     assert better.promoted and ">=" in better.reason
     assert str(client.get_model_version_by_alias(name, "champion").version) == better.version
@@ -100,7 +106,7 @@ def _free_port() -> int:
 
 def test_mlflow_server_serves_the_run_over_rest(trained, tmp_path):
     port = _free_port()
-    uri = tracking.configure(trained.config.tracking, root=trained.workdir)
+    uri = tracking.configure(trained.tracking, root=trained.workdir)
     exe = Path(sys.executable).with_name("mlflow")
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
@@ -127,7 +133,7 @@ def test_mlflow_server_serves_the_run_over_rest(trained, tmp_path):
             try:
                 url = (
                     f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name"
-                    f"?experiment_name={trained.config.tracking.experiment}"
+                    f"?experiment_name={trained.tracking.experiment}"
                 )
                 with urllib.request.urlopen(url, timeout=5) as response:
                     experiment = json.load(response)["experiment"]["experiment_id"]

@@ -44,7 +44,8 @@ def test_bundle_holds_everything_score_needs(trained):
         "slices.csv",
     ):
         assert (bundle / name).is_file(), name
-    assert (trained.workdir / "models" / "latest" / "model.txt").is_file()
+    assert (trained.workdir / "models" / "data" / "latest" / "model.txt").is_file()
+    assert trained.outcome.latest == trained.workdir / "models" / "data" / "latest"
     metrics = read_metrics(bundle)
     assert set(metrics) >= REQUIRED_KEYS
     assert "Test-period performance" in (bundle / "model_card.md").read_text()

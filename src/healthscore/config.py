@@ -206,6 +206,13 @@ class FeatureConfig(_Section):
         None,
         description="Features that count as core usage; default: the 4 most used features.",
     )
+    exclude: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Features (or whole families, e.g. 'contract') left out of training and scoring, "
+            "e.g. one the leak alarm named and that was not known at the snapshot."
+        ),
+    )
 
 
 class SplitConfig(_Section):
@@ -289,20 +296,47 @@ class KpiConfig(_Section):
     activation_days: int = Field(90, ge=1)
 
 
+class ProjectConfig(_Section):
+    """Which data set this is: one model namespace per project."""
+
+    name: str | None = Field(
+        None,
+        description=(
+            "Names models/<name>/, the MLflow experiment and the registered model. Default: "
+            "the data folder's name, the DuckDB file's name or the database name."
+        ),
+    )
+
+
 class TrackingConfig(_Section):
     """MLflow tracking and registry."""
 
     enabled: bool = True
     uri: str = "sqlite:///mlruns/mlflow.db"
     artifact_root: str = "mlruns/artifacts"
-    experiment: str = "healthscore"
-    registered_model: str = "healthscore"
+    experiment: str | None = Field(
+        None, description="MLflow experiment; default: healthscore-<project>."
+    )
+    registered_model: str | None = Field(
+        None, description="Registered model name; default: healthscore-<project>."
+    )
+
+    def for_project(self, project: str) -> TrackingConfig:
+        """This config with the experiment and registered model named after ``project``."""
+        default = f"healthscore-{project}"
+        return self.model_copy(
+            update={
+                "experiment": self.experiment or default,
+                "registered_model": self.registered_model or default,
+            }
+        )
 
 
 class Config(_Section):
     """The whole configuration. Every section has documented defaults."""
 
     seed: int = 42
+    project: ProjectConfig = ProjectConfig()
     data: DataConfig = DataConfig()
     labels: LabelConfig = LabelConfig()
     snapshots: SnapshotConfig = SnapshotConfig()

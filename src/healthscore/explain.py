@@ -12,30 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from healthscore.features.catalogue import CATALOGUE
+
 FAMILIES: tuple[str, ...] = ("usage", "adoption", "support", "satisfaction", "contract", "account")
 
-#: Features that say *when* or *for whom* risk materialises rather than *why*: an annual
-#: contract can only churn at renewal, so days to renewal carries much of the risk, but
-#: "your renewal is near" is not a cause a playbook can address. They stay in the model and
-#: in the family totals, but are not offered as drivers and do not pick the playbook.
-CONTEXT_FEATURES: frozenset[str] = frozenset(
-    {
-        "contract__days_to_renewal",
-        "contract__length_days",
-        "contract__billing_period",
-        "contract__tenure_days",
-        "contract__lifecycle_stage",
-        "contract__renewal_count",
-        "contract__auto_renew",
-        "contract__plan",
-        "contract__arr",
-        "contract__seats",
-        "account__segment",
-        "account__industry",
-        "account__region",
-        "account__employees",
-    }
-)
+#: Features that say *when* or *for whom* risk materialises rather than *why* (their role in
+#: the catalogue is "context"): they stay in the model and in the family totals, but are not
+#: offered as drivers and do not pick the playbook.
+CONTEXT_FEATURES: frozenset[str] = frozenset(s.name for s in CATALOGUE if s.role == "context")
 
 
 def family_of(feature: str) -> str:

@@ -471,6 +471,13 @@ class _Builder:
     def renames(self, drop: tuple[str, ...], renames: dict[str, str]) -> None:
         for column in drop:
             self.need("drop", column)
+        for contract, user in renames.items():
+            if user not in self.columns:
+                raise self.fail(
+                    f"columns.{contract}",
+                    f"no column {user!r} to read {contract} from; the table has "
+                    f"{', '.join(self.columns)}",
+                )
         kept = [c for c in self.columns if c not in drop]
         names_of: dict[str, list[str]] = {}
         for contract, user in renames.items():

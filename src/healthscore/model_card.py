@@ -11,10 +11,37 @@ def _fmt(value: object) -> str:
     return "n/a" if value is None else str(value)
 
 
+def _leak_section(metrics: dict[str, object]) -> str:
+    suspects = metrics.get("leak_suspects") or []
+    if not isinstance(suspects, list) or not suspects:
+        return (
+            "\n## Leak alarm\nSilent: no driver feature carries more than a third of the "
+            "driver features' mean |SHAP|, and no feature alone reaches 95% of the model's "
+            "test ROC AUC.\n"
+        )
+    lines = [
+        f"- **{s.get('feature')}** {s.get('reason')}." for s in suspects if isinstance(s, dict)
+    ]
+    return (
+        "\n## Leak alarm\n**Possible leak.** Figures this good are rarely honest: check that "
+        "these features were known at each snapshot (docs/own-data.md, point-in-time traps) "
+        "and drop them with `features.exclude` if not.\n\n" + "\n".join(lines) + "\n"
+    )
+
+
 def render_model_card(
-    metrics: dict[str, object], config: Config, *, data: str, fingerprint: str
+    metrics: dict[str, object],
+    config: Config,
+    *,
+    data: str,
+    fingerprint: str,
+    project: str,
+    purge_days: int,
 ) -> str:
-    """A Markdown model card built from the test metrics and the config."""
+    """A Markdown model card built from the test metrics and the config.
+
+    ``purge_days`` is the gap the split actually used (it depends on the label mode).
+    """
     rows = [
         ("ROC AUC", "roc_auc", "baseline_rules_roc_auc", "baseline_logreg_roc_auc"),
         ("PR AUC", "pr_auc", "baseline_rules_pr_auc", "baseline_logreg_pr_auc"),
@@ -60,11 +87,12 @@ as_of + {lab.lead_days + lab.horizon_days} days], churn defined from {lab.churn_
 {config.score.at_risk_below:g}, watch below {config.score.watch_below:g}, else healthy.
 
 ## Data
-- Source: `{data}` (fingerprint `{fingerprint}`)
+- Project: `{project}`
+- Source: `{data}` (content fingerprint `{fingerprint}`)
 - Training period {metrics.get("train_period")} ({metrics.get("n_train")} snapshots),
   validation {metrics.get("valid_period")} ({metrics.get("n_valid")}),
   test {metrics.get("test_period")} ({metrics.get("n_test")}), separated by purge gaps of
-  {config.purge_days} days so that no label window overlaps the next period.
+  {purge_days} days so that no label window overlaps the next period.
 
 ## Test-period performance
 {chr(10).join(table)}
@@ -73,7 +101,7 @@ Expected calibration error: {_fmt(metrics.get("ece"))} calibrated vs
 {_fmt(metrics.get("ece_uncalibrated"))} uncalibrated. Lift in the top decile:
 {_fmt(metrics.get("lift_top_decile"))}. Median days between the first at_risk flag and churn:
 {_fmt(metrics.get("median_days_flagged_before_churn"))}.
-{oracle}
+{oracle}{_leak_section(metrics)}
 ## Intended use and limits
 For ranking accounts for customer-success attention and explaining the ranking. The score is
 a correlation-based risk estimate, not a causal effect of any playbook: measure plays with the

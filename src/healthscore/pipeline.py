@@ -7,16 +7,29 @@ function here per command, and notebooks may too.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from healthscore.bundle import LATEST
 from healthscore.config import Config, flatten_config
 from healthscore.dataset import TrainingSet
+from healthscore.errors import ModelError
+from healthscore.fingerprint import (
+    FINGERPRINT_FILE,
+    SchemaFingerprint,
+    check_model_matches,
+    project_name,
+    read_fingerprint,
+    schema_fingerprint,
+    write_fingerprint,
+)
+from healthscore.model import HealthModel
 from healthscore.storage import DataSource, open_source, read_frame, write_tables
 
 log = logging.getLogger(__name__)
@@ -127,7 +140,11 @@ def features_table(
 
 @dataclass
 class TrainOutcome:
-    """What ``train`` produced: where the bundle is, its metrics, the registry decision."""
+    """What ``train`` produced: where the bundle is, its metrics, the registry decision.
+
+    ``notices`` are the plain warnings a person must read (a leak alarm, contract terms that
+    are unknown), each one sentence or paragraph, printed once by the CLI.
+    """
 
     run_id: str
     bundle: Path
@@ -135,6 +152,8 @@ class TrainOutcome:
     metrics: dict[str, object]
     promotion: object | None
     tracking_uri: str | None
+    project: str = "default"
+    notices: list[str] = field(default_factory=list)
 
 
 def _plots(evaluation, out: Path) -> dict[str, Path]:  # noqa: ANN001
@@ -189,19 +208,36 @@ def train(
     """
     from healthscore import tracking
     from healthscore.bundle import publish_latest, write_bundle
+    from healthscore.contract_terms import unknown_term_notice
+    from healthscore.dataset import purge_days
     from healthscore.features import catalogue_frame
+    from healthscore.leak_alarm import LeakSuspect
+    from healthscore.leak_alarm import describe as describe_leaks
     from healthscore.model_card import render_model_card
     from healthscore.training import fit_and_evaluate
 
     model_dir = Path(model_dir)
+    project = project_name(data, config)
+    project_dir = model_dir / project
     source = open_checked_source(data, config) if validate else open_source(data, config)
+    fingerprint = schema_fingerprint(source, project)
     ts = training_set_for(source, config, model_dir / CACHE_DIR)
     oracle = oracle_probability(data, ts.frame, config)
     evaluation = fit_and_evaluate(ts.frame, config, oracle=oracle, tune_trials=tune)
-    fingerprint = str(ts.metadata.get("data_fingerprint", ""))
+    notices = [n for n in (unknown_term_notice(source, grace_days=config.labels.grace_days),) if n]
+    suspects = [LeakSuspect(**s) for s in evaluation.metrics.get("leak_suspects", [])]
+    if suspects:
+        notices.append(describe_leaks(suspects))
+    data_hash = str(ts.metadata.get("data_fingerprint", ""))
     card = render_model_card(
-        evaluation.metrics, config, data=describe_source(data), fingerprint=fingerprint
+        evaluation.metrics,
+        config,
+        data=describe_source(data),
+        fingerprint=data_hash,
+        project=project,
+        purge_days=int(ts.metadata.get("purge_days", purge_days(config))),
     )
+    tracking_config = config.tracking.for_project(project)
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch_dir = Path(scratch)
@@ -211,11 +247,13 @@ def train(
         if not evaluation.backtest.empty:
             evaluation.backtest.to_csv(scratch_dir / "backtest.csv", index=False)
             extras["backtest.csv"] = scratch_dir / "backtest.csv"
+        extras[FINGERPRINT_FILE] = write_fingerprint(fingerprint, scratch_dir)
 
         def make_bundle(run_id: str) -> Path:
             evaluation.model.info["run_id"] = run_id
+            evaluation.model.info["project"] = project
             bundle = write_bundle(
-                model_dir / run_id,
+                project_dir / run_id,
                 model=evaluation.model,
                 metrics=evaluation.metrics,
                 config=config,
@@ -225,21 +263,28 @@ def train(
             )
             return bundle
 
+        def outcome(run_id, bundle, latest, promotion, uri) -> TrainOutcome:  # noqa: ANN001
+            return TrainOutcome(
+                run_id, bundle, latest, evaluation.metrics, promotion, uri, project, notices
+            )
+
         if not config.tracking.enabled:
             run_id = time.strftime("run-%Y%m%d-%H%M%S")
             bundle = make_bundle(run_id)
-            return TrainOutcome(
-                run_id, bundle, publish_latest(bundle, model_dir), evaluation.metrics, None, None
-            )
-        with tracking.training_run(config.tracking, root=root) as run_id:
+            return outcome(run_id, bundle, publish_latest(bundle, project_dir), None, None)
+        run_name = f"{project} {config.labels.mode} {time.strftime('%Y-%m-%d %H:%M')}"
+        with tracking.training_run(tracking_config, root=root, name=run_name) as run_id:
             bundle = make_bundle(run_id)
-            latest = publish_latest(bundle, model_dir)
+            latest = publish_latest(bundle, project_dir)
             tracking.log_run_contents(
                 params=flatten_config(config)
                 | {f"tuned.{k}": str(v) for k, v in evaluation.tuned_params.items()},
                 metrics=evaluation.metrics,
                 tags={
-                    "data_fingerprint": fingerprint,
+                    "project": project,
+                    "data_fingerprint": data_hash,
+                    "schema_fingerprint": json.dumps(fingerprint.to_dict(), sort_keys=True),
+                    "leak_suspects": ", ".join(s.feature for s in suspects) or "none",
                     "git_commit": _git_commit(root),
                     "package_version": _package_version(),
                     "data": describe_source(data),
@@ -251,16 +296,43 @@ def train(
                 uri,
                 run_id=run_id,
                 new_score=float(evaluation.metrics["pr_auc"]),
-                config=config.tracking,
+                config=tracking_config,
+                champion_score=lambda champion: champion_test_score(
+                    champion, fingerprint, evaluation.test
+                ),
             )
-        return TrainOutcome(
-            run_id,
-            bundle,
-            latest,
-            evaluation.metrics,
-            promotion,
-            tracking.configure(config.tracking, root=root),
+        return outcome(
+            run_id, bundle, latest, promotion, tracking.configure(tracking_config, root=root)
         )
+
+
+def champion_test_score(
+    champion_bundle: Path, fingerprint: SchemaFingerprint, test: pd.DataFrame
+) -> tuple[float | None, str]:
+    """The champion's PR AUC on the challenger's test snapshots, or None and why not.
+
+    The gate compares both models on the same rows; a champion trained on data of another
+    fingerprint (another project, catalogue or set of columns) is never compared.
+    """
+    from sklearn.metrics import average_precision_score
+
+    from healthscore.model import HealthModel
+
+    theirs = read_fingerprint(champion_bundle)
+    if theirs is None or theirs.to_dict() != fingerprint.to_dict():
+        why = "no fingerprint" if theirs is None else "; ".join(theirs.mismatches(fingerprint))
+        return (
+            None,
+            f"the champion was trained on data of another fingerprint ({why or 'columns differ'})",
+        )
+    try:
+        champion = HealthModel.load(champion_bundle)
+        probability = champion.predict_proba(test)
+    except ModelError as exc:
+        return None, f"the champion cannot score this data ({exc})"
+    return float(average_precision_score(test["label"].to_numpy(int), probability)), (
+        "re-scored on the same test snapshots"
+    )
 
 
 def _package_version() -> str:
@@ -290,25 +362,62 @@ def _git_commit(root: str | Path) -> str:
 # --------------------------------------------------------------------------- scoring
 
 
-def load_model(spec: str | Path, config: Config, *, root: str | Path = ".") -> tuple:
-    """Load a model from a bundle folder or a registry URI (``models:/healthscore@champion``).
+def default_model(data: str | Path, config: Config, *, model_dir: str | Path = "models") -> Path:
+    """Where ``train`` publishes the newest model of the data's project."""
+    return Path(model_dir) / project_name(data, config) / LATEST
 
-    Returns the model and a version label for the output (run id, or the URI).
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to score one data set: the model, its label, and the fingerprint check."""
+
+    model: HealthModel
+    version: str
+    bundle: Path
+    check: str
+
+
+def load_model(
+    spec: str | Path | None,
+    data: str | Path,
+    source: DataSource,
+    config: Config,
+    *,
+    force: bool = False,
+    root: str | Path = ".",
+) -> LoadedModel:
+    """Load a model for ``data`` and check that it belongs to it (see :mod:`fingerprint`).
+
+    ``spec`` is a bundle folder, a registry URI (``models:/healthscore-demo@champion``), or
+    None for the project's newest model. A model of another project, catalogue version or
+    set of columns raises :class:`ModelError` unless ``force``; then ``check`` says so.
     """
-    from healthscore.errors import ModelError
     from healthscore.model import HealthModel
 
-    text = str(spec)
-    if text.startswith("models:/") or text.startswith("runs:/"):
+    text = str(spec) if spec is not None else ""
+    if text.startswith(("models:/", "runs:/")):
         from healthscore import tracking
 
-        model = HealthModel.load(tracking.download_bundle(text, config.tracking, root=root))
-        return model, f"{text} (run {model.info.get('run_id', '?')})"
-    path = Path(spec)
-    if not path.exists():
-        raise ModelError(f"model {path} does not exist; train one with `healthscore train`")
-    model = HealthModel.load(path)
-    return model, str(model.info.get("run_id", path.name))
+        project = project_name(data, config)
+        bundle = tracking.download_bundle(text, config.tracking.for_project(project), root=root)
+        model = HealthModel.load(bundle)
+        version = f"{text} (run {model.info.get('run_id', '?')})"
+    else:
+        bundle = Path(spec) if spec is not None else default_model(data, config)
+        if not bundle.exists():
+            raise ModelError(
+                f"model {bundle} does not exist; train one with `healthscore train --data "
+                f"{describe_source(data)}`"
+            )
+        model = HealthModel.load(bundle)
+        version = str(model.info.get("run_id", bundle.name))
+    data_print = schema_fingerprint(source, project_name(data, config))
+    check = check_model_matches(
+        read_fingerprint(bundle), data_print, model=text or str(bundle), force=force
+    )
+    if check != "ok":
+        log.warning("scoring with a model that does not match the data: %s", check)
+    return LoadedModel(model, version, bundle, check)
 
 
 def score(
@@ -316,29 +425,35 @@ def score(
     as_of: str,
     config: Config,
     *,
-    model: str | Path = "models/latest",
+    model: str | Path | None = None,
     out: str | Path | None = None,
     previous: str | Path | None = None,
     validate: bool = True,
+    force: bool = False,
 ) -> pd.DataFrame:
-    """Score every eligible account at ``as_of``; write the table atomically to ``out``."""
+    """Score every eligible account at ``as_of``; write the table atomically to ``out``.
+
+    ``model`` defaults to the project's newest bundle; ``force`` scores with a model of other
+    data (the ``model_check`` column records it).
+    """
     from healthscore.playbooks import load_playbooks
     from healthscore.scoring import score_accounts
     from healthscore.storage import write_frame
 
-    fitted, version = load_model(model, config)
-    catalogue = load_playbooks(config.playbooks.catalogue)
     source = open_checked_source(data, config) if validate else open_source(data, config)
+    fitted = load_model(model, data, source, config, force=force)
+    catalogue = load_playbooks(config.playbooks.catalogue)
     prior = read_frame(previous) if previous else None
     scores = score_accounts(
         source,
-        fitted,
+        fitted.model,
         pd.Timestamp(as_of),
         config,
         catalogue=catalogue,
         previous=prior,
-        model_version=version,
+        model_version=fitted.version,
     )
+    scores["model_check"] = fitted.check
     if out is not None:
         write_frame(scores, out)
     return scores
@@ -349,15 +464,18 @@ def alerts(
     as_of: str,
     config: Config,
     *,
-    model: str | Path = "models/latest",
+    model: str | Path | None = None,
     drop: float = 10.0,
+    force: bool = False,
 ) -> pd.DataFrame:
     """Accounts whose health score fell more than ``drop`` points since the last step."""
     from healthscore.alerts import score_drops
 
-    fitted, _ = load_model(model, config)
     source = open_checked_source(data, config)
-    return score_drops(source, fitted, as_of, config, drop=drop)
+    fitted = load_model(model, data, source, config, force=force)
+    drops = score_drops(source, fitted.model, as_of, config, drop=drop)
+    drops["model_check"] = fitted.check
+    return drops
 
 
 def explain(
@@ -366,22 +484,24 @@ def explain(
     account_id: str,
     config: Config,
     *,
-    model: str | Path = "models/latest",
+    model: str | Path | None = None,
+    force: bool = False,
 ):  # noqa: ANN201
     """The account card of one account at ``as_of``."""
     from healthscore.account_card import account_card
     from healthscore.playbooks import load_playbooks
 
-    fitted, _ = load_model(model, config)
     source = open_checked_source(data, config)
-    return account_card(
+    fitted = load_model(model, data, source, config, force=force)
+    card = account_card(
         source,
-        fitted,
+        fitted.model,
         account_id,
         as_of,
         config,
         catalogue=load_playbooks(config.playbooks.catalogue),
     )
+    return card, fitted.check
 
 
 # --------------------------------------------------------------------------- KPIs and report
@@ -406,9 +526,10 @@ def report(
     config: Config,
     *,
     out: str | Path,
-    model: str | Path = "models/latest",
+    model: str | Path | None = None,
     scores: pd.DataFrame | None = None,
     validate: bool = True,
+    force: bool = False,
 ) -> Path:
     """Write the self-contained HTML report for CS leaders at ``as_of``."""
     from healthscore.bundle import read_metrics
@@ -416,13 +537,12 @@ def report(
     from healthscore.report import render_report, write_report
 
     source = open_checked_source(data, config) if validate else open_source(data, config)
+    fitted = load_model(model, data, source, config, force=force)
     if scores is None:
-        scores = score(data, as_of, config, model=model, validate=False)
-    bundle = Path(model) if not str(model).startswith(("models:/", "runs:/")) else None
-    metrics = read_metrics(bundle) if bundle is not None else {}
-    plots = (
-        {p.stem: p for p in sorted((bundle / "plots").glob("*.png"))} if bundle is not None else {}
-    )
+        scores = score(data, as_of, config, model=model, validate=False, force=force)
+    bundle = fitted.bundle
+    metrics = read_metrics(bundle)
+    plots = {p.stem: p for p in sorted((bundle / "plots").glob("*.png"))}
     html = render_report(
         as_of=pd.Timestamp(as_of),
         kpis=compute_kpis(source, config).tail(TREND_PERIODS),

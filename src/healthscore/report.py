@@ -214,6 +214,14 @@ def _header(
         ("Test period", _text(metrics.get("test_period"))),
     ]
     items = "".join(f"<span><b>{_esc(k)}</b> {v}</span>" for k, v in facts)
+    checks = sorted({str(c) for c in scores.get("model_check", pd.Series(dtype=str)).dropna()})
+    forced = [c for c in checks if c != "ok"]
+    if forced:
+        items += (
+            '<span class="alarm"><b>Model of other data, scored with --force:</b> '
+            + _esc("; ".join(forced).removeprefix("forced: "))
+            + "</span>"
+        )
     nav = "".join(
         f'<a href="#{anchor}">{_esc(name)}</a>'
         for anchor, name in (
@@ -398,12 +406,26 @@ def _model_section(metrics: Mapping[str, object], model_plots: Mapping[str, Path
     if not math.isnan(_float(metrics.get("oracle_roc_auc"))):
         facts.append(("Oracle ROC AUC (best possible)", _number(metrics.get("oracle_roc_auc"), 3)))
     fact_list = "".join(f"<dt>{_esc(k)}</dt><dd>{v}</dd>" for k, v in facts)
+    suspects = metrics.get("leak_suspects") or []
+    alarm = (
+        '<div class="alarm"><b>Possible leak.</b> '
+        + " ".join(
+            f"{_esc(str(s.get('feature')))} {_esc(str(s.get('reason')))}."
+            for s in suspects
+            if isinstance(s, Mapping)
+        )
+        + " Figures this good are rarely honest: check that the feature was known at each "
+        "snapshot before trusting the metrics below.</div>"
+        if suspects
+        else ""
+    )
     ordered = sorted(model_plots, key=lambda name: name != "calibration")
     plots = "".join(_model_plot(name, model_plots[name]) for name in ordered)
     return _section(
         "model",
         "Can the score be trusted?",
-        f'<dl class="facts">{fact_list}</dl>'
+        alarm
+        + f'<dl class="facts">{fact_list}</dl>'
         + _table(head, rows, css="metrics")
         + '<p class="hint">The best value of each row is in bold. The model earns its place '
         "only if it beats both baselines on the test period, which it never saw in training."
@@ -658,6 +680,8 @@ table.workload tr:last-child { font-weight: 600; background: #e8eef5; }
 .muted { color: #8a97a8; }
 .hint { color: #5b6b7f; font-size: 12.5px; max-width: 980px; }
 .empty { color: #8a97a8; font-style: italic; }
+.alarm { display: block; background: #fdecea; border-left: 4px solid #b3261e; color: #5c1411;
+  padding: 8px 12px; margin: 8px 0; max-width: 980px; }
 dl.facts { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; }
 dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; }
 """

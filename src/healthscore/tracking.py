@@ -4,15 +4,19 @@ Runs live in a SQLite store under ``mlruns/`` (MLflow's file store is deprecated
 under ``mlruns/artifacts``. The model is logged as a pyfunc whose ``predict`` returns
 calibrated churn probabilities, with the plain-file bundle as its artifact, an explicit
 signature and input example, and pinned requirements (inferring them is slow and fragile).
-Registry versions are tagged with aliases: each new one becomes ``challenger``; ``champion``
-moves to it only when it is at least as good on the test PR AUC.
+Every project has its own experiment and registered model (``healthscore-<project>`` by
+default). Registry versions are tagged with aliases: each new one becomes ``challenger``;
+``champion`` moves to it only when it is at least as good on the test PR AUC, the champion
+re-scored on the challenger's own test snapshots.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+import shlex
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -136,43 +140,62 @@ class Promotion:
 
 
 def register_and_gate(
-    model_uri: str, *, run_id: str, new_score: float, config: TrackingConfig
+    model_uri: str,
+    *,
+    run_id: str,
+    new_score: float,
+    config: TrackingConfig,
+    champion_score: Callable[[Path], tuple[float | None, str]],
 ) -> Promotion:
-    """Register ``model_uri`` as a new version, alias it challenger, gate champion on PR AUC."""
+    """Register ``model_uri`` as a new version, alias it challenger, gate champion on PR AUC.
+
+    The champion is judged on the challenger's own test snapshots: ``champion_score`` gets
+    the champion's bundle folder and returns its test PR AUC there, or None and why it
+    cannot be compared (a champion trained on data of another fingerprint never is). A
+    champion that cannot be compared hands over to the challenger, and the reason says so.
+    """
     client = MlflowClient()
-    name = config.registered_model
+    name = str(config.registered_model)
     mv = mlflow.register_model(model_uri, name, tags={"run_id": run_id})
     client.set_registered_model_alias(name, CHALLENGER, mv.version)
-    champion_score = None
     try:
         current = client.get_model_version_by_alias(name, CHAMPION)
-        champion_run = client.get_run(current.run_id) if current.run_id else None
-        if champion_run is not None:
-            champion_score = champion_run.data.metrics.get(GATE_METRIC)
     except mlflow.exceptions.MlflowException:
         current = None
-    if champion_score is None or new_score >= champion_score:
+    if current is None:
         client.set_registered_model_alias(name, CHAMPION, mv.version)
-        reason = (
-            "no champion yet"
-            if champion_score is None
-            else f"test {GATE_METRIC} {new_score:.4f} >= champion's {champion_score:.4f}"
-        )
-        return Promotion(str(mv.version), True, new_score, champion_score, reason)
-    reason = f"test {GATE_METRIC} {new_score:.4f} < champion's {champion_score:.4f}"
-    return Promotion(str(mv.version), False, new_score, champion_score, reason)
+        return Promotion(str(mv.version), True, new_score, None, "no champion yet")
+    bundle = _version_bundle(f"models:/{name}/{current.version}")
+    score, how = champion_score(bundle)
+    if score is None:
+        client.set_registered_model_alias(name, CHAMPION, mv.version)
+        reason = f"version {current.version} was not compared: {how}"
+        return Promotion(str(mv.version), True, new_score, None, reason)
+    if new_score >= score:
+        client.set_registered_model_alias(name, CHAMPION, mv.version)
+        reason = f"test {GATE_METRIC} {new_score:.4f} >= champion's {score:.4f} ({how})"
+        return Promotion(str(mv.version), True, new_score, score, reason)
+    reason = f"test {GATE_METRIC} {new_score:.4f} < champion's {score:.4f} ({how})"
+    return Promotion(str(mv.version), False, new_score, score, reason)
+
+
+def _version_bundle(model_uri: str) -> Path:
+    """The bundle folder inside a registered model version, downloaded locally."""
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
+    for candidate in local.rglob("model.json"):
+        return candidate.parent
+    raise ModelError(f"{model_uri} holds no healthscore bundle")
 
 
 def download_bundle(model_uri: str, config: TrackingConfig, *, root: str | Path = ".") -> Path:
     """Resolve ``models:/name@alias`` (or any model URI) to a local bundle folder."""
     configure(config, root=root)
     try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri.rstrip("/"))
+        return _version_bundle(model_uri.rstrip("/"))
+    except ModelError:
+        raise
     except Exception as exc:  # MLflow raises several types for a bad URI
         raise ModelError(f"cannot load {model_uri} from the registry: {exc}") from None
-    for candidate in Path(local).rglob("model.json"):
-        return candidate.parent
-    raise ModelError(f"{model_uri} holds no healthscore bundle")
 
 
 def load_pyfunc(model_uri: str) -> mlflow.pyfunc.PyFuncModel:
@@ -180,6 +203,24 @@ def load_pyfunc(model_uri: str) -> mlflow.pyfunc.PyFuncModel:
     return mlflow.pyfunc.load_model(model_uri)
 
 
-def ui_command(config: TrackingConfig) -> str:
-    """The shell command that opens the MLflow UI on these runs."""
-    return f"mlflow ui --backend-store-uri {config.uri} --port 5000"
+def ui_command(uri: str) -> str:
+    """The shell command that opens the MLflow UI on these runs, runnable as printed.
+
+    ``uri`` is the tracking URI a run used (as :func:`configure` returns it). The program is
+    the ``mlflow`` installed beside the running Python (``.venv/bin/mlflow`` after ``make
+    demo``), and paths inside the working directory are shown relative to it.
+    """
+    here = Path.cwd().resolve()
+    exe = Path(sys.executable).with_name("mlflow")
+    program = _relative(exe, here) if exe.is_file() else "mlflow"
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and uri[len(prefix) :].startswith("/"):
+        uri = prefix + _relative(Path(uri[len(prefix) :]), here)
+    return f"{shlex.quote(program)} ui --backend-store-uri {shlex.quote(uri)} --port 5000"
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(base))
+    except ValueError:
+        return str(path)

@@ -27,6 +27,7 @@ from healthscore.evaluate import (
     metrics_by_slice,
 )
 from healthscore.features import CATALOGUE
+from healthscore.leak_alarm import leak_suspects
 from healthscore.model import HealthModel
 from healthscore.tuning import tune_params
 
@@ -162,6 +163,17 @@ def fit_and_evaluate(
             metrics[f"baseline_{name}_{key}"] = base[key]
     metrics["roc_auc_lift_over_rules"] = metrics["roc_auc"] - metrics["baseline_rules_roc_auc"]
     metrics["roc_auc_lift_over_logreg"] = metrics["roc_auc"] - metrics["baseline_logreg_roc_auc"]
+    suspects = leak_suspects(
+        contributions=model.contributions(test),
+        train=split.train,
+        y_train=split.train["label"].to_numpy(int),
+        test=test,
+        y_test=y_test,
+        features=features,
+        model_auc=float(metrics["roc_auc"]),
+    )
+    metrics["leak_alarm"] = len(suspects)
+    metrics["leak_suspects"] = [s.as_dict() for s in suspects]
     flagged = days_flagged_before_churn(test)
     metrics.update({f"flagged_{k_}": v for k_, v in flagged.items()})
     metrics["median_days_flagged_before_churn"] = flagged.get("median")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,6 +49,24 @@ DataOption = Annotated[
     str,
     typer.Option("--data", "-d", help="Folder of input tables, a .duckdb file, or a database URL."),
 ]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help=(
+            "Bundle folder, or a registry URI such as models:/healthscore-demo@champion "
+            "(default: models/<project>/latest)."
+        ),
+    ),
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Score with a model trained on other data (the output records it).",
+    ),
+]
 
 
 @app.callback()
@@ -61,6 +80,19 @@ def _root(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        _plain_warnings()
+
+
+def _plain_warnings() -> None:
+    """Warnings as one line each, each message once (``-v`` keeps Python's full form)."""
+    warnings.simplefilter("once")
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        stream = file or sys.stderr
+        stream.write(f"warning: {message}\n")
+
+    warnings.showwarning = show
 
 
 def config_from(path: Path | None) -> Config:

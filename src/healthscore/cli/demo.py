@@ -40,6 +40,8 @@ def demo(
         + ")"
     )
     console.print(f"Bundle: {outcome.train.bundle}")
+    for notice in outcome.train.notices:
+        console.print(f"warning: {notice}", markup=False)
     console.print(f"Scores at {outcome.as_of.date()}: {outcome.scores_path}")
     if outcome.report_path is not None:
         console.print(f"Report: {outcome.report_path}")
@@ -60,4 +62,5 @@ def demo(
     console.print(table)
     steps = ", ".join(f"{k} {v:.0f}s" for k, v in outcome.timings.items())
     console.print(f"Timings: {steps}")
-    console.print(f"Open MLflow on the run: {ui_command(cfg.tracking)}")
+    if outcome.train.tracking_uri:
+        console.print(f"Open MLflow on the run: {ui_command(outcome.train.tracking_uri)}")

@@ -20,7 +20,9 @@ def train(
     data: DataOption,
     config: ConfigOption = None,
     tune: Annotated[int, typer.Option(help="Hyper-parameter search trials (0: none).")] = 0,
-    model_dir: Annotated[Path, typer.Option(help="Where bundles are written.")] = Path("models"),
+    model_dir: Annotated[
+        Path, typer.Option(help="Where bundles are written (in a folder per project).")
+    ] = Path("models"),
 ) -> None:
     """Train the churn model on DATA, evaluate it out of time, record it in MLflow."""
     from healthscore.pipeline import train as train_model
@@ -60,13 +62,15 @@ def train(
         f"lift in the top decile {m['lift_top_decile']:.2f}."
     )
     console.print(f"Bundle: {outcome.bundle} (also {outcome.latest})")
+    for notice in outcome.notices:
+        console.print(f"warning: {notice}", markup=False)
     if outcome.promotion is not None:
         p = outcome.promotion
         verdict = "promoted to @champion" if p.promoted else "kept as @challenger only"
         console.print(f"Registry: version {p.version} {verdict}: {p.reason}.")
         from healthscore.tracking import ui_command
 
-        console.print(f"Open MLflow: {ui_command(config_from(config).tracking)}")
+        console.print(f"Open MLflow: {ui_command(str(outcome.tracking_uri))}")
 
 
 @app.command()

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from healthscore.cli.app import ConfigOption, DataOption, app, config_from, console, progress
+from healthscore.cli.app import (
+    ConfigOption,
+    DataOption,
+    ForceOption,
+    ModelOption,
+    app,
+    config_from,
+    console,
+    progress,
+)
 from healthscore.errors import DataError
 
 _SHOWN = (
@@ -63,12 +72,13 @@ def report(
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file.")] = Path(
         "reports/report.html"
     ),
-    model: Annotated[str, typer.Option("--model", "-m", help="Bundle folder.")] = "models/latest",
+    model: ModelOption = None,
     config: ConfigOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Write one self-contained HTML report for CS leaders (KPIs, risk, accounts, model)."""
     from healthscore.pipeline import report as write
 
     with progress("Scoring and writing the report"):
-        path = write(data, as_of, config_from(config), out=out, model=model)
+        path = write(data, as_of, config_from(config), out=out, model=model, force=force)
     console.print(f"Wrote {path}")

@@ -8,18 +8,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from healthscore.cli.app import ConfigOption, DataOption, app, config_from, console, progress
+from healthscore.cli.app import (
+    ConfigOption,
+    DataOption,
+    ForceOption,
+    ModelOption,
+    app,
+    config_from,
+    console,
+    progress,
+)
 
 AsOfOption = Annotated[
     str, typer.Option("--as-of", help="Observation date (ISO), e.g. 2025-12-01.")
-]
-ModelOption = Annotated[
-    str,
-    typer.Option(
-        "--model",
-        "-m",
-        help="Bundle folder, or a registry URI such as models:/healthscore@champion.",
-    ),
 ]
 
 
@@ -28,7 +29,7 @@ def score(
     data: DataOption,
     as_of: AsOfOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv or .parquet file.")],
-    model: ModelOption = "models/latest",
+    model: ModelOption = None,
     previous: Annotated[
         Path | None,
         typer.Option(
@@ -36,14 +37,16 @@ def score(
         ),
     ] = None,
     config: ConfigOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Score every eligible account at AS_OF: health score, drivers, playbook, ARR at risk."""
     from healthscore.pipeline import score as score_accounts
 
     with progress(f"Scoring accounts at {as_of}"):
         scores = score_accounts(
-            data, as_of, config_from(config), model=model, out=out, previous=previous
+            data, as_of, config_from(config), model=model, out=out, previous=previous, force=force
         )
+    _say_forced(scores["model_check"].iloc[0] if len(scores) else "ok")
     at_risk = scores[scores["risk_tier"] == "at_risk"]
     console.print(
         f"Scored {len(scores):,} accounts at {as_of}: {len(at_risk):,} at risk, "
@@ -69,15 +72,17 @@ def score(
 def alerts(
     data: DataOption,
     as_of: AsOfOption,
-    model: ModelOption = "models/latest",
+    model: ModelOption = None,
     drop: Annotated[float, typer.Option(help="Minimum fall in health score points.")] = 10.0,
     config: ConfigOption = None,
+    force: ForceOption = False,
 ) -> None:
     """List accounts whose health score fell more than DROP points since the last step."""
     from healthscore.pipeline import alerts as score_alerts
 
     with progress("Comparing with the previous step"):
-        drops = score_alerts(data, as_of, config_from(config), model=model, drop=drop)
+        drops = score_alerts(data, as_of, config_from(config), model=model, drop=drop, force=force)
+    _say_forced(drops["model_check"].iloc[0] if len(drops) else "ok")
     if drops.empty:
         console.print(f"No account lost more than {drop:g} points at {as_of}.")
         return
@@ -101,11 +106,19 @@ def explain(
     data: DataOption,
     as_of: AsOfOption,
     account: Annotated[str, typer.Option("--account", "-a", help="The account_id.")],
-    model: ModelOption = "models/latest",
+    model: ModelOption = None,
     config: ConfigOption = None,
+    force: ForceOption = False,
 ) -> None:
     """Print the card of one account: score history, drivers, the playbook and its steps."""
     from healthscore.pipeline import explain as account_card
 
-    card = account_card(data, as_of, account, config_from(config), model=model)
+    card, check = account_card(data, as_of, account, config_from(config), model=model, force=force)
+    _say_forced(check)
     console.print(card.render(), markup=False)
+
+
+def _say_forced(check: str) -> None:
+    """Say once, plainly, that the model was trained on other data."""
+    if check != "ok":
+        console.print(f"warning: model of other data, scored with --force: {check}", markup=False)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.config import Config
-from healthscore.errors import DataError
+from healthscore.errors import ConfigError, DataError
 from healthscore.features import account, adoption, contract, satisfaction, support, usage
 from healthscore.features.catalogue import CATALOGUE, FAMILIES, FeatureSpec
 from healthscore.features.engine import Session, session
@@ -70,9 +70,26 @@ def switched_off(source: DataSource) -> dict[str, str]:
     return off
 
 
-def active_features(source: DataSource) -> list[FeatureSpec]:
-    """The catalogue's features this source can feed, in catalogue order."""
-    off = switched_off(source)
+def excluded(config: Config) -> set[str]:
+    """The features ``features.exclude`` leaves out (names or whole families).
+
+    Raises :class:`~healthscore.errors.ConfigError` naming any entry that is neither.
+    """
+    names = {spec.name for spec in CATALOGUE}
+    unknown = [x for x in config.features.exclude if x not in names and x not in FAMILIES]
+    if unknown:
+        raise ConfigError(
+            f"features.exclude: {', '.join(repr(x) for x in unknown)} is neither a feature nor "
+            f"a family; families are {', '.join(FAMILIES)}, features are listed by "
+            "`healthscore features --list`"
+        )
+    wanted = set(config.features.exclude)
+    return {spec.name for spec in CATALOGUE if spec.name in wanted or spec.family in wanted}
+
+
+def active_features(source: DataSource, config: Config | None = None) -> list[FeatureSpec]:
+    """The catalogue's features this source can feed (and the config keeps), in order."""
+    off = switched_off(source) | dict.fromkeys(excluded(config) if config else (), "excluded")
     return [spec for spec in CATALOGUE if spec.name not in off]
 
 
@@ -169,7 +186,8 @@ def build_features(source: DataSource, snapshots: pd.DataFrame, config: Config) 
     off = switched_off(source)
     if off:
         _warn(off)
-    specs = [spec for spec in CATALOGUE if spec.name not in off]
+    left_out = excluded(config)
+    specs = [spec for spec in CATALOGUE if spec.name not in off and spec.name not in left_out]
     out = pd.DataFrame(
         {"account_id": snapshots["account_id"].astype("str").to_numpy(), "as_of": as_of.to_numpy()}
     )

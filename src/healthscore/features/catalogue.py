@@ -28,6 +28,11 @@ from typing import Literal
 
 import pandas as pd
 
+#: Version of the catalogue's meaning. Bump it whenever a feature is added, removed or
+#: computed differently: a bundle trained under another version refuses to score
+#: (:mod:`healthscore.fingerprint`). 2: contract renewal and length from the term grid.
+CATALOGUE_VERSION = 2
+
 Family = Literal["usage", "adoption", "support", "satisfaction", "contract", "account"]
 FAMILIES: tuple[str, ...] = ("usage", "adoption", "support", "satisfaction", "contract", "account")
 
@@ -64,6 +69,12 @@ class FeatureSpec:
     requires
         Optional ``table.column`` inputs the feature needs besides its table; a missing one
         switches the feature off.
+    role
+        ``"driver"``: says *why* an account is at risk, can be shown as a driver and pick a
+        playbook. ``"context"``: says *when* or *for whom* risk materialises (days to
+        renewal, tenure, plan, size): it stays in the model and in the family totals but is
+        never offered as a driver, since "your renewal is near" is not a cause a playbook
+        can address.
     """
 
     name: str
@@ -77,6 +88,7 @@ class FeatureSpec:
     change_text: str | None = None
     missing_text: str = "no data"
     requires: tuple[str, ...] = ()
+    role: Literal["driver", "context"] = "driver"
 
     @property
     def family(self) -> str:
@@ -280,31 +292,31 @@ _SATISFACTION = (
 _CONTRACT = (
     _spec("contract__tenure_days", "contracts", None, -1,
           "Days since the account was created (or its first contract started, if earlier).",
-          "Customer for {value:.0f} days"),
+          "Customer for {value:.0f} days", role="context"),
     _spec("contract__lifecycle_stage", "contracts", None, 0,
           "onboarding (under 90 days), adoption (90 days to a year) or mature (over a year).",
           "Lifecycle stage: {value}",
-          kind="category"),
+          kind="category", role="context"),
     _spec("contract__days_to_renewal", "contracts", None, -1,
           "Days until the next renewal date known at the snapshot: the next boundary of the "
           "current contract's term grid (start plus whole billing periods) or its scheduled "
           "end when given; end_date only when the term is unknown. Contracts starting on or "
           "after the snapshot are not seen.",
           "Renewal due in {value:.0f} days",
-          missing_text="no active contract"),
+          missing_text="no active contract", role="context"),
     _spec("contract__length_days", "contracts", None, -1,
           "Length in days of the current contract's term (as signed), not of its recorded "
           "end date.",
           "Current term runs {value:.0f} days",
-          missing_text="no active contract"),
+          missing_text="no active contract", role="context"),
     _spec("contract__renewal_count", "contracts", None, -1,
           "Renewals so far: contracts that started at, or within the grace period after, the end "
           "of the account's earlier coverage.",
-          "Renewed {value:.0f} times"),
+          "Renewed {value:.0f} times", role="context"),
     _spec("contract__arr", "contracts", None, 0,
           "Annual recurring revenue: the sum over contracts active at the snapshot.",
           "ARR {value:,.0f}",
-          missing_text="no active contract"),
+          missing_text="no active contract", role="context"),
     _spec("contract__arr_change_90d", "contracts", 90, -1,
           "Relative ARR change over the last 90 days (0.2 = expanded 20%, -0.2 = contracted).",
           "ARR changed by {value:+.0%} over the last 90 days",
@@ -316,7 +328,7 @@ _CONTRACT = (
     _spec("contract__seats", "contracts", None, 0,
           "Licensed seats over contracts active at the snapshot.",
           "{value:.0f} licensed seats",
-          missing_text="no seat count", requires=("contracts.seats",)),
+          missing_text="no seat count", requires=("contracts.seats",), role="context"),
     _spec("contract__seat_change_90d", "contracts", 90, -1,
           "Relative change in licensed seats over the last 90 days.",
           "Seats changed by {value:+.0%} over the last 90 days",
@@ -325,15 +337,15 @@ _CONTRACT = (
           "Billing period (term length) of the current contract, as exported: month, "
           "halfyear, year, 24...",
           "Billed per {value}",
-          kind="category", requires=("contracts.billing_period",)),
+          kind="category", requires=("contracts.billing_period",), role="context"),
     _spec("contract__plan", "contracts", None, 0,
           "Plan of the current contract.",
           "On the {value} plan",
-          kind="category", requires=("contracts.plan",)),
+          kind="category", requires=("contracts.plan",), role="context"),
     _spec("contract__auto_renew", "contracts", None, -1,
           "1 when the current contract renews unless cancelled, else 0.",
           "Auto-renew: {value:.0f}",
-          requires=("contracts.auto_renew",)),
+          requires=("contracts.auto_renew",), role="context"),
     _spec("contract__cancellation_known", "contracts", None, 1,
           "1 when a cancellation of a contract still running at the snapshot was recorded "
           "before it (canceled_at), else 0.",
@@ -345,19 +357,19 @@ _ACCOUNT = (
     _spec("account__segment", "accounts", None, 0,
           "Market segment.",
           "Segment: {value}",
-          kind="category", requires=("accounts.segment",)),
+          kind="category", requires=("accounts.segment",), role="context"),
     _spec("account__industry", "accounts", None, 0,
           "Industry.",
           "Industry: {value}",
-          kind="category", requires=("accounts.industry",)),
+          kind="category", requires=("accounts.industry",), role="context"),
     _spec("account__region", "accounts", None, 0,
           "Sales region.",
           "Region: {value}",
-          kind="category", requires=("accounts.region",)),
+          kind="category", requires=("accounts.region",), role="context"),
     _spec("account__employees", "accounts", None, 0,
           "Company head count.",
           "{value:,.0f} employees",
-          requires=("accounts.employees",)),
+          requires=("accounts.employees",), role="context"),
 )
 # fmt: on
 
@@ -419,6 +431,7 @@ def catalogue_frame() -> pd.DataFrame:
             "description": s.description,
             "requires": ", ".join(s.requires),
             "compare_to": s.compare_to or "",
+            "role": s.role,
             "text": s.text,
         }
         for s in CATALOGUE
@@ -438,13 +451,16 @@ def catalogue_markdown() -> str:
         specs = [s for s in CATALOGUE if s.family == family]
         table = specs[0].table
         lines += [f"### {family} (from `{table}`)", ""]
-        lines += ["| feature | window | kind | risk | meaning |", "|---|---|---|---|---|"]
+        lines += [
+            "| feature | window | kind | risk | role | meaning |",
+            "|---|---|---|---|---|---|",
+        ]
         for s in specs:
             window = f"{s.window_days} d" if s.window_days else "-"
             needs = f" Needs {', '.join(f'`{r}`' for r in s.requires)}." if s.requires else ""
             lines.append(
                 f"| `{s.name}` | {window} | {s.kind} | {_DIRECTION_WORDS[s.direction]} "
-                f"| {s.description}{needs} |"
+                f"| {s.role} | {s.description}{needs} |"
             )
         lines.append("")
     return "\n".join(lines)
