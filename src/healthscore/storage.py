@@ -31,7 +31,7 @@ from healthscore.mapping import (
     wanted_tables,
 )
 from healthscore.schema import EVENT_TABLES, TABLES, Column
-from healthscore.sources import SUFFIXES, open_tables
+from healthscore.sources import SUFFIXES, open_tables, read_options
 
 _SQL_TYPES = {
     "id": "VARCHAR",
@@ -245,7 +245,7 @@ def open_source(
     """
     data_config = (config or Config()).data
     con = _connect()
-    tables = open_tables(path, con)
+    tables = open_tables(path, con, files=read_options(data_config))
     relations: dict[str, str] = {}
     for name, must_exist in wanted_tables(data_config).items():
         stem = source_name(data_config, name)
