@@ -14,9 +14,9 @@ from typing import Literal
 
 import pandas as pd
 
-from healthscore.config import Config
+from healthscore.config import Config, DataConfig
 from healthscore.errors import SchemaError
-from healthscore.schema import EVENT_TABLES, PRIORITIES, TABLES
+from healthscore.schema import EVENT_TABLES, PRIORITIES, TABLES, Column
 from healthscore.storage import DataSource, open_source, quote, typed_expression
 
 Severity = Literal["error", "warning"]
@@ -90,6 +90,17 @@ def _examples(source: DataSource, table: str, columns: list[str], where: str) ->
     )
 
 
+def _unparseable(table: str, column: Column) -> str:
+    """The message for values that do not parse, with the fix for dates in another layout."""
+    message = f"values that do not parse as {column.kind}"
+    if column.kind == "timestamp":
+        message += (
+            f"; if they are dates in another layout, give it in [data.tables.{table}.formats] "
+            f'(e.g. {column.name} = "%d/%m/%Y", or "epoch_s" / "epoch_ms" for Unix times)'
+        )
+    return message
+
+
 def _count(source: DataSource, relation: str, where: str) -> int:
     return int(source.scalar(f"SELECT count(*) FROM {relation} WHERE {where}"))
 
@@ -152,7 +163,7 @@ class _Checker:
                     col.name,
                     f"NULLIF(TRIM(CAST({q} AS VARCHAR)), '') IS NOT NULL "
                     f"AND {typed_expression(q, col)} IS NULL",
-                    f"values that do not parse as {col.kind}",
+                    _unparseable(name, col),
                     show=[col.name],
                     raw=True,
                 )
