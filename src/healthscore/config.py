@@ -195,6 +195,15 @@ class DataConfig(_Section):
             "every optional table that is found."
         ),
     )
+    max_number: float = Field(
+        1e12,
+        gt=0,
+        description=(
+            "Largest absolute value a numeric contract column (ARR, seats, employees, "
+            "quantity) may hold; larger values are validation errors. Raise it for a "
+            "currency with very small units."
+        ),
+    )
 
     @model_validator(mode="after")
     def _mappings_make_sense(self) -> DataConfig:

@@ -196,6 +196,32 @@ class _Checker:
                 f"events dated on or after the data's end ({end[:10]})",
             )
 
+    def numbers(self, name: str, max_number: float) -> None:
+        """Numbers that parse but would poison every sum and ranking: NaN, infinities, and
+        values beyond ``max_number`` in absolute value (``data.max_number``)."""
+        for col in TABLES[name].columns:
+            if col.kind != "number" or not self.source.has_column(name, col.name):
+                continue
+            # On the raw view, so that the examples show the values as written ("NaN").
+            value = typed_expression(quote(col.name), col)
+            self.flag(
+                "error",
+                name,
+                col.name,
+                f"NOT isfinite({value})",
+                "values that are NaN or infinite; leave the cell empty where the value is unknown",
+                raw=True,
+            )
+            self.flag(
+                "error",
+                name,
+                col.name,
+                f"isfinite({value}) AND abs({value}) > {float(max_number)!r}",
+                f"values beyond {max_number:g} in absolute value; fix them in the export, or "
+                "raise data.max_number in the config if they are real",
+                raw=True,
+            )
+
     def _duplicates(self, name: str, key: list[str]) -> None:
         keys = ", ".join(quote(k) for k in key)
         where = (
@@ -273,9 +299,15 @@ class _Checker:
 
 
 def validate_source(
-    source: DataSource, missing: dict[str, list[str]] | None = None
+    source: DataSource,
+    missing: dict[str, list[str]] | None = None,
+    *,
+    max_number: float = DataConfig().max_number,
 ) -> ValidationReport:
-    """Validate an opened source; ``missing`` are the gaps recorded while opening it."""
+    """Validate an opened source; ``missing`` are the gaps recorded while opening it.
+
+    ``max_number`` bounds the absolute value of numeric columns (``data.max_number``).
+    """
     report = ValidationReport(source.origin, data_end=source.data_end)
     for table, columns in (missing or {}).items():
         report.problems.append(
@@ -303,6 +335,7 @@ def validate_source(
     for name in TABLES:
         if name in source.present:
             checker.table(name)
+            checker.numbers(name, max_number)
     checker.rules()
     return report
 
@@ -318,4 +351,4 @@ def validate_data(path: str | Path, config: Config | None = None) -> ValidationR
     """
     missing: dict[str, list[str]] = {}
     source = open_source(path, config, missing_columns=missing)
-    return validate_source(source, missing)
+    return validate_source(source, missing, max_number=(config or Config()).data.max_number)
