@@ -8,10 +8,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from healthscore.cli.app import ConfigOption, DataOption, app, config_from, console, progress
+from healthscore.cli.app import (
+    ConfigOption,
+    DataOption,
+    app,
+    check_date,
+    config_from,
+    console,
+    plain,
+    progress,
+)
 
 AsOfOption = Annotated[
-    str, typer.Option("--as-of", help="Observation date (ISO), e.g. 2025-12-01.")
+    str,
+    typer.Option("--as-of", help="Observation date (ISO), e.g. 2025-12-01.", callback=check_date),
 ]
 ModelOption = Annotated[
     str,
@@ -46,21 +56,28 @@ def score(
         )
     at_risk = scores[scores["risk_tier"] == "at_risk"]
     console.print(
-        f"Scored {len(scores):,} accounts at {as_of}: {len(at_risk):,} at risk, "
-        f"ARR at risk {scores['arr_at_risk'].sum():,.0f}. Wrote {out}."
+        plain(
+            f"Scored {len(scores):,} accounts at {as_of}: {len(at_risk):,} at risk, "
+            f"ARR at risk {scores['arr_at_risk'].sum():,.0f}. Wrote {out}."
+        )
     )
     table = Table(title="Top 5 by ARR at risk")
     for col in ("rank", "account", "score", "tier", "ARR at risk", "top driver", "playbook"):
         table.add_column(col)
     for _, row in scores.head(5).iterrows():
         table.add_row(
-            str(row["priority_rank"]),
-            str(row["account_id"]),
-            f"{row['health_score']:.0f}",
-            row["risk_tier"],
-            f"{row['arr_at_risk']:,.0f}",
-            str(row["driver_1_text"] or ""),
-            row["playbook_id"],
+            *map(
+                plain,
+                (
+                    row["priority_rank"],
+                    row["account_id"],
+                    f"{row['health_score']:.0f}",
+                    row["risk_tier"],
+                    f"{row['arr_at_risk']:,.0f}",
+                    row["driver_1_text"] or "",
+                    row["playbook_id"],
+                ),
+            )
         )
     console.print(table)
 
@@ -79,19 +96,24 @@ def alerts(
     with progress("Comparing with the previous step"):
         drops = score_alerts(data, as_of, config_from(config), model=model, drop=drop)
     if drops.empty:
-        console.print(f"No account lost more than {drop:g} points at {as_of}.")
+        console.print(plain(f"No account lost more than {drop:g} points at {as_of}."))
         return
     table = Table(title=f"{len(drops)} accounts lost more than {drop:g} points")
     for col in ("account", "before", "now", "change", "tier", "families that moved"):
         table.add_column(col)
     for _, row in drops.iterrows():
         table.add_row(
-            str(row["account_id"]),
-            f"{row['previous_score']:.0f}",
-            f"{row['health_score']:.0f}",
-            f"{row['change']:+.1f}",
-            row["risk_tier"],
-            row["moved_families"],
+            *map(
+                plain,
+                (
+                    row["account_id"],
+                    f"{row['previous_score']:.0f}",
+                    f"{row['health_score']:.0f}",
+                    f"{row['change']:+.1f}",
+                    row["risk_tier"],
+                    row["moved_families"],
+                ),
+            )
         )
     console.print(table)
 
@@ -108,4 +130,4 @@ def explain(
     from healthscore.pipeline import explain as account_card
 
     card = account_card(data, as_of, account, config_from(config), model=model)
-    console.print(card.render(), markup=False)
+    console.print(plain(card.render()))
