@@ -199,3 +199,109 @@ def test_the_contract_document_matches_the_code():
 
     doc = (Path(__file__).parents[1] / "docs" / "data-contract.md").read_text()
     assert contract_markdown() in doc
+
+
+# ---------------------------------------------------------------- numbers that poison results
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("NaN", "NaN or infinite"),
+        ("nan", "NaN or infinite"),
+        ("inf", "NaN or infinite"),
+        ("Infinity", "NaN or infinite"),
+        ("1e300", "beyond 1e+12"),
+        ("2000000000000", "beyond 1e+12"),
+    ],
+)
+def test_arr_that_parses_but_is_not_a_real_amount_is_an_error(tmp_path, value, needle):
+    report = validate_data(write(tmp_path, contracts=CONTRACTS.replace("12000", value)))
+    [problem] = [p for p in report.errors if needle in p.message]
+    assert (problem.table, problem.column, problem.count) == ("contracts", "arr", 1)
+    assert problem.examples == ({"contract_id": "C1", "arr": value},)
+    assert "contract_id=C1" in report.describe()
+
+
+@pytest.mark.parametrize(
+    ("tables", "table", "column"),
+    [
+        ({"contracts": CONTRACTS.replace(",10\n", ",NaN\n")}, "contracts", "seats"),
+        (
+            {"accounts": "account_id,created_at,employees\nA1,2024-01-01,inf\n"},
+            "accounts",
+            "employees",
+        ),
+        (
+            {"feature_usage": "account_id,feature,ts,quantity\nA1,f,2024-03-01,1e20\n"},
+            "feature_usage",
+            "quantity",
+        ),
+    ],
+)
+def test_every_numeric_column_is_checked(tmp_path, tables, table, column):
+    report = validate_data(write(tmp_path, **tables))
+    assert any(p.table == table and p.column == column for p in report.errors), report.describe()
+
+
+def test_the_bound_on_numbers_is_configurable(tmp_path):
+    folder = write(tmp_path)  # ARR 12,000 and 60,000
+    assert validate_data(folder).ok
+    report = validate_data(folder, Config().with_overrides(data={"max_number": 50_000}))
+    [problem] = report.errors
+    assert (problem.column, problem.count) == ("arr", 1) and "data.max_number" in problem.message
+
+
+def test_nan_and_infinity_in_parquet_are_errors(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = write(tmp_path, contracts=None)
+    contracts = pa.table(
+        {
+            "contract_id": ["C1", "C2"],
+            "account_id": ["A1", "A2"],
+            "start_date": ["2024-01-01", "2024-02-01"],
+            "end_date": ["2025-01-01", "2025-02-01"],
+            "arr": pa.array([float("nan"), float("inf")], pa.float64()),
+        }
+    )
+    pq.write_table(contracts, folder / "contracts.parquet")
+    [problem] = [p for p in validate_data(folder).errors if "NaN or infinite" in p.message]
+    assert problem.count == 2
+
+
+# ---------------------------------------------------------------- repeated column names
+
+
+@pytest.mark.parametrize(
+    "header", ["account_id,created_at,account_id", "account_id,created_at,Account_ID"]
+)
+def test_a_column_name_twice_in_a_csv_header_is_an_error(tmp_path, header):
+    folder = write(tmp_path, accounts=f"{header}\nA1,2024-01-01,A2\nA2,2024-02-01,A1\n")
+    with pytest.raises(SchemaError, match=r"accounts\.csv .*columns 1, 3") as info:
+        validate_data(folder)
+    assert "appears more than once" in str(info.value)
+
+
+def test_a_column_name_twice_in_a_parquet_file_is_an_error(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = write(tmp_path, accounts=None)
+    table = pa.table(
+        [pa.array(["A1", "A2"]), pa.array(["2024-01-01", "2024-02-01"]), pa.array(["x", "y"])],
+        names=["account_id", "created_at", "account_id"],
+    )
+    pq.write_table(table, folder / "accounts.parquet")
+    with pytest.raises(SchemaError, match="appears more than once"):
+        validate_data(folder)
+
+
+def test_a_repeated_column_name_through_the_cli_is_one_line(tmp_path, capsys):
+    from healthscore.cli import main
+
+    write(tmp_path, accounts="account_id,created_at,created_at\nA1,2024-01-01,2023-01-01\n")
+    assert main(["validate", "--data", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'created_at' in columns 2, 3" in err

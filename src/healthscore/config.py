@@ -93,9 +93,19 @@ class TableMapping(_Section):
     drop: tuple[str, ...] = Field(
         (), description="The export's columns to leave out (e.g. ones that leak the outcome)."
     )
+    encoding: str | None = Field(
+        None,
+        description=(
+            "Text encoding of the CSV export, e.g. 'latin-1', 'cp1252', 'utf-16'; default: "
+            "the one its byte-order mark shows, else UTF-8."
+        ),
+    )
     formats: dict[str, str] = Field(
         default_factory=dict,
-        description="Column -> strptime format of its dates, e.g. '%d/%m/%Y'.",
+        description=(
+            "Column -> strptime format of its dates, e.g. '%d/%m/%Y', or 'epoch_s' / "
+            "'epoch_ms' for Unix times in seconds / milliseconds."
+        ),
     )
     values: dict[str, dict[str, str]] = Field(
         default_factory=dict,
@@ -120,6 +130,20 @@ class TableMapping(_Section):
             "many rows with user_id 1..n."
         ),
     )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            "".encode(value)  # unknown names and bytes-to-bytes codecs raise LookupError
+        except LookupError:
+            raise ValueError(
+                f"unknown encoding {value!r}; use a name such as 'utf-8', 'latin-1', "
+                "'cp1252' or 'utf-16'"
+            ) from None
+        return value
 
     @field_validator("join", mode="before")
     @classmethod
@@ -169,6 +193,15 @@ class DataConfig(_Section):
         description=(
             "The optional tables the data has; the others are treated as absent. Default: "
             "every optional table that is found."
+        ),
+    )
+    max_number: float = Field(
+        1e12,
+        gt=0,
+        description=(
+            "Largest absolute value a numeric contract column (ARR, seats, employees, "
+            "quantity) may hold; larger values are validation errors. Raise it for a "
+            "currency with very small units."
         ),
     )
 

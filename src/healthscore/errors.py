@@ -26,3 +26,7 @@ class DataError(HealthscoreError):
 
 class ModelError(HealthscoreError):
     """A model bundle is missing, incomplete, or does not match the data."""
+
+
+class OutputError(HealthscoreError):
+    """An output cannot be written: a read-only folder, a full disk, a wrong file name."""

@@ -9,8 +9,10 @@ table. When the data is opened, :func:`raw_select` turns that section into the S
    ``aggregate = "max"``, the largest) value is taken, so a join never duplicates rows.
 2. ``drop``: the export's columns left out (say, a column that leaks the outcome).
 3. ``columns``: renames, contract name = your name.
-4. ``formats`` (``strptime`` formats of dates that are not ISO) and ``values`` (recoding,
-   e.g. ``monthly`` -> ``month``; matched ignoring case and surrounding spaces).
+4. ``formats`` (``strptime`` formats of dates that are not ISO, or ``epoch_s`` /
+   ``epoch_ms`` for Unix times; a value that does not match is kept as it is, so that
+   validation reports it) and ``values`` (recoding, e.g. ``monthly`` -> ``month``; matched
+   ignoring case and surrounding spaces).
 5. ``derive``: a contract column computed where it is missing or unparseable, from a small
    fixed set of forms (:func:`parse_derivation`):
 
@@ -90,6 +92,11 @@ _PERIOD_ADD = re.compile(
     re.IGNORECASE,
 )
 ALLOWED = "an expression may hold only column names, numbers, + - * / and parentheses"
+#: Time formats besides strptime ones: Unix times, and how many units make a second.
+EPOCH_FORMATS: dict[str, int] = {"epoch_s": 1, "epoch_ms": 1000}
+#: Unix times read as dates lie in [1900, 3000): a value in milliseconds read as seconds,
+#: say, is not a date.
+_EPOCH_SECONDS = (-2_208_988_800, 32_503_680_000)
 _TOKEN = re.compile(rf"\s*(?:(?P<number>\d+(?:\.\d+)?|\.\d+)|(?P<name>{_NAME})|(?P<op>[-+*/()]))")
 
 
@@ -293,11 +300,10 @@ def check_data_config(data: DataConfig) -> None:
         for column, value in mapping.derive.items():
             parse_derivation(name, column, value)
         for column, fmt in mapping.formats.items():
-            if "%" not in fmt:
-                raise ValueError(
-                    f"data.tables.{name}.formats.{column}: {fmt!r} is not a strptime format "
-                    "(e.g. '%d/%m/%Y')"
-                )
+            try:
+                check_time_format(fmt)
+            except ValueError as exc:
+                raise ValueError(f"data.tables.{name}.formats.{column}: {exc}") from None
         if mapping.expand is not None and "user_id" not in {c.name for c in spec.columns}:
             raise ValueError(f"data.tables.{name}.expand: {name} has no user_id to number")
     for name in data.optional_tables or ():
@@ -307,6 +313,59 @@ def check_data_config(data: DataConfig) -> None:
                 f"data.optional_tables: {name!r} is not an optional table; they are "
                 + ", ".join(optional)
             )
+
+
+def check_time_format(fmt: str) -> None:
+    """Raise ``ValueError`` unless ``fmt`` is ``epoch_s``, ``epoch_ms`` or a format DuckDB's
+    ``strptime`` accepts.
+
+    Examples
+    --------
+    >>> check_time_format("%d/%m/%Y %H:%M")
+    >>> check_time_format("%s")
+    Traceback (most recent call last):
+    ...
+    ValueError: '%s' is not a date format (Unrecognized format for strftime/strptime: %s); ...
+    """
+    if fmt in EPOCH_FORMATS:
+        return
+    advice = (
+        "give a strptime format such as '%d/%m/%Y' or '%m/%d/%Y %H:%M', or 'epoch_s' / "
+        "'epoch_ms' for Unix times in seconds / milliseconds"
+    )
+    if "%" not in fmt:
+        raise ValueError(f"{fmt!r} is not a date format; {advice}")
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SELECT try_strptime('', $fmt)", {"fmt": fmt})
+    except duckdb.Error as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        reason = first.partition(f"specifier {fmt}: ")[2] or first.partition("Error: ")[2]
+        raise ValueError(f"{fmt!r} is not a date format ({reason}); {advice}") from None
+    finally:
+        con.close()
+
+
+def time_format_sql(expr: str, fmt: str) -> str:
+    """SQL reading ``expr`` with a time format (see :func:`check_time_format`).
+
+    A value that matches becomes ISO text of the UTC time; one that does not is kept as it
+    is, so that validation reports it among the values that do not parse (ISO values still
+    parse in the typed views).
+    """
+    text = f"CAST({expr} AS VARCHAR)"
+    if fmt in EPOCH_FORMATS:
+        seconds = f"(TRY_CAST({text} AS DOUBLE) / {EPOCH_FORMATS[fmt]})"
+        low, high = _EPOCH_SECONDS
+        parsed = (
+            f"CASE WHEN {seconds} >= {low} AND {seconds} < {high} "
+            f"THEN make_timestamp(CAST(round({seconds} * 1000000) AS BIGINT)) END"
+        )
+    else:
+        parsed = f"try_strptime({text}, {literal(fmt)})"
+    return f"coalesce(strftime({parsed}, '%Y-%m-%d %H:%M:%S.%f'), {text})"
 
 
 def wanted_tables(data: DataConfig) -> dict[str, bool]:
@@ -498,9 +557,7 @@ class _Builder:
         replaced: list[str] = []
         for name, fmt in formats.items():
             column = self.need(f"formats.{name}", name)
-            replaced.append(
-                f"try_strptime(CAST({quote(column)} AS VARCHAR), {literal(fmt)}) AS {quote(column)}"
-            )
+            replaced.append(f"{time_format_sql(quote(column), fmt)} AS {quote(column)}")
         for name, recode in values.items():
             column = self.need(f"values.{name}", name)
             text = f"lower(trim(CAST({quote(column)} AS VARCHAR)))"

@@ -30,7 +30,14 @@ from healthscore.fingerprint import (
     write_fingerprint,
 )
 from healthscore.model import HealthModel
-from healthscore.storage import DataSource, open_source, read_frame, write_tables
+from healthscore.storage import (
+    FRAME_SUFFIXES,
+    DataSource,
+    check_writable,
+    open_source,
+    read_frame,
+    write_tables,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +124,7 @@ def training_set_for(source: DataSource, config: Config, cache_dir: Path) -> Tra
 
 def build_dataset(data: str | Path, config: Config, *, out: str | Path) -> TrainingSet:
     """Build the training set of ``data`` and write it (Parquet + ``.meta.json``) to ``out``."""
+    check_writable(out, suffixes=FRAME_SUFFIXES)
     from healthscore.dataset import build_training_set, save_training_set
 
     training_set = build_training_set(open_checked_source(data, config), config)
@@ -128,6 +136,8 @@ def features_table(
     data: str | Path, as_of: str, config: Config, *, out: str | Path | None = None
 ) -> pd.DataFrame:
     """Features of every account eligible at ``as_of`` (the scoring code path)."""
+    if out is not None:
+        check_writable(out, suffixes=FRAME_SUFFIXES)
     from healthscore.scoring import eligible_features
     from healthscore.storage import write_frame
 
@@ -206,6 +216,7 @@ def train(
 
     ``validate=False`` skips the contract check, for callers that just ran it.
     """
+    check_writable(model_dir, folder=True)
     from healthscore import tracking
     from healthscore.bundle import publish_latest, write_bundle
     from healthscore.contract_terms import unknown_term_notice
@@ -436,6 +447,8 @@ def score(
     ``model`` defaults to the project's newest bundle; ``force`` scores with a model of other
     data (the ``model_check`` column records it).
     """
+    if out is not None:
+        check_writable(out, suffixes=FRAME_SUFFIXES)
     from healthscore.playbooks import load_playbooks
     from healthscore.scoring import score_accounts
     from healthscore.storage import write_frame
@@ -511,6 +524,8 @@ def kpis(
     data: str | Path, config: Config, *, freq: str = "month", out: str | Path | None = None
 ) -> pd.DataFrame:
     """Retention KPIs per period; written atomically to ``out`` if given."""
+    if out is not None:
+        check_writable(out, suffixes=FRAME_SUFFIXES)
     from healthscore.kpis import compute_kpis
     from healthscore.storage import write_frame
 
@@ -532,6 +547,7 @@ def report(
     force: bool = False,
 ) -> Path:
     """Write the self-contained HTML report for CS leaders at ``as_of``."""
+    check_writable(out)
     from healthscore.bundle import read_metrics
     from healthscore.kpis import cohort_retention, compute_kpis
     from healthscore.report import render_report, write_report
@@ -590,6 +606,7 @@ def demo(
     regenerate: bool = False,
 ) -> DemoOutcome:
     """The main job end to end on simulated data: generate, validate, train, score, report."""
+    check_writable(workdir, folder=True)
     from healthscore.validation import validate_data
 
     config = config or Config()

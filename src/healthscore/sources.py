@@ -5,7 +5,13 @@ lists the tables it holds and hands out each as a DuckDB relation, which
 :mod:`healthscore.storage` then maps onto the contract. Three kinds:
 
 * a folder of ``<name>.parquet`` / ``<name>.csv`` / ``<name>.csv.gz`` files, scanned lazily
-  by DuckDB (CSV is read as text; the typed views parse it);
+  by DuckDB (CSV is read as text; the typed views parse it). A CSV file is read in the
+  encoding its ``[data.tables.<table>] encoding`` names, else the one its byte-order mark
+  shows, else UTF-8; other encodings than UTF-8 are converted to a temporary UTF-8 copy once
+  per process. Each CSV file is read through once when first asked for, so that a wrong
+  encoding, stray bytes or a malformed line is one clear error naming the file and line
+  instead of a failure deep inside a later query. A column name that appears twice in a
+  file's header is an error too: nothing silently picks one of them;
 * a DuckDB database file (``.duckdb``, ``.ddb``, ``.db``), attached read-only and also
   scanned lazily; a table may be named ``schema.table``;
 * any SQLAlchemy URL (``postgresql://user@host:5432/db``, ``mysql+pymysql://...``): each
@@ -16,22 +22,172 @@ lists the tables it holds and hands out each as a DuckDB relation, which
 
 from __future__ import annotations
 
+import atexit
+import codecs
+import functools
+import gzip
 import re
+import shutil
+import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from healthscore.errors import SchemaError
-from healthscore.mapping import literal, quote
+from healthscore.mapping import literal, quote, source_name
+from healthscore.schema import TABLES
 
 if TYPE_CHECKING:
     import duckdb
 
+    from healthscore.config import DataConfig
+
 SUFFIXES: tuple[str, ...] = (".parquet", ".csv", ".csv.gz")
 DATABASE_SUFFIXES: tuple[str, ...] = (".duckdb", ".ddb", ".db")
 CHUNK_ROWS = 100_000
+CHUNK_BYTES = 1 << 22
 _URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]+):/+(?P<rest>.*)$")
+#: Byte-order marks, longest first (a UTF-32 LE mark starts like a UTF-16 LE one).
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+#: Encodings DuckDB reads itself (it skips a UTF-8 byte-order mark).
+_NATIVE = frozenset({"utf-8", "utf-8-sig"})
+_ENCODING_HINT = '"latin-1" (or "cp1252", "utf-16", ...)'
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """How to read the export file of one contract table: its name for messages, its encoding."""
+
+    table: str
+    encoding: str | None = None
+
+
+def read_options(data: DataConfig) -> dict[str, FileOptions]:
+    """The :class:`FileOptions` of each contract table's export, keyed by file stem."""
+    options: dict[str, FileOptions] = {}
+    for table in TABLES:
+        mapping = data.tables.get(table)
+        encoding = mapping.encoding if mapping is not None else None
+        options[source_name(data, table)] = FileOptions(table, encoding)
+    return options
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")
+
+
+def bom_encoding(path: Path) -> str | None:
+    """The encoding a byte-order mark at the start of ``path`` announces, if there is one."""
+    try:
+        with _open_bytes(path) as raw:
+            head = raw.read(4)
+    except OSError as exc:  # a damaged .gz, an unreadable file
+        raise SchemaError(f"cannot read {path}: {_first_line(exc)}") from None
+    for mark, encoding in _BOMS:
+        if head.startswith(mark):
+            return encoding
+    return None
+
+
+@functools.cache
+def _scratch() -> Path:
+    """A temporary folder for UTF-8 copies, removed when the process exits."""
+    folder = Path(tempfile.mkdtemp(prefix="healthscore-text-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+_UTF8_COPIES: dict[tuple[str, int, int, str], Path] = {}
+_READ_THROUGH: set[tuple[str, int, int, str]] = set()
+
+
+def _file_key(path: Path, detail: str) -> tuple[str, int, int, str]:
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_size, stat.st_mtime_ns, detail)
+
+
+def utf8_copy(path: Path, encoding: str, table: str) -> Path:
+    """A UTF-8 copy of the text file ``path`` written in ``encoding`` (made once per process).
+
+    Raises :class:`SchemaError` naming the line where the bytes are not ``encoding``.
+    """
+    key = _file_key(path, encoding)
+    if key in _UTF8_COPIES and _UTF8_COPIES[key].is_file():
+        return _UTF8_COPIES[key]
+    target = _scratch() / f"{len(_UTF8_COPIES)}-{path.name.split('.')[0]}.csv"
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    line = 1
+    try:
+        with _open_bytes(path) as raw, target.open("w", encoding="utf-8", newline="") as out:
+            while chunk := raw.read(CHUNK_BYTES):
+                text = decoder.decode(chunk)
+                line += text.count("\n")
+                out.write(text)
+            out.write(decoder.decode(b"", final=True))
+    except UnicodeDecodeError as exc:
+        target.unlink(missing_ok=True)
+        line += exc.object[: exc.start].decode(encoding, errors="replace").count("\n")
+        bad = exc.object[exc.start : exc.start + 1].hex()
+        raise SchemaError(
+            f"{path} (table '{table}'): byte 0x{bad} near line {line} is not {encoding} text; "
+            f"name the file's encoding in the config: [data.tables.{table}] encoding = "
+            f"{_ENCODING_HINT}"
+        ) from None
+    except OSError as exc:
+        target.unlink(missing_ok=True)
+        raise SchemaError(f"cannot read {path}: {_first_line(exc)}") from None
+    _UTF8_COPIES[key] = target
+    return target
+
+
+def _csv_failure(path: Path, table: str, encoding: str, exc: Exception) -> SchemaError:
+    """The error for a CSV file DuckDB could not read: which line, what is wrong, the fix."""
+    text = str(exc)
+    found = re.search(r"CSV Error on Line: (\d+)", text)
+    where = f"{path} (table '{table}')" + (f", line {found.group(1)}" if found else "")
+    if re.search(r"unicode|not utf-8|encoded", text, re.IGNORECASE):
+        return SchemaError(
+            f"{where}: the text is not valid {encoding}; if the file was saved in another "
+            f"encoding, name it in the config: [data.tables.{table}] encoding = {_ENCODING_HINT}"
+        )
+    columns = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if columns:
+        detail = f"{columns.group(2)} values where the header has {columns.group(1)} columns"
+    elif re.search(r"unterminated quote", text, re.IGNORECASE):
+        detail = "a quoted value that is never closed"
+    elif "sniffing" in text:
+        detail = (
+            "its delimiter, quoting and header could not be detected; is it a CSV text "
+            "file (no stray binary bytes)?"
+        )
+    else:
+        detail = re.sub(r"^[A-Za-z ]*Error: ", "", _first_line(exc))
+    return SchemaError(f"{where} cannot be read as CSV: {detail}; fix or remove it in the export")
+
+
+def _check_unique_names(names: list[str], where: str | Path, table: str) -> None:
+    """Raise :class:`SchemaError` if a column name appears twice (ignoring case, like SQL)."""
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(names, start=1):
+        positions.setdefault(name.strip().lower(), []).append(i)
+    repeated = {n: p for n, p in positions.items() if len(p) > 1}
+    if repeated:
+        shown = "; ".join(
+            f"{names[p[0] - 1]!r} in columns {', '.join(map(str, p))}" for p in repeated.values()
+        )
+        raise SchemaError(
+            f"{where} (table '{table}'): a column name appears more than once "
+            f"({shown}; names are compared ignoring case); rename or remove the extra column "
+            "in the export, so that it is clear which one holds the data"
+        )
 
 
 class Tables(Protocol):
@@ -125,6 +281,7 @@ class FolderTables(_DuckDBColumns):
     con: duckdb.DuckDBPyConnection
     directory: Path
     origin: str = ""
+    files: Mapping[str, FileOptions] = field(default_factory=dict)
     _relations: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -151,32 +308,83 @@ class FolderTables(_DuckDBColumns):
             path = self._file(name)
             if path is None:
                 return None
-            self._relations[name] = (
-                f"read_parquet({literal(str(path))})"
-                if path.suffix == ".parquet"
-                else self._csv(path)
-            )
+            options = self.files.get(name, FileOptions(name))
+            if path.suffix == ".parquet":
+                self._check_parquet_names(path, options.table)
+                self._relations[name] = f"read_parquet({literal(str(path))})"
+            else:
+                self._relations[name] = self._csv(path, options)
         return self._relations[name]
 
-    def _csv(self, path: Path) -> str:
-        """``read_csv`` of ``path`` with every column as text and the dialect spelled out."""
-        file = literal(str(path))
+    def _check_parquet_names(self, path: Path, table: str) -> None:
+        import pyarrow.parquet as pq
+
+        try:
+            names = pq.read_schema(path).names
+        except Exception as exc:  # pyarrow raises several error types for a damaged file
+            raise SchemaError(
+                f"{path} (table '{table}') is not a readable Parquet file: {_first_line(exc)}"
+            ) from None
+        _check_unique_names(names, path, table)
+
+    def _csv(self, path: Path, options: FileOptions) -> str:
+        """``read_csv`` of ``path`` with every column as text and the dialect spelled out.
+
+        The file is decoded as :class:`FileOptions` says (else by its byte-order mark, else
+        as UTF-8), its header checked for repeated names, and read through once.
+        """
+        encoding = options.encoding or bom_encoding(path) or "utf-8"
+        readable = path
+        if codecs.lookup(encoding).name not in _NATIVE:
+            readable = utf8_copy(path, encoding, options.table)
+        file = literal(str(readable))
         try:
             delim, quote_char, escape, skip, columns = self.con.execute(
                 f"SELECT Delimiter, Quote, Escape, SkipRows, Columns "
                 f"FROM sniff_csv({file}, header=true, all_varchar=true)"
             ).fetchall()[0]
         except Exception:  # an unusual file: let read_csv sniff it on every read
-            return f"read_csv({file}, header=true, all_varchar=true)"
-        empty = ("", "(empty)")
-        quote_char = '"' if quote_char in empty else quote_char
-        escape = '"' if escape in empty else escape
-        names = ", ".join(f"{literal(c['name'])}: 'VARCHAR'" for c in columns)
-        return (
-            f"read_csv({file}, auto_detect=false, header=true, delim={literal(delim)}, "
-            f"quote={literal(quote_char)}, escape={literal(escape)}, skip={int(skip)}, "
-            f"columns={{{names}}})"
-        )
+            relation = f"read_csv({file}, header=true, all_varchar=true)"
+        else:
+            empty = ("", "(empty)")
+            quote_char = '"' if quote_char in empty else quote_char
+            escape = '"' if escape in empty else escape
+            dialect = (
+                f"auto_detect=false, delim={literal(delim)}, quote={literal(quote_char)}, "
+                f"escape={literal(escape)}, skip={int(skip)}"
+            )
+            self._check_csv_header(file, dialect, len(columns), path, options.table, encoding)
+            names = ", ".join(f"{literal(c['name'])}: 'VARCHAR'" for c in columns)
+            relation = f"read_csv({file}, header=true, {dialect}, columns={{{names}}})"
+        self._read_through(relation, path, options.table, encoding)
+        return relation
+
+    def _check_csv_header(
+        self, file: str, dialect: str, width: int, path: Path, table: str, encoding: str
+    ) -> None:
+        """Fail if the header row names a column twice (DuckDB would rename one silently)."""
+        placeholders = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
+        try:
+            header = self.con.execute(
+                f"SELECT * FROM read_csv({file}, header=false, {dialect}, "
+                f"columns={{{placeholders}}}) LIMIT 1"
+            ).fetchall()
+        except Exception as exc:  # duckdb raises several error types for a broken file
+            raise _csv_failure(path, table, encoding, exc) from None
+        if header:
+            _check_unique_names([str(v or "") for v in header[0]], path, table)
+
+    def _read_through(self, relation: str, path: Path, table: str, encoding: str) -> None:
+        """Read every value of the file once (once per process), so that a bad byte or a
+        malformed line fails here, with the file and line, rather than in a later query."""
+        key = _file_key(path, relation)
+        if key in _READ_THROUGH:
+            return
+        try:
+            self.con.execute(f"SELECT count(COLUMNS(*)) FROM {relation}").fetchall()
+        except Exception as exc:  # duckdb raises several error types for a broken file
+            raise _csv_failure(path, table, encoding, exc) from None
+        _READ_THROUGH.add(key)
 
 
 @dataclass
@@ -307,6 +515,9 @@ class SqlTables:
 
         target = f"_hs_sql_{len(self._fetched)}"
         reflected = sa.Table(table, sa.MetaData(), schema=schema or None, autoload_with=self.engine)
+        _check_unique_names(
+            [c.name for c in reflected.columns], f"{self.origin} {schema}.{table}", table
+        )
         columns = ", ".join(f"{quote(c.name)} {_duckdb_type(c.type)}" for c in reflected.columns)
         self.con.execute(f"CREATE TEMP TABLE {quote(target)} ({columns})")
         with self.engine.connect().execution_options(stream_results=True) as connection:
@@ -355,17 +566,23 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def open_tables(data: str | Path, con: duckdb.DuckDBPyConnection) -> Tables:
+def open_tables(
+    data: str | Path,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    files: Mapping[str, FileOptions] | None = None,
+) -> Tables:
     """The tables behind ``--data``: a folder, a DuckDB file or a SQLAlchemy URL.
 
-    Raises :class:`~healthscore.errors.SchemaError` when there is nothing to read there.
+    ``files`` says how to read a folder's files (see :func:`read_options`). Raises
+    :class:`~healthscore.errors.SchemaError` when there is nothing to read there.
     """
     url = database_url(data)
     if url is not None:
         return SqlTables(con, url)
     path = Path(data)
     if path.is_dir():
-        return FolderTables(con, path)
+        return FolderTables(con, path, files=dict(files or {}))
     if path.is_file() and path.suffix.lower() in DATABASE_SUFFIXES:
         return DuckDBFileTables(con, path)
     if path.exists():

@@ -4,13 +4,18 @@ Input tables are exposed as typed DuckDB views with the contract's column names,
 user's files are called, so every later step reads one shape: ``SELECT ... FROM logins``. The
 views are lazy: a 50-million-row login log is scanned by DuckDB when a query needs it, never
 loaded into pandas whole. Outputs are written atomically (temporary file, then rename) so an
-interrupted run never leaves a half-written file in place of a good one.
+interrupted run never leaves a half-written file in place of a good one; a file that cannot
+be written (read-only folder, full disk) is an :class:`~healthscore.errors.OutputError`, and
+:func:`check_writable` finds that out before a long step starts. CSV files written for people
+have their formula-like text cells neutralised (:func:`neutralise_formulas`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -21,7 +26,7 @@ import duckdb
 import pandas as pd
 
 from healthscore.config import Config, DataConfig
-from healthscore.errors import SchemaError
+from healthscore.errors import OutputError, SchemaError
 from healthscore.mapping import (
     Lookup,
     quote,
@@ -31,7 +36,7 @@ from healthscore.mapping import (
     wanted_tables,
 )
 from healthscore.schema import EVENT_TABLES, TABLES, Column
-from healthscore.sources import SUFFIXES, open_tables
+from healthscore.sources import SUFFIXES, open_tables, read_options
 
 _SQL_TYPES = {
     "id": "VARCHAR",
@@ -247,7 +252,7 @@ def open_source(
     """
     data_config = (config or Config()).data
     con = _connect()
-    tables = open_tables(path, con)
+    tables = open_tables(path, con, files=read_options(data_config))
     relations: dict[str, str] = {}
     for name, must_exist in wanted_tables(data_config).items():
         stem = source_name(data_config, name)
@@ -288,28 +293,150 @@ def source_from_frames(
     return _finish(con, used, data_config, "data", missing_columns, lookup=relations.get)
 
 
+#: Suffixes :func:`write_frame` knows how to write.
+FRAME_SUFFIXES: tuple[str, ...] = (".parquet", ".csv")
+#: A text cell starting with one of these runs as a formula in a spreadsheet (OWASP, "CSV
+#: injection"); optional leading quotes are matched so that neutralising can be undone exactly.
+_FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+_NEUTRALISED = re.compile(r"^'+[=+\-@\t\r]")
+_SPACE_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up"}
+_REASONS = {
+    **_SPACE_REASONS,
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "it is a folder",
+    errno.ENAMETOOLONG: "the name is too long",
+}
+
+
+def cannot_write(target: str | Path, exc: OSError) -> str:
+    """One line saying why ``target`` could not be written and what to do about it."""
+    reason = _REASONS.get(exc.errno or 0, exc.strerror or str(exc))
+    fix = (
+        "free some space or write elsewhere"
+        if exc.errno in _SPACE_REASONS
+        else "choose a location you can write to"
+    )
+    return f"cannot write {target}: {reason}; {fix}"
+
+
+def check_writable(
+    target: str | Path, *, folder: bool = False, suffixes: tuple[str, ...] = ()
+) -> Path:
+    """Raise :class:`OutputError` unless ``target`` can be written; create nothing.
+
+    ``target`` is a file (``folder=False``) whose name must end in one of ``suffixes`` if
+    given, or a folder. Folders that do not exist yet are fine if the nearest existing one
+    above them is writable. Call it before a long step, so that a read-only output folder
+    fails in a second rather than after the work.
+    """
+    target = Path(target)
+    if not folder and target.is_dir():
+        raise OutputError(f"cannot write {target}: it is a folder; give a file name")
+    if suffixes and not target.name.lower().endswith(suffixes):
+        raise OutputError(f"cannot write {target}: use a {' or '.join(suffixes)} file name")
+    if folder and target.exists() and not target.is_dir():
+        raise OutputError(f"cannot write into {target}: it is a file, not a folder")
+    existing = target if folder else target.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"cannot write {target}: {existing} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".healthscore-check-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(cannot_write(target, exc)) from exc
+    return target
+
+
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it over ``target`` on success only."""
+    """Yield a temporary path beside ``target``; rename it over ``target`` on success only.
+
+    An ``OSError`` while writing (read-only folder, full disk) becomes an
+    :class:`OutputError` naming ``target``; the temporary file is removed either way.
+    """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(cannot_write(target, exc)) from exc
     tmp = Path(tmp_name)
     try:
         yield tmp
         os.replace(tmp, target)
+    except OSError as exc:
+        raise OutputError(cannot_write(target, exc)) from exc
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
-def write_frame(frame: pd.DataFrame, target: str | Path) -> Path:
-    """Write a DataFrame as Parquet or CSV (by suffix), atomically."""
+def _map_text(frame: pd.DataFrame, change: Callable[[str], str]) -> pd.DataFrame:
+    """A copy of ``frame`` with ``change`` applied to every text cell and column name."""
+    out = frame.copy()
+    for name in out.columns:
+        column = out[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            out[name] = column.cat.rename_categories(
+                lambda c: change(c) if isinstance(c, str) else c
+            )
+        elif pd.api.types.is_string_dtype(column.dtype):
+            changed = column.map(lambda v: change(v) if isinstance(v, str) else v)
+            out[name] = changed.astype(column.dtype)
+    out.columns = [change(c) if isinstance(c, str) else c for c in out.columns]
+    return out
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells a spreadsheet will not run as formulas.
+
+    A text cell (or column name) starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return gets a leading single quote, as OWASP advises against CSV injection;
+    so does one that already starts with quotes followed by such a character, which makes
+    :func:`restore_formulas` its exact inverse. Numeric, boolean and date columns are left
+    as they are.
+
+    Examples
+    --------
+    >>> neutralise_formulas(pd.DataFrame({"id": ["=1+2", "A1"], "arr": [-5.0, 3.0]}))
+         id  arr
+    0  '=1+2 -5.0
+    1    A1  3.0
+    """
+    return _map_text(frame, lambda v: "'" + v if _FORMULA.match(v) else v)
+
+
+def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`neutralise_formulas`: text as it was before it was written for people."""
+    return _map_text(frame, lambda v: v[1:] if _NEUTRALISED.match(v) else v)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, *, for_people: bool) -> None:
+    # RFC 4180 line ends: a value holding a carriage return is then quoted too.
+    (neutralise_formulas(frame) if for_people else frame).to_csv(
+        path, index=False, date_format="%Y-%m-%dT%H:%M:%S", lineterminator="\r\n"
+    )
+
+
+def write_frame(frame: pd.DataFrame, target: str | Path, *, for_people: bool = True) -> Path:
+    """Write a DataFrame as Parquet or CSV (by suffix), atomically.
+
+    CSV is a file people open in a spreadsheet, so its text cells pass through
+    :func:`neutralise_formulas` (and :func:`read_frame` undoes it); ``for_people=False``
+    writes them as they are, for CSV that software reads as input (the simulator's tables).
+    CSV lines end in CRLF (RFC 4180). Parquet is written as it is.
+    """
     target = Path(target)
     writers: dict[str, Callable[[Path], None]] = {
         ".parquet": lambda p: frame.to_parquet(p, index=False),
-        ".csv": lambda p: frame.to_csv(p, index=False, date_format="%Y-%m-%dT%H:%M:%S"),
+        ".csv": lambda p: _write_csv(frame, p, for_people=for_people),
     }
     suffix = target.suffix.lower()
     if suffix not in writers:
@@ -334,7 +461,10 @@ def write_tables(
         raise SchemaError(f"unknown format {fmt!r}: use parquet or csv")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    return [write_frame(frame, directory / f"{name}.{fmt}") for name, frame in tables.items()]
+    return [
+        write_frame(frame, directory / f"{name}.{fmt}", for_people=False)
+        for name, frame in tables.items()
+    ]
 
 
 def metadata_path(target: str | Path) -> Path:
@@ -355,13 +485,13 @@ def write_frame_with_metadata(
 
 
 def read_frame(path: str | Path) -> pd.DataFrame:
-    """Read a Parquet or CSV file written by :func:`write_frame`."""
+    """Read a Parquet or CSV file written by :func:`write_frame` (undoing neutralised cells)."""
     path = Path(path)
     if not path.is_file():
         raise SchemaError(f"{path} does not exist")
     if path.suffix.lower() == ".parquet":
         return pd.read_parquet(path)
-    return pd.read_csv(path)
+    return restore_formulas(pd.read_csv(path))
 
 
 def read_metadata(path: str | Path) -> dict[str, object]:

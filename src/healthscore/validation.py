@@ -22,7 +22,7 @@ from healthscore.contract_terms import (
     unknown_term_notice,
 )
 from healthscore.errors import SchemaError
-from healthscore.schema import EVENT_TABLES, PRIORITIES, TABLES
+from healthscore.schema import EVENT_TABLES, PRIORITIES, TABLES, Column
 from healthscore.storage import DataSource, open_source, quote, typed_expression
 
 Severity = Literal["error", "warning"]
@@ -98,6 +98,17 @@ def _examples(source: DataSource, table: str, columns: list[str], where: str) ->
     )
 
 
+def _unparseable(table: str, column: Column) -> str:
+    """The message for values that do not parse, with the fix for dates in another layout."""
+    message = f"values that do not parse as {column.kind}"
+    if column.kind == "timestamp":
+        message += (
+            f"; if they are dates in another layout, give it in [data.tables.{table}.formats] "
+            f'(e.g. {column.name} = "%d/%m/%Y", or "epoch_s" / "epoch_ms" for Unix times)'
+        )
+    return message
+
+
 def _count(source: DataSource, relation: str, where: str) -> int:
     return int(source.scalar(f"SELECT count(*) FROM {relation} WHERE {where}"))
 
@@ -161,7 +172,7 @@ class _Checker:
                     col.name,
                     f"NULLIF(TRIM(CAST({q} AS VARCHAR)), '') IS NOT NULL "
                     f"AND {typed_expression(q, col)} IS NULL",
-                    f"values that do not parse as {col.kind}",
+                    _unparseable(name, col),
                     show=[col.name],
                     raw=True,
                 )
@@ -192,6 +203,32 @@ class _Checker:
                 spec.event_time,
                 f"{quote(spec.event_time)} >= TIMESTAMP '{end}'",
                 f"events dated on or after the data's end ({end[:10]})",
+            )
+
+    def numbers(self, name: str, max_number: float) -> None:
+        """Numbers that parse but would poison every sum and ranking: NaN, infinities, and
+        values beyond ``max_number`` in absolute value (``data.max_number``)."""
+        for col in TABLES[name].columns:
+            if col.kind != "number" or not self.source.has_column(name, col.name):
+                continue
+            # On the raw view, so that the examples show the values as written ("NaN").
+            value = typed_expression(quote(col.name), col)
+            self.flag(
+                "error",
+                name,
+                col.name,
+                f"NOT isfinite({value})",
+                "values that are NaN or infinite; leave the cell empty where the value is unknown",
+                raw=True,
+            )
+            self.flag(
+                "error",
+                name,
+                col.name,
+                f"isfinite({value}) AND abs({value}) > {float(max_number)!r}",
+                f"values beyond {max_number:g} in absolute value; fix them in the export, or "
+                "raise data.max_number in the config if they are real",
+                raw=True,
             )
 
     def _duplicates(self, name: str, key: list[str]) -> None:
@@ -318,7 +355,11 @@ def validate_source(
     *,
     config: Config | None = None,
 ) -> ValidationReport:
-    """Validate an opened source; ``missing`` are the gaps recorded while opening it."""
+    """Validate an opened source; ``missing`` are the gaps recorded while opening it.
+
+    ``config`` gives the grace period (rewritten end dates) and ``data.max_number``, the bound
+    on the absolute value of numeric columns.
+    """
     config = config or Config()
     report = ValidationReport(source.origin, data_end=source.data_end)
     for table, columns in (missing or {}).items():
@@ -347,6 +388,7 @@ def validate_source(
     for name in TABLES:
         if name in source.present:
             checker.table(name)
+            checker.numbers(name, config.data.max_number)
     checker.rules()
     return report
 

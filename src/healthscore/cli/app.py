@@ -3,24 +3,32 @@
 Subcommand modules only parse options, call one library function, and report. A
 :class:`~healthscore.errors.HealthscoreError` becomes one clear line on stderr and exit code 1;
 the traceback is shown only with ``-v``.
+
+Everything printed is plain text: account ids, file names and messages come from the user's
+data, so the consoles never read Rich markup or emoji codes, and :func:`plain` shows control
+characters (terminal escapes, bidirectional overrides) as escapes instead of sending them to
+the terminal. Pass data through :func:`plain`, table cells included.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import click
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from healthscore.config import Config, load_config
-from healthscore.errors import HealthscoreError
+from healthscore.errors import DataError, HealthscoreError
 
 app = typer.Typer(
     name="healthscore",
@@ -32,8 +40,44 @@ app = typer.Typer(
 
 #: Piped or captured output is not wrapped at 80 columns: tables stay one line per row.
 _WIDTH = None if sys.stdout.isatty() else 160
-console = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True, width=_WIDTH, markup=False, emoji=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+#: Characters a terminal acts on rather than shows: C0/C1 controls but tab and newline, DEL,
+#: and the bidirectional embeddings, overrides and isolates.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(value: object) -> Text:
+    """``value`` as text that prints exactly as written: no markup, no emoji, no controls.
+
+    Examples
+    --------
+    >>> plain("[/x] \x1b[31m").plain
+    '[/x] \\x1b[31m'
+    """
+    return Text(_CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value)))
+
+
+def check_date(param: typer.CallbackParam, value: str | None) -> str | None:
+    """Typer callback of a date option (``--as-of``, ``--start``): an ISO date, or date and
+    time, without a time zone; anything else is one clear error."""
+    if value is None:
+        return None
+    option = param.opts[0] if param.opts else param.name
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        detail = "" if value in str(exc) else f" ({exc})"
+        raise DataError(
+            f"{option} {value!r} is not a date{detail}; give an ISO date such as 2025-12-01"
+        ) from None
+    if parsed.tzinfo is not None:
+        raise DataError(
+            f"{option} {value!r} has a time zone; give the date alone (times are UTC), "
+            "e.g. 2025-12-01"
+        )
+    return value
+
 
 ConfigOption = Annotated[
     Path | None,
@@ -104,7 +148,7 @@ def config_from(path: Path | None) -> Config:
 def progress(message: str) -> Iterator[None]:
     """Show a spinner with ``message`` while a long step runs (only on a terminal)."""
     if console.is_terminal:
-        with console.status(message):
+        with console.status(plain(message)):
             yield
     else:
         yield
@@ -119,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HealthscoreError as exc:
         if verbose:
             err_console.print_exception()
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True)
+        err_console.print(Text.assemble(("error:", "bold red"), " ", plain(exc)))
         return 1
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)

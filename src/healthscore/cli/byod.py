@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from healthscore.cli.app import app, console, progress
+from healthscore.cli.app import app, console, plain, progress
 
 
 @app.command()
@@ -30,10 +30,10 @@ def init(
 
     with progress(f"Inspecting {data}"):
         guess = write_starter_config(data, out, force=force)
-    console.print(f"Wrote {out}: best guesses for you to check.", markup=False)
+    console.print(plain(f"Wrote {out}: best guesses for you to check."))
     for table, tg in guess.tables.items():
         missing = f"; missing {', '.join(tg.missing)}" if tg.missing else ""
-        console.print(f"  {table:<16} <- {tg.source}{missing}", markup=False)
+        console.print(plain(f"  {table:<16} <- {tg.source}{missing}"))
     if guess.unused:
-        console.print(f"  not used: {', '.join(guess.unused)}", markup=False)
-    console.print(f"Next: healthscore validate --data {data} --config {out}", markup=False)
+        console.print(plain(f"  not used: {', '.join(guess.unused)}"))
+    console.print(plain(f"Next: healthscore validate --data {data} --config {out}"))

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from healthscore.cli.app import ConfigOption, DataOption, app, config_from, console, progress
+from healthscore.cli.app import (
+    ConfigOption,
+    DataOption,
+    app,
+    check_date,
+    config_from,
+    console,
+    plain,
+    progress,
+)
 from healthscore.errors import SchemaError
 
 
@@ -15,9 +24,11 @@ from healthscore.errors import SchemaError
 def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the tables to.")],
     accounts: Annotated[int, typer.Option(help="Number of accounts to simulate.")] = 3000,
-    start: Annotated[str, typer.Option(help="First day of the history (ISO date).")] = "2023-01-01",
+    start: Annotated[
+        str, typer.Option(help="First day of the history (ISO date).", callback=check_date)
+    ] = "2023-01-01",
     end: Annotated[
-        str, typer.Option(help="Exclusive end of the history (ISO date).")
+        str, typer.Option(help="Exclusive end of the history (ISO date).", callback=check_date)
     ] = "2026-01-01",
     seed: Annotated[
         int, typer.Option(help="Random seed; the same seed gives identical files.")
@@ -31,9 +42,9 @@ def generate(
         raise SchemaError(f"--format must be parquet or csv, not {fmt!r}")
     with progress(f"Simulating {accounts} accounts"):
         summary = generate_data(out, n_accounts=accounts, start=start, end=end, seed=seed, fmt=fmt)
-    console.print(f"Wrote {out} (seed {seed}):")
+    console.print(plain(f"Wrote {out} (seed {seed}):"))
     for table, rows in summary.items():
-        console.print(f"  {table:<16} {rows:>12,} rows")
+        console.print(plain(f"  {table:<16} {rows:>12,} rows"))
 
 
 @app.command()
@@ -43,8 +54,8 @@ def validate(data: DataOption, config: ConfigOption = None) -> None:
 
     with progress("Validating"):
         report = validate_data(data, config_from(config))
-    console.print(report.describe(), markup=False)
+    console.print(plain(report.describe()))
     for table, rows in report.row_counts.items():
-        console.print(f"  {table:<16} {rows:>12,} rows")
+        console.print(plain(f"  {table:<16} {rows:>12,} rows"))
     if not report.ok:
         raise typer.Exit(1)

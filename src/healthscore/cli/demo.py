@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from healthscore.cli.app import ConfigOption, app, config_from, console, progress
+from healthscore.cli.app import ConfigOption, app, config_from, console, plain, progress
 
 
 @app.command()
@@ -31,36 +31,43 @@ def demo(
             workdir=workdir, n_accounts=accounts, seed=seed, config=cfg, regenerate=regenerate
         )
     m = outcome.train.metrics
-    console.print(f"Data: {outcome.data}")
+    console.print(plain(f"Data: {outcome.data}"))
     console.print(
-        f"Model: test ROC AUC {m['roc_auc']:.3f} (rule scorecard "
-        f"{m['baseline_rules_roc_auc']:.3f}, logistic regression "
-        f"{m['baseline_logreg_roc_auc']:.3f}"
-        + (f", oracle {m['oracle_roc_auc']:.3f}" if m.get("oracle_roc_auc") else "")
-        + ")"
+        plain(
+            f"Model: test ROC AUC {m['roc_auc']:.3f} (rule scorecard "
+            f"{m['baseline_rules_roc_auc']:.3f}, logistic regression "
+            f"{m['baseline_logreg_roc_auc']:.3f}"
+            + (f", oracle {m['oracle_roc_auc']:.3f}" if m.get("oracle_roc_auc") else "")
+            + ")"
+        )
     )
-    console.print(f"Bundle: {outcome.train.bundle}")
+    console.print(plain(f"Bundle: {outcome.train.bundle}"))
     for notice in outcome.train.notices:
-        console.print(f"warning: {notice}", markup=False)
-    console.print(f"Scores at {outcome.as_of.date()}: {outcome.scores_path}")
+        console.print(plain(f"warning: {notice}"))
+    console.print(plain(f"Scores at {outcome.as_of.date()}: {outcome.scores_path}"))
     if outcome.report_path is not None:
-        console.print(f"Report: {outcome.report_path}")
+        console.print(plain(f"Report: {outcome.report_path}"))
     table = Table(title="Top five at-risk accounts by ARR at risk")
     for col in ("rank", "account", "score", "ARR at risk", "top driver", "playbook", "owner"):
         table.add_column(col)
     top = outcome.scores[outcome.scores["risk_tier"] == "at_risk"].head(5)
     for _, row in top.iterrows():
         table.add_row(
-            str(row["priority_rank"]),
-            str(row["account_id"]),
-            f"{row['health_score']:.0f}",
-            f"{row['arr_at_risk']:,.0f}",
-            str(row["driver_1_text"] or ""),
-            row["playbook_id"],
-            row["owner"],
+            *map(
+                plain,
+                (
+                    row["priority_rank"],
+                    row["account_id"],
+                    f"{row['health_score']:.0f}",
+                    f"{row['arr_at_risk']:,.0f}",
+                    row["driver_1_text"] or "",
+                    row["playbook_id"],
+                    row["owner"],
+                ),
+            )
         )
     console.print(table)
     steps = ", ".join(f"{k} {v:.0f}s" for k, v in outcome.timings.items())
-    console.print(f"Timings: {steps}")
+    console.print(plain(f"Timings: {steps}"))
     if outcome.train.tracking_uri:
-        console.print(f"Open MLflow on the run: {ui_command(outcome.train.tracking_uri)}")
+        console.print(plain(f"Open MLflow on the run: {ui_command(outcome.train.tracking_uri)}"))

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from healthscore.cli.app import ConfigOption, DataOption, app, config_from, console, progress
+from healthscore.cli.app import (
+    ConfigOption,
+    DataOption,
+    app,
+    check_date,
+    config_from,
+    console,
+    plain,
+    progress,
+)
 
 
 def _f(value: object) -> str:
@@ -31,7 +40,7 @@ def train(
     with progress("Building the training set and training"):
         outcome = train_model(data, cfg, model_dir=model_dir, tune=tune)
     m = outcome.metrics
-    table = Table(title=f"Test period {m['test_period']} ({m['n_test']} snapshots)")
+    table = Table(title=plain(f"Test period {m['test_period']} ({m['n_test']} snapshots)"))
     for col in ("metric", "model", "rule scorecard", "logistic regression"):
         table.add_column(col)
     for label, key in (
@@ -42,35 +51,46 @@ def train(
         (f"churned ARR caught@{m['top_k']}", "arr_recall_at_k"),
     ):
         table.add_row(
-            label,
-            _f(m[key]),
-            _f(m.get(f"baseline_rules_{key}")),
-            _f(m.get(f"baseline_logreg_{key}")),
+            *map(
+                plain,
+                (
+                    label,
+                    _f(m[key]),
+                    _f(m.get(f"baseline_rules_{key}")),
+                    _f(m.get(f"baseline_logreg_{key}")),
+                ),
+            )
         )
     console.print(table)
     console.print(
-        f"Model ROC AUC beats the rule scorecard by {m['roc_auc_lift_over_rules']:+.4f} and "
-        f"logistic regression by {m['roc_auc_lift_over_logreg']:+.4f}."
+        plain(
+            f"Model ROC AUC beats the rule scorecard by {m['roc_auc_lift_over_rules']:+.4f} "
+            f"and logistic regression by {m['roc_auc_lift_over_logreg']:+.4f}."
+        )
     )
     if m.get("oracle_roc_auc") is not None:
         console.print(
-            f"Oracle ROC AUC {m['oracle_roc_auc']:.4f}: the model reaches "
-            f"{m['model_oracle_ratio']:.1%} of the best possible."
+            plain(
+                f"Oracle ROC AUC {m['oracle_roc_auc']:.4f}: the model reaches "
+                f"{m['model_oracle_ratio']:.1%} of the best possible."
+            )
         )
     console.print(
-        f"ECE {m['ece']:.4f} (uncalibrated {m['ece_uncalibrated']:.4f}); "
-        f"lift in the top decile {m['lift_top_decile']:.2f}."
+        plain(
+            f"ECE {m['ece']:.4f} (uncalibrated {m['ece_uncalibrated']:.4f}); "
+            f"lift in the top decile {m['lift_top_decile']:.2f}."
+        )
     )
-    console.print(f"Bundle: {outcome.bundle} (also {outcome.latest})")
+    console.print(plain(f"Bundle: {outcome.bundle} (also {outcome.latest})"))
     for notice in outcome.notices:
-        console.print(f"warning: {notice}", markup=False)
+        console.print(plain(f"warning: {notice}"))
     if outcome.promotion is not None:
         p = outcome.promotion
         verdict = "promoted to @champion" if p.promoted else "kept as @challenger only"
-        console.print(f"Registry: version {p.version} {verdict}: {p.reason}.")
+        console.print(plain(f"Registry: version {p.version} {verdict}: {p.reason}."))
         from healthscore.tracking import ui_command
 
-        console.print(f"Open MLflow: {ui_command(str(outcome.tracking_uri))}")
+        console.print(plain(f"Open MLflow: {ui_command(str(outcome.tracking_uri))}"))
 
 
 @app.command()
@@ -87,10 +107,12 @@ def build(
     meta = ts.metadata
     rate = meta["n_churned"] / max(meta["n_labelled"], 1)
     console.print(
-        f"Wrote {out}: {meta['n_rows']:,} snapshots, {meta['n_labelled']:,} labelled "
-        f"({meta['n_rows'] - meta['n_labelled']:,} censored), churn rate {rate:.1%} over "
-        f"{meta['horizon_days']} days, {len(meta['features'])} features. "
-        f"Metadata: {out}.meta.json"
+        plain(
+            f"Wrote {out}: {meta['n_rows']:,} snapshots, {meta['n_labelled']:,} labelled "
+            f"({meta['n_rows'] - meta['n_labelled']:,} censored), churn rate {rate:.1%} over "
+            f"{meta['horizon_days']} days, {len(meta['features'])} features. "
+            f"Metadata: {out}.meta.json"
+        )
     )
 
 
@@ -99,7 +121,10 @@ def features(
     data: Annotated[
         Path | None, typer.Option("--data", "-d", help="Folder of input tables.")
     ] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Observation date (ISO).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Observation date (ISO).", callback=check_date),
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output .csv/.parquet.")] = None,
     list_: Annotated[bool, typer.Option("--list", help="Print the feature catalogue.")] = False,
     config: ConfigOption = None,
@@ -118,7 +143,7 @@ def features(
         for _, row in catalogue.iterrows():
             view.add_row(
                 *[
-                    str(row[c])
+                    plain(row[c])
                     for c in ("name", "family", "window_days", "direction", "description")
                 ]
             )
@@ -131,6 +156,8 @@ def features(
     with progress(f"Computing features at {as_of}"):
         table = features_table(data, as_of, config_from(config), out=out)
     console.print(
-        f"Wrote {out}: {len(table):,} eligible accounts x "
-        f"{len(table.columns) - 2} features at {as_of}"
+        plain(
+            f"Wrote {out}: {len(table):,} eligible accounts x "
+            f"{len(table.columns) - 2} features at {as_of}"
+        )
     )

@@ -14,8 +14,10 @@ from healthscore.cli.app import (
     ForceOption,
     ModelOption,
     app,
+    check_date,
     config_from,
     console,
+    plain,
     progress,
 )
 from healthscore.errors import DataError
@@ -59,16 +61,18 @@ def kpis(
     for _, label, _ in _SHOWN:
         view.add_column(label)
     for _, row in table.tail(last).iterrows():
-        view.add_row(*[_cell(fmt, row[col]) for col, _, fmt in _SHOWN])
+        view.add_row(*[plain(_cell(fmt, row[col])) for col, _, fmt in _SHOWN])
     console.print(view)
     if out is not None:
-        console.print(f"Wrote {out}")
+        console.print(plain(f"Wrote {out}"))
 
 
 @app.command()
 def report(
     data: DataOption,
-    as_of: Annotated[str, typer.Option("--as-of", help="Observation date (ISO).")],
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="Observation date (ISO).", callback=check_date)
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file.")] = Path(
         "reports/report.html"
     ),
@@ -81,4 +85,4 @@ def report(
 
     with progress("Scoring and writing the report"):
         path = write(data, as_of, config_from(config), out=out, model=model, force=force)
-    console.print(f"Wrote {path}")
+    console.print(plain(f"Wrote {path}"))

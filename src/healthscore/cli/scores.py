@@ -14,13 +14,16 @@ from healthscore.cli.app import (
     ForceOption,
     ModelOption,
     app,
+    check_date,
     config_from,
     console,
+    plain,
     progress,
 )
 
 AsOfOption = Annotated[
-    str, typer.Option("--as-of", help="Observation date (ISO), e.g. 2025-12-01.")
+    str,
+    typer.Option("--as-of", help="Observation date (ISO), e.g. 2025-12-01.", callback=check_date),
 ]
 
 
@@ -49,21 +52,28 @@ def score(
     _say_forced(scores["model_check"].iloc[0] if len(scores) else "ok")
     at_risk = scores[scores["risk_tier"] == "at_risk"]
     console.print(
-        f"Scored {len(scores):,} accounts at {as_of}: {len(at_risk):,} at risk, "
-        f"ARR at risk {scores['arr_at_risk'].sum():,.0f}. Wrote {out}."
+        plain(
+            f"Scored {len(scores):,} accounts at {as_of}: {len(at_risk):,} at risk, "
+            f"ARR at risk {scores['arr_at_risk'].sum():,.0f}. Wrote {out}."
+        )
     )
     table = Table(title="Top 5 by ARR at risk")
     for col in ("rank", "account", "score", "tier", "ARR at risk", "top driver", "playbook"):
         table.add_column(col)
     for _, row in scores.head(5).iterrows():
         table.add_row(
-            str(row["priority_rank"]),
-            str(row["account_id"]),
-            f"{row['health_score']:.0f}",
-            row["risk_tier"],
-            f"{row['arr_at_risk']:,.0f}",
-            str(row["driver_1_text"] or ""),
-            row["playbook_id"],
+            *map(
+                plain,
+                (
+                    row["priority_rank"],
+                    row["account_id"],
+                    f"{row['health_score']:.0f}",
+                    row["risk_tier"],
+                    f"{row['arr_at_risk']:,.0f}",
+                    row["driver_1_text"] or "",
+                    row["playbook_id"],
+                ),
+            )
         )
     console.print(table)
 
@@ -84,19 +94,24 @@ def alerts(
         drops = score_alerts(data, as_of, config_from(config), model=model, drop=drop, force=force)
     _say_forced(drops["model_check"].iloc[0] if len(drops) else "ok")
     if drops.empty:
-        console.print(f"No account lost more than {drop:g} points at {as_of}.")
+        console.print(plain(f"No account lost more than {drop:g} points at {as_of}."))
         return
     table = Table(title=f"{len(drops)} accounts lost more than {drop:g} points")
     for col in ("account", "before", "now", "change", "tier", "families that moved"):
         table.add_column(col)
     for _, row in drops.iterrows():
         table.add_row(
-            str(row["account_id"]),
-            f"{row['previous_score']:.0f}",
-            f"{row['health_score']:.0f}",
-            f"{row['change']:+.1f}",
-            row["risk_tier"],
-            row["moved_families"],
+            *map(
+                plain,
+                (
+                    row["account_id"],
+                    f"{row['previous_score']:.0f}",
+                    f"{row['health_score']:.0f}",
+                    f"{row['change']:+.1f}",
+                    row["risk_tier"],
+                    row["moved_families"],
+                ),
+            )
         )
     console.print(table)
 
@@ -115,10 +130,10 @@ def explain(
 
     card, check = account_card(data, as_of, account, config_from(config), model=model, force=force)
     _say_forced(check)
-    console.print(card.render(), markup=False)
+    console.print(plain(card.render()))
 
 
 def _say_forced(check: str) -> None:
     """Say once, plainly, that the model was trained on other data."""
     if check != "ok":
-        console.print(f"warning: model of other data, scored with --force: {check}", markup=False)
+        console.print(plain(f"warning: model of other data, scored with --force: {check}"))
