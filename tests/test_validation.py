@@ -305,3 +305,13 @@ def test_a_repeated_column_name_through_the_cli_is_one_line(tmp_path, capsys):
     assert main(["validate", "--data", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'created_at' in columns 2, 3" in err
+
+
+def test_validate_lists_the_features_a_missing_optional_column_switches_off(tmp_path):
+    from healthscore.pipeline import generate_data
+
+    folder = tmp_path / "data"
+    generate_data(folder, n_accounts=60, start="2025-01-01", end="2025-07-01", seed=3)
+    report = validate_data(folder)
+    [problem] = [p for p in report.warnings if (p.table, p.column) == ("contracts", "canceled_at")]
+    assert "contract__cancellation_known is off" in problem.message

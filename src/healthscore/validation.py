@@ -22,6 +22,7 @@ from healthscore.contract_terms import (
     unknown_term_notice,
 )
 from healthscore.errors import SchemaError
+from healthscore.features.build import switched_off
 from healthscore.schema import EVENT_TABLES, PRIORITIES, TABLES, Column
 from healthscore.storage import DataSource, open_source, quote, typed_expression
 
@@ -334,6 +335,22 @@ class _Checker:
                 "GROUP BY account_id, user_id, ts HAVING count(*) > 1)",
                 "duplicate login rows (same account, user and time) count once",
                 show=["user_id", "ts"],
+            )
+        by_column: dict[str, list[str]] = {}
+        for feature, reason in switched_off(self.source).items():
+            if reason.startswith("column "):
+                by_column.setdefault(reason.split(" ")[1], []).append(feature)
+        for column, features in by_column.items():
+            table, name = column.split(".", 1)
+            self.report.problems.append(
+                Problem(
+                    "warning",
+                    table,
+                    name,
+                    0,
+                    f"optional column not supplied: {', '.join(features)} "
+                    f"{'is' if len(features) == 1 else 'are'} off",
+                )
             )
         for name, spec in TABLES.items():
             if not spec.required and name not in self.source.present and spec.feature_family:

@@ -129,12 +129,19 @@ def _root(
 
 
 def _plain_warnings() -> None:
-    """Warnings as one line each, each message once (``-v`` keeps Python's full form)."""
+    """Warnings as one line each, each message once (``-v`` keeps Python's full form).
+
+    Only healthscore's own warnings are for the user; those that libraries raise about their
+    own internals (deprecations inside MLflow or SQLAlchemy) are shown with ``-v`` only.
+    """
     warnings.simplefilter("once")
+    own = str(Path(__file__).resolve().parents[1])
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        if not str(Path(filename).resolve()).startswith(own):
+            return
         stream = file or sys.stderr
-        stream.write(f"warning: {message}\n")
+        stream.write(plain(f"warning: {message}").plain + "\n")
 
     warnings.showwarning = show
 

@@ -208,7 +208,9 @@ def build_features(source: DataSource, snapshots: pd.DataFrame, config: Config) 
 def features_at(source: DataSource, as_of: object, config: Config) -> pd.DataFrame:
     """Features of every account eligible at ``as_of`` (default: ``source.data_end``).
 
-    The scoring entry point: the same computation as training, at one date.
+    The scoring entry point: the same computation as training, at one date. Features that
+    the data cannot feed were announced when the model was trained (and by ``validate``);
+    the model decides which it uses, so scoring does not warn about them again.
     """
     day = pd.Timestamp(as_of if as_of is not None else source.data_end).normalize()
     if day > source.data_end:
@@ -216,4 +218,6 @@ def features_at(source: DataSource, as_of: object, config: Config) -> pd.DataFra
             f"cannot score at {day:%Y-%m-%d}: the data ends at {source.data_end:%Y-%m-%d}"
         )
     snapshots = eligible_accounts(source, [day], config)
-    return build_features(source, snapshots, config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FeaturesOffWarning)
+        return build_features(source, snapshots, config)
