@@ -250,3 +250,89 @@ def test_an_unreachable_server_is_one_clear_error(postgres):
     closed = _free_port()
     with pytest.raises(SchemaError, match="cannot connect to postgresql"):
         open_source(f"postgresql://nobody@127.0.0.1:{closed}/nothing")
+
+
+# --- secrets -------------------------------------------------------------------------------
+
+DATA_SECRET = "s3cr/et-D4ta"  # a "/" escaped the old redaction
+TRACKING_SECRET = "Tr4ck1ng-pw"
+QUERY_SECRET = "Qu3ry=Secret"
+
+
+def _all_text(root: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in root.rglob("*")
+        if path.is_file() and ".venv" not in path.parts
+    }
+
+
+def _leaks(text: str | bytes) -> list[str]:
+    from urllib.parse import quote
+
+    found = []
+    for secret in (DATA_SECRET, TRACKING_SECRET, QUERY_SECRET):
+        for form in {secret, quote(secret, safe="")}:
+            needle = form.encode() if isinstance(text, bytes) else form
+            if needle in text:
+                found.append(form)
+    return found
+
+
+@pytest.mark.slow
+def test_no_password_reaches_any_output_artifact_param_tag_or_log(
+    world, postgres, tmp_path, capsys, caplog
+):
+    """A password in every place a URL may come from, then every output is searched for it."""
+    import logging
+
+    from mlflow.tracking import MlflowClient
+
+    from healthscore.cli import main
+
+    caplog.set_level(logging.DEBUG)
+    import psycopg
+
+    with psycopg.connect(
+        host="127.0.0.1", port=postgres.port, user=PG_USER, dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute("CREATE DATABASE mlflow_secrets")
+    data = f"postgresql://{PG_USER}:{DATA_SECRET}@127.0.0.1:{postgres.port}/{PG_DB}"
+    store = f"postgresql+psycopg://{PG_USER}:{TRACKING_SECRET}@127.0.0.1:{postgres.port}/"
+    store += "mlflow_secrets"
+    config = tmp_path / "secrets.toml"
+    config.write_text(
+        f'[tracking]\nuri = "{store}"\nartifact_root = "mlruns/artifacts"\n'
+        "[split]\ntest_dates = 1\nvalid_dates = 1\nbacktest_cutoffs = 0\n"
+        "[model]\nn_estimators = 60\n"
+    )
+    cwd = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        assert main(["train", "--data", data, "--config", str(config)]) == 0
+        args = ["--data", data, "--config", str(config), "--as-of", "2025-06-01"]
+        assert main(["score", *args, "--out", "reports/scores.csv"]) == 0
+        assert main(["report", *args, "--out", "reports/report.html"]) == 0
+        assert main(["validate", "--data", data, "--config", str(config)]) == 0
+        closed = f"postgresql://{PG_USER}@127.0.0.1:{_free_port()}/x?password={QUERY_SECRET}"
+        assert main(["validate", "--data", closed]) == 1
+    finally:
+        os.chdir(cwd)
+    captured = capsys.readouterr()
+    assert "Open MLflow: " in captured.out and "***" in captured.out
+    assert not _leaks(captured.out + captured.err), "printed"
+    assert not _leaks(caplog.text), "logged"
+    files = _all_text(tmp_path)
+    files.pop(config.name)  # the user's own config, the one input that holds the password
+    assert any(name.endswith("model_card.md") for name in files)
+    assert any(name.endswith(".meta.json") for name in files)
+    assert not {name: hit for name, data_ in files.items() if (hit := _leaks(data_))}, "written"
+
+    client = MlflowClient(store)
+    [experiment] = [e for e in client.search_experiments() if e.name.startswith("healthscore-")]
+    [run] = client.search_runs([experiment.experiment_id])
+    recorded = [*run.data.params.values(), *run.data.tags.values()]
+    for version in client.search_model_versions():
+        recorded += [version.source, *version.tags.values()]
+    assert not _leaks("\n".join(recorded)), "recorded in MLflow"
+    assert run.data.params["tracking.uri"].startswith("postgresql+psycopg://healthscore:***@")

@@ -311,3 +311,16 @@ def test_a_full_disk_while_writing_scores(trained, tmp_path, capsys, monkeypatch
     assert main([*args, "--model", str(trained.outcome.latest)]) == 1
     assert "the disk is full" in one_error(capsys)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [("data", "end", "yesterday"), ("snapshots", "start", "2024-13-01"), ("snapshots", "end", "x")],
+)
+def test_a_date_in_the_config_that_is_no_date_is_one_line(tmp_path, capsys, section, key, value):
+    config = tmp_path / "c.toml"
+    config.write_text(f'[{section}]\n{key} = "{value}"\n')
+    assert main(["validate", "--data", str(tmp_path), "--config", str(config)]) == 1
+    message = capsys.readouterr().err
+    assert f"{section}.{key}: {value!r} is not an ISO date such as 2025-01-01" in message
+    assert "Traceback" not in message

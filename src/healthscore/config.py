@@ -70,6 +70,18 @@ def _scalars_to_text(value: Any) -> Any:
     return value
 
 
+def _iso_date(value: Any) -> Any:
+    """An ISO date (``2025-01-01``) as text; anything else is a config error."""
+    if value is None:
+        return None
+    from datetime import date
+
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO date such as 2025-01-01") from None
+
+
 class TableMapping(_Section):
     """How one of the user's exports maps onto a contract table.
 
@@ -205,6 +217,8 @@ class DataConfig(_Section):
         ),
     )
 
+    _end_is_a_date = field_validator("end", mode="before")(_iso_date)
+
     @model_validator(mode="after")
     def _mappings_make_sense(self) -> DataConfig:
         from healthscore.mapping import check_data_config
@@ -230,6 +244,8 @@ class SnapshotConfig(_Section):
     cadence: Literal["month", "week", "quarter"] = "month"
     start: str | None = None
     end: str | None = None
+
+    _dates = field_validator("start", "end", mode="before")(_iso_date)
 
 
 class FeatureConfig(_Section):
@@ -409,7 +425,7 @@ def config_from_dict(raw: dict[str, Any], *, origin: str = "config") -> Config:
             if err["type"] == "extra_forbidden":
                 problems.append(f"  {where}: unknown key (check its spelling and section)")
             else:
-                problems.append(f"  {where}: {err['msg']}")
+                problems.append(f"  {where}: {err['msg'].removeprefix('Value error, ')}")
         raise ConfigError(f"{origin} is invalid:\n" + "\n".join(problems)) from None
 
 
@@ -433,8 +449,16 @@ def load_config(path: str | Path | None = None) -> Config:
     return config_from_dict(raw, origin=f"config file {path}")
 
 
+def recordable(config: Config) -> dict[str, Any]:
+    """The config as plain data that may be written anywhere: every URL's secrets hidden."""
+    from healthscore.redaction import redact_config
+
+    return redact_config(config.model_dump(mode="json"))
+
+
 def flatten_config(config: Config) -> dict[str, str]:
-    """The config as flat ``section.key -> value`` strings, for experiment tracking."""
+    """The config as flat ``section.key -> value`` strings for experiment tracking, with
+    every URL's secrets hidden."""
     flat: dict[str, str] = {}
 
     def walk(prefix: str, value: Any) -> None:
@@ -444,5 +468,5 @@ def flatten_config(config: Config) -> dict[str, str]:
         else:
             flat[prefix] = str(value)
 
-    walk("", config.model_dump())
+    walk("", recordable(config))
     return flat

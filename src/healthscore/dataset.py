@@ -38,7 +38,7 @@ from typing import Any
 
 import pandas as pd
 
-from healthscore.config import Config
+from healthscore.config import Config, recordable
 from healthscore.errors import DataError
 from healthscore.features import build_features
 from healthscore.labels import churn_dates, make_labels
@@ -153,7 +153,7 @@ def build_training_set(source: DataSource, config: Config) -> TrainingSet:
     names = [c for c in features.columns if c not in KEYS]
     labelled = frame[~frame["censored"]]
     metadata = {
-        "config": config.model_dump(mode="json"),
+        "config": recordable(config),
         "label_mode": config.labels.mode,
         "churn_source": config.labels.churn_source,
         "lead_days": config.labels.lead_days,

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from healthscore.calibration import Calibrator, fit_calibrator
 from healthscore.config import ModelConfig, ScoreConfig
@@ -191,18 +193,46 @@ class HealthModel:
                 f"{directory} is not a model bundle (expected {BOOSTER_FILE} and {META_FILE}); "
                 "train one with `healthscore train`."
             )
-        meta = json.loads((directory / META_FILE).read_text())
+        try:
+            meta = ModelMeta.model_validate_json((directory / META_FILE).read_text("utf-8"))
+            calibrator = Calibrator.from_dict(meta.calibrator)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
+            )
+            raise ModelError(
+                f"bundle {directory} is damaged or was edited: {META_FILE} ({problems})"
+            ) from None
+        except (ValueError, KeyError, TypeError) as exc:
+            first = str(exc).splitlines()[0]
+            raise ModelError(
+                f"bundle {directory} is damaged or was edited: {META_FILE} ({first})"
+            ) from None
         booster = lgb.Booster(model_file=str(directory / BOOSTER_FILE))
         return cls(
-            features=list(meta["features"]),
-            categories={k: list(v) for k, v in meta["categories"].items()},
+            features=meta.features,
+            categories=meta.categories,
             booster=booster,
-            calibrator=Calibrator.from_dict(meta["calibrator"]),
-            score_config=ScoreConfig(**meta["score_config"]),
-            best_iteration=int(meta["best_iteration"]),
-            num_threads=int(meta.get("num_threads", 2)),
-            info=dict(meta.get("info", {})),
+            calibrator=calibrator,
+            score_config=meta.score_config,
+            best_iteration=meta.best_iteration,
+            num_threads=meta.num_threads,
+            info=meta.info,
         )
+
+
+class ModelMeta(BaseModel):
+    """The schema of ``model.json``: everything of a model but LightGBM's own file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    features: list[str]
+    categories: dict[str, list[str]]
+    calibrator: dict[str, Any]
+    score_config: ScoreConfig
+    best_iteration: int = Field(ge=0)
+    num_threads: int = Field(2, ge=1)
+    info: dict[str, Any] = Field(default_factory=dict)
 
 
 def prepare_matrix(

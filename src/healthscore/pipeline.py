@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from healthscore.bundle import LATEST
+from healthscore.bundle import LATEST, load_bundle_model, project_lock
 from healthscore.config import Config, flatten_config
 from healthscore.dataset import TrainingSet
-from healthscore.errors import ModelError
+from healthscore.errors import HealthscoreError, ModelError
 from healthscore.fingerprint import (
     FINGERPRINT_FILE,
     SchemaFingerprint,
@@ -30,6 +30,7 @@ from healthscore.fingerprint import (
     write_fingerprint,
 )
 from healthscore.model import HealthModel
+from healthscore.redaction import redact_url
 from healthscore.storage import (
     FRAME_SUFFIXES,
     DataSource,
@@ -69,10 +70,8 @@ def generate_data(
 
 
 def describe_source(data: str | Path) -> str:
-    """``data`` as it may be recorded: a database URL loses its password."""
-    import re
-
-    return re.sub(r"(://[^:/@]+):[^/]*@", r"\1:***@", str(data))
+    """``data`` as it may be recorded: a database URL loses its password and secrets."""
+    return redact_url(str(data))
 
 
 def open_checked_source(data: str | Path, config: Config) -> DataSource:
@@ -102,7 +101,11 @@ def oracle_probability(
 
 
 def training_set_for(source: DataSource, config: Config, cache_dir: Path) -> TrainingSet:
-    """Build the training set, or reuse the cached one built from the same data and config."""
+    """Build the training set, or reuse the cached one built from the same data and config.
+
+    A cache entry that cannot be read (a half-written file of a run killed long ago, a disk
+    error) counts as a miss and is built again.
+    """
     from healthscore.dataset import (
         build_training_set,
         data_fingerprint,
@@ -115,8 +118,15 @@ def training_set_for(source: DataSource, config: Config, cache_dir: Path) -> Tra
     key = hashlib.sha256(f"{fingerprint}|{key_material}".encode()).hexdigest()[:16]
     cached = cache_dir / f"training_set_{key}.parquet"
     if cached.is_file():
-        log.info("reusing the training set %s", cached)
-        return load_training_set(cached)
+        try:
+            training_set = load_training_set(cached)
+        except (HealthscoreError, OSError, ValueError, KeyError) as exc:
+            log.warning(
+                "the cached training set %s is unreadable (%s); building it again", cached, exc
+            )
+        else:
+            log.info("reusing the training set %s", cached)
+            return training_set
     ts = build_training_set(source, config)
     save_training_set(ts, cached)
     return ts
@@ -282,11 +292,12 @@ def train(
         if not config.tracking.enabled:
             run_id = time.strftime("run-%Y%m%d-%H%M%S")
             bundle = make_bundle(run_id)
-            return outcome(run_id, bundle, publish_latest(bundle, project_dir), None, None)
+            with project_lock(project_dir):
+                latest = publish_latest(bundle, project_dir)
+            return outcome(run_id, bundle, latest, None, None)
         run_name = f"{project} {config.labels.mode} {time.strftime('%Y-%m-%d %H:%M')}"
         with tracking.training_run(tracking_config, root=root, name=run_name) as run_id:
             bundle = make_bundle(run_id)
-            latest = publish_latest(bundle, project_dir)
             tracking.log_run_contents(
                 params=flatten_config(config)
                 | {f"tuned.{k}": str(v) for k, v in evaluation.tuned_params.items()},
@@ -303,15 +314,18 @@ def train(
                 artifacts_dir=bundle,
             )
             uri = tracking.log_model(bundle, evaluation.test)
-            promotion = tracking.register_and_gate(
-                uri,
-                run_id=run_id,
-                new_score=float(evaluation.metrics["pr_auc"]),
-                config=tracking_config,
-                champion_score=lambda champion: champion_test_score(
-                    champion, fingerprint, evaluation.test
-                ),
-            )
+            # One training at a time decides: two runs at once must not both take champion.
+            with project_lock(project_dir):
+                latest = publish_latest(bundle, project_dir)
+                promotion = tracking.register_and_gate(
+                    uri,
+                    run_id=run_id,
+                    new_score=float(evaluation.metrics["pr_auc"]),
+                    config=tracking_config,
+                    champion_score=lambda champion: champion_test_score(
+                        champion, fingerprint, evaluation.test
+                    ),
+                )
         return outcome(
             run_id, bundle, latest, promotion, tracking.configure(tracking_config, root=root)
         )
@@ -327,8 +341,6 @@ def champion_test_score(
     """
     from sklearn.metrics import average_precision_score
 
-    from healthscore.model import HealthModel
-
     theirs = read_fingerprint(champion_bundle)
     if theirs is None or theirs.to_dict() != fingerprint.to_dict():
         why = "no fingerprint" if theirs is None else "; ".join(theirs.mismatches(fingerprint))
@@ -337,7 +349,7 @@ def champion_test_score(
             f"the champion was trained on data of another fingerprint ({why or 'columns differ'})",
         )
     try:
-        champion = HealthModel.load(champion_bundle)
+        champion = load_bundle_model(champion_bundle)
         probability = champion.predict_proba(test)
     except ModelError as exc:
         return None, f"the champion cannot score this data ({exc})"
@@ -403,7 +415,6 @@ def load_model(
     None for the project's newest model. A model of another project, catalogue version or
     set of columns raises :class:`ModelError` unless ``force``; then ``check`` says so.
     """
-    from healthscore.model import HealthModel
 
     text = str(spec) if spec is not None else ""
     if text.startswith(("models:/", "runs:/")):
@@ -411,7 +422,7 @@ def load_model(
 
         project = project_name(data, config)
         bundle = tracking.download_bundle(text, config.tracking.for_project(project), root=root)
-        model = HealthModel.load(bundle)
+        model = load_bundle_model(bundle)
         version = f"{text} (run {model.info.get('run_id', '?')})"
     else:
         bundle = Path(spec) if spec is not None else default_model(data, config)
@@ -420,8 +431,8 @@ def load_model(
                 f"model {bundle} does not exist; train one with `healthscore train --data "
                 f"{describe_source(data)}`"
             )
-        model = HealthModel.load(bundle)
-        version = str(model.info.get("run_id", bundle.name))
+        model = load_bundle_model(bundle)
+        version = str(model.info.get("run_id", bundle.resolve().name))
     data_print = schema_fingerprint(source, project_name(data, config))
     check = check_model_matches(
         read_fingerprint(bundle), data_print, model=text or str(bundle), force=force

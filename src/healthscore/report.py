@@ -210,7 +210,7 @@ def _header(
         ("Scored as of", _date(as_of)),
         ("Accounts scored", _count(len(scores))),
         ("Latest KPI period", _NA if kpis.empty else _text(_latest(kpis)["period"])),
-        ("Model", ", ".join(versions) or _NA),
+        ("Model", _esc(", ".join(versions)) if versions else _NA),
         ("Test period", _text(metrics.get("test_period"))),
     ]
     items = "".join(f"<span><b>{_esc(k)}</b> {v}</span>" for k, v in facts)

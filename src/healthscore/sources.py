@@ -37,6 +37,7 @@ from typing import IO, TYPE_CHECKING, Protocol
 
 from healthscore.errors import SchemaError
 from healthscore.mapping import literal, quote, source_name
+from healthscore.redaction import redact_url, scrub
 from healthscore.schema import TABLES
 
 if TYPE_CHECKING:
@@ -266,10 +267,6 @@ def database_url(data: str | Path) -> str | None:
     return f"{scheme}://{rest}"
 
 
-def _hide_password(url: str) -> str:
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
-
-
 @dataclass
 class FolderTables(_DuckDBColumns):
     """A folder with one file per table.
@@ -478,7 +475,7 @@ class SqlTables:
     def __post_init__(self) -> None:
         import sqlalchemy as sa
 
-        self.origin = self.origin or _hide_password(self.url)
+        self.origin = self.origin or redact_url(self.url)
         try:
             connect_args = {}
             if self.url.startswith("postgresql"):
@@ -487,7 +484,8 @@ class SqlTables:
             self.inspector = sa.inspect(self.engine)
             self.default_schema = self.inspector.default_schema_name or ""
         except Exception as exc:  # driver and connection errors come in many types
-            raise SchemaError(f"cannot connect to {self.origin}: {_first_line(exc)}") from None
+            detail = scrub(_first_line(exc), self.url)
+            raise SchemaError(f"cannot connect to {self.origin}: {detail}") from None
 
     def _tables(self) -> list[tuple[str, str]]:
         schema = self.default_schema

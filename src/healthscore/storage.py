@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import re
 import tempfile
@@ -358,12 +359,17 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` on success only.
 
     An ``OSError`` while writing (read-only folder, full disk) becomes an
-    :class:`OutputError` naming ``target``; the temporary file is removed either way.
+    :class:`OutputError` naming ``target``; the temporary file is removed either way. The
+    temporary name carries the writer's process id, so the hidden leftovers of a run that
+    was killed (``.<name>.<pid>.*.tmp``) are removed by the next write of the same file.
     """
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        _remove_leftovers(target)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent
+        )
         os.close(fd)
     except OSError as exc:
         raise OutputError(cannot_write(target, exc)) from exc
@@ -376,6 +382,27 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Remove temporary files of ``target`` left by writers whose process no longer runs."""
+    prefix = f".{target.name}."
+    for leftover in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        pid = leftover.name[len(prefix) :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _map_text(frame: pd.DataFrame, change: Callable[[str], str]) -> pd.DataFrame:
@@ -476,11 +503,15 @@ def metadata_path(target: str | Path) -> Path:
 def write_frame_with_metadata(
     frame: pd.DataFrame, target: str | Path, metadata: Mapping[str, object]
 ) -> Path:
-    """Write a derived table and its JSON metadata (config, fingerprint, version) beside it."""
+    """Write a derived table and its JSON metadata (config, fingerprint, version) beside it.
+
+    The metadata is written first and the table last, each atomically: a table on disk always
+    has its metadata, so a run killed in between leaves no entry that looks complete.
+    """
     import json
 
-    write_frame(frame, target)
     write_text(json.dumps(metadata, indent=2, sort_keys=True, default=str), metadata_path(target))
+    write_frame(frame, target)
     return Path(target)
 
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import signal
+import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +33,8 @@ from mlflow.tracking import MlflowClient
 
 from healthscore.config import TrackingConfig
 from healthscore.errors import ModelError
+from healthscore.redaction import redact_url, scrub
+from healthscore.storage import process_alive
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +47,9 @@ class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
     """MLflow wrapper: ``predict`` returns the calibrated churn probability of each row."""
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
-        from healthscore.model import HealthModel
+        from healthscore.bundle import load_bundle_model
 
-        self.model = HealthModel.load(context.artifacts["bundle"])
+        self.model = load_bundle_model(context.artifacts["bundle"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:  # noqa: ANN001
         return self.model.predict_proba(model_input)
@@ -80,10 +85,61 @@ def configure(config: TrackingConfig, *, root: str | Path = ".") -> str:
 def training_run(
     config: TrackingConfig, *, root: str | Path = ".", name: str = "train"
 ) -> Iterator[str]:
-    """Start a run in the configured experiment; yield its run id."""
+    """Start a run in the configured experiment; yield its run id.
+
+    A run ends FINISHED, or FAILED when anything stops it: an error, Ctrl-C (SIGINT) or a
+    SIGTERM from a scheduler, which is turned into an exit while the run is open. A run that
+    was killed harder (SIGKILL, power loss) stays RUNNING in the store; the next run on the
+    same machine marks such runs KILLED (:func:`mark_killed_runs`).
+    """
     configure(config, root=root)
-    with mlflow.start_run(run_name=name) as run:
+    mark_killed_runs(config)
+    tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+    with _sigterm_as_exit(), mlflow.start_run(run_name=name, tags=tags) as run:
         yield run.info.run_id
+
+
+HOST_TAG = "healthscore.host"
+PID_TAG = "healthscore.pid"
+
+
+@contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """While inside, SIGTERM raises SystemExit (so ``finally`` blocks and MLflow run)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def mark_killed_runs(config: TrackingConfig) -> list[str]:
+    """Mark this machine's RUNNING runs whose process is gone as KILLED; return their ids."""
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(str(config.experiment))
+    if experiment is None:
+        return []
+    host = socket.gethostname().replace("'", "")
+    running = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' AND tags.`{HOST_TAG}` = '{host}'",
+    )
+    killed = []
+    for run in running:
+        pid = run.data.tags.get(PID_TAG, "")
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+            client.set_terminated(run.info.run_id, status="KILLED")
+            killed.append(run.info.run_id)
+    if killed:
+        log.warning("marked %d run(s) killed mid-way as KILLED: %s", len(killed), ", ".join(killed))
+    return killed
 
 
 def log_run_contents(
@@ -107,9 +163,9 @@ def log_run_contents(
 
 def log_model(bundle_dir: str | Path, input_example: pd.DataFrame) -> str:
     """Log the bundle as a pyfunc model of the active run; return its model URI."""
-    from healthscore.model import HealthModel
+    from healthscore.bundle import load_bundle_model
 
-    model = HealthModel.load(bundle_dir)
+    model = load_bundle_model(bundle_dir)
     example = model.matrix(input_example).astype({c: "object" for c in model.categories}).head(5)
     example = example.astype({c: "float64" for c in example.columns if c not in model.categories})
     signature = infer_signature(example, model.predict_proba(example))
@@ -195,7 +251,8 @@ def download_bundle(model_uri: str, config: TrackingConfig, *, root: str | Path 
     except ModelError:
         raise
     except Exception as exc:  # MLflow raises several types for a bad URI
-        raise ModelError(f"cannot load {model_uri} from the registry: {exc}") from None
+        detail = scrub(str(exc), config.uri)
+        raise ModelError(f"cannot load {model_uri} from the registry: {detail}") from None
 
 
 def load_pyfunc(model_uri: str) -> mlflow.pyfunc.PyFuncModel:
@@ -210,6 +267,7 @@ def ui_command(uri: str) -> str:
     the ``mlflow`` installed beside the running Python (``.venv/bin/mlflow`` after ``make
     demo``), and paths inside the working directory are shown relative to it.
     """
+    uri = redact_url(uri)
     here = Path.cwd().resolve()
     exe = Path(sys.executable).with_name("mlflow")
     program = _relative(exe, here) if exe.is_file() else "mlflow"

@@ -75,6 +75,19 @@ def _fit(
     )
 
 
+def _require_both_classes(part: str, rows: pd.DataFrame, key: str, config: Config) -> None:
+    """A period whose snapshots all churned (or none did) cannot judge a model: stop."""
+    if rows["label"].nunique() >= 2:
+        return
+    outcome = "churned" if rows["label"].iloc[0] == 1 else "stayed"
+    raise DataError(
+        f"the {part} period {_period(rows)} holds {len(rows):,} labelled snapshots and all of "
+        f"them {outcome}: ROC and PR AUC cannot be measured, so the model cannot be judged or "
+        f"compared with the baselines, and nothing was written. Widen the period with "
+        f"split.{key} (now {getattr(config.split, key)}) or add history."
+    )
+
+
 def _period(frame: pd.DataFrame) -> str:
     return f"{frame['as_of'].min():%Y-%m-%d}..{frame['as_of'].max():%Y-%m-%d}"
 
@@ -118,6 +131,11 @@ def fit_and_evaluate(
         raise DataError("the labelled snapshots hold only one class; is there any churn?")
     features = feature_columns(labelled)
     split = time_split(labelled, config)
+    for part, rows, key in (
+        ("test", split.test, "test_dates"),
+        ("validation", split.valid, "valid_dates"),
+    ):
+        _require_both_classes(part, rows, key, config)
     params: dict[str, object] = {}
     if tune_trials > 0:
         probe = _fit(split.train, split.valid, features, config, None)

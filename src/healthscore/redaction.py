@@ -1,0 +1,111 @@
+"""Secrets out of every output: one function hides the passwords in URLs and configs.
+
+Database URLs carry credentials (``postgresql://cs:pw@db/crm``, a tracking store
+``postgresql+psycopg://user:pw@host/mlflow``, ``?password=...`` in a query string). Anything
+healthscore prints, logs, tags in MLflow or writes into a bundle, a cache entry or a model
+card goes through :func:`redact_url` (a single URL) or :func:`redact_config` (a whole
+configuration), and error messages from drivers through :func:`scrub`, so no password ever
+leaves the process.
+
+URLs are rendered by SQLAlchemy with the password hidden (it parses the forms a regular
+expression gets wrong, such as a ``/`` inside the password); query parameters whose name
+suggests a secret (``password``, ``secret``, ``token``, ``key``, ``credential``) are hidden
+too. Text that is not a URL passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+HIDDEN = "***"
+#: Query parameters whose value is a secret.
+SECRET_NAMES = re.compile(r"pass|secret|token|key|credential|auth", re.IGNORECASE)
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:@/]*):[^@]*@")
+
+
+def is_url(text: str) -> bool:
+    """Whether ``text`` looks like ``scheme://...``."""
+    return bool(_URL.match(text))
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the password and secret query parameters of a URL hidden.
+
+    Examples
+    --------
+    >>> redact_url("postgresql://cs:s3cr/et@db.internal:5432/crm")
+    'postgresql://cs:***@db.internal:5432/crm'
+    >>> redact_url("postgresql://cs@db/crm?password=pw&sslmode=require")
+    'postgresql://cs@db/crm?password=***&sslmode=require'
+    >>> redact_url("data/exports")
+    'data/exports'
+    """
+    text = str(text)
+    if not is_url(text):
+        return text
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(text)
+    except Exception:  # noqa: BLE001 - not a database URL: hide what looks like user:password@
+        return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{HIDDEN}@", text)
+    rendered = url.render_as_string(hide_password=True)
+    for name, value in url.query.items():
+        if SECRET_NAMES.search(name):
+            for secret in [value] if isinstance(value, str) else value:
+                rendered = _replace_secret(rendered, secret)
+    return rendered
+
+
+def _replace_secret(text: str, secret: str) -> str:
+    """``text`` with ``secret`` hidden, as written and as URL-encoded."""
+    from urllib.parse import quote, quote_plus
+
+    for form in sorted({secret, quote(secret, safe=""), quote_plus(secret)}, key=len, reverse=True):
+        if form:
+            text = text.replace(form, HIDDEN)
+    return text
+
+
+def secrets_in(text: str) -> list[str]:
+    """The secret values a URL carries (its password, secret query values), for scrubbing."""
+    text = str(text)
+    if not is_url(text):
+        return []
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(text)
+    except Exception:  # noqa: BLE001
+        match = _USERINFO.search(text)
+        return [text[match.end("user") + 1 : match.end() - 1]] if match else []
+    found = [url.password] if url.password else []
+    for name, value in url.query.items():
+        if SECRET_NAMES.search(name):
+            found += [value] if isinstance(value, str) else list(value)
+    return [s for s in found if s]
+
+
+def scrub(message: str, *urls: str) -> str:
+    """``message`` with every secret of ``urls`` replaced (for driver error messages)."""
+    for url in urls:
+        for secret in sorted(secrets_in(url), key=len, reverse=True):
+            message = _replace_secret(message, secret)
+    return message
+
+
+def redact_config(raw: dict[str, Any]) -> dict[str, Any]:
+    """A configuration dump (``Config.model_dump()``) with every URL in it redacted."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(walk(v) for v in value)
+        if isinstance(value, str):
+            return redact_url(value)
+        return value
+
+    return walk(raw)
