@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from healthscore.config import Config, config_from_dict
+from healthscore.derivations import parse_arithmetic, parse_derivation, parse_period_add
 from healthscore.errors import ConfigError, SchemaError
-from healthscore.mapping import parse_arithmetic, parse_derivation, parse_period_add
 from healthscore.storage import open_source
 from healthscore.validation import validate_data
 

@@ -1,6 +1,6 @@
 """Typed views: ids are trimmed exactly as ``NULLIF(TRIM(id), '')`` whatever path they take.
 
-:func:`healthscore.storage.trimmed_id` lets plain-ASCII ids with nothing to trim skip
+:func:`healthscore.sql.trimmed_id` lets plain-ASCII ids with nothing to trim skip
 ``TRIM``; these tests hold it to the reference expression on generated strings rich in the
 characters ``TRIM`` removes (Unicode spaces), the ones it keeps (tabs, other controls) and
 multi-byte text, then check the views built from files and frames.
@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from healthscore.config import Config
-from healthscore.storage import open_source, source_from_frames, trimmed_id
+from healthscore.sql import trimmed_id
+from healthscore.storage import open_source, source_from_frames
 
 #: Every Unicode space separator (what TRIM strips), a few characters it keeps, and letters.
 AWKWARD = [" ", "\u00a0", "\u1680", "\u2000", "\u2007", "\u200a", "\u202f", "\u205f", "\u3000"]

@@ -21,7 +21,10 @@ from pydantic import (
     model_validator,
 )
 
+from healthscore.date_formats import check_time_format
+from healthscore.derivations import parse_derivation
 from healthscore.errors import ConfigError
+from healthscore.schema import TABLES
 
 
 class _Section(BaseModel):
@@ -221,10 +224,36 @@ class DataConfig(_Section):
 
     @model_validator(mode="after")
     def _mappings_make_sense(self) -> DataConfig:
-        from healthscore.mapping import check_data_config
-
         check_data_config(self)
         return self
+
+
+def check_data_config(data: DataConfig) -> None:
+    """Checks of the ``[data]`` section that need the contract; ``ValueError`` if wrong."""
+    for name, mapping in data.tables.items():
+        if name not in TABLES:
+            raise ValueError(
+                f"data.tables.{name}: unknown table; the contract's tables are " + ", ".join(TABLES)
+            )
+        spec = TABLES[name]
+        if spec.required and not mapping.enabled:
+            raise ValueError(f"data.tables.{name}.enabled: {name} is required and cannot be off")
+        for column, value in mapping.derive.items():
+            parse_derivation(name, column, value)
+        for column, fmt in mapping.formats.items():
+            try:
+                check_time_format(fmt)
+            except ValueError as exc:
+                raise ValueError(f"data.tables.{name}.formats.{column}: {exc}") from None
+        if mapping.expand is not None and "user_id" not in {c.name for c in spec.columns}:
+            raise ValueError(f"data.tables.{name}.expand: {name} has no user_id to number")
+    for name in data.optional_tables or ():
+        if name not in TABLES or TABLES[name].required:
+            optional = [n for n, s in TABLES.items() if not s.required]
+            raise ValueError(
+                f"data.optional_tables: {name!r} is not an optional table; they are "
+                + ", ".join(optional)
+            )
 
 
 class LabelConfig(_Section):

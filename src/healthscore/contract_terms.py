@@ -48,29 +48,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from healthscore.derivations import PERIOD_MONTHS
 from healthscore.sql import literal, quote
 from healthscore.storage import DataSource
 
 #: Words a billing period may hold, and the term length in months each stands for.
-TERM_WORDS: dict[str, int] = {
-    **{w: 1 for w in ("month", "monthly", "mo", "mthly", "m")},
-    **{w: 3 for w in ("quarter", "quarterly", "q")},
-    **{
-        w: 6
-        for w in (
-            "halfyear",
-            "half-year",
-            "half_year",
-            "semiannual",
-            "semi-annual",
-            "semi_annual",
-            "semiannually",
-            "biannual",
-            "biannually",
-        )
-    },
-    **{w: 12 for w in ("year", "yearly", "annual", "annually", "y", "yr")},
-}
+TERM_WORDS: dict[str, int] = PERIOD_MONTHS
 #: How the accepted values are named in messages.
 ACCEPTED_PERIODS = (
     "month, quarter, halfyear (semiannual), year, or a whole number of months (24, 36)"

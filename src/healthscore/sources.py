@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 
 from healthscore.errors import SchemaError
-from healthscore.mapping import literal, quote, source_name
+from healthscore.mapping import source_name
 from healthscore.redaction import redact_url, scrub
 from healthscore.schema import TABLES
+from healthscore.sql import literal, quote
 
 if TYPE_CHECKING:
     import duckdb

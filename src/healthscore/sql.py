@@ -1,4 +1,4 @@
-"""SQL primitives shared by every module that writes SQL: quoting names and literals.
+"""SQL primitives shared by every module that writes SQL: quoting, ids, typed values.
 
 Values are bound as parameters wherever DuckDB allows it. View definitions cannot hold bound
 parameters, so the few values written into SQL text (recodings, kept values, words of a
@@ -6,6 +6,11 @@ billing period) go through :func:`literal`, and names through :func:`quote`.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from healthscore.schema import Column
 
 
 def quote(identifier: str) -> str:
@@ -24,3 +29,79 @@ def literal(text: str) -> str:
     "'O''Brien'"
     """
     return "'" + text.replace("'", "''") + "'"
+
+
+def trimmed_id(text: str) -> str:
+    """SQL for ``NULLIF(TRIM(text), '')`` over a VARCHAR, without trimming what needs none.
+
+    ``TRIM`` decodes every character to find Unicode spaces; on an event log's id columns
+    that alone costs about twice the Parquet scan. An id that is plain ASCII (as many bytes
+    as characters), starts with a visible character and does not end with a space has
+    nothing to trim and is not empty, so it passes through; any other value still goes
+    through ``TRIM``, which keeps the result identical for every input.
+    """
+    return (
+        f"CASE WHEN {text} >= '!' AND NOT ends_with({text}, ' ') "
+        f"AND strlen({text}) = length({text}) THEN {text} ELSE NULLIF(TRIM({text}), '') END"
+    )
+
+
+def key_text(expr: str) -> str:
+    """SQL for a value as a trimmed text id (see :func:`trimmed_id`)."""
+    return trimmed_id(f"CAST({expr} AS VARCHAR)")
+
+
+def as_timestamp(expr: str) -> str:
+    """SQL reading a value as a timestamp (offsets honoured, naive values taken as UTC)."""
+    return f"TRY_CAST(TRY_CAST({expr} AS TIMESTAMPTZ) AS TIMESTAMP)"
+
+
+_SQL_TYPES = {
+    "id": "VARCHAR",
+    "text": "VARCHAR",
+    "number": "DOUBLE",
+    "integer": "BIGINT",
+    "bool": "BOOLEAN",
+}
+
+
+_INTEGER_TYPES = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+    | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+)
+
+
+def typed_expression(expr: str, column: Column, source_type: str = "VARCHAR") -> str:
+    """SQL casting a raw column to its contract type; unparseable values become NULL.
+
+    ``source_type`` is the column's type as DuckDB reads it. Columns already of the right
+    type (typed Parquet) pass through without casts: on a 50-million-row event log the
+    casts would otherwise cost a large share of the feature build.
+    """
+    source_type = source_type.upper()
+    if column.kind == "timestamp":
+        if source_type == "TIMESTAMP":
+            return expr
+        if source_type in (
+            "DATE",
+            "TIMESTAMP_NS",
+            "TIMESTAMP_MS",
+            "TIMESTAMP_S",
+            "TIMESTAMP WITH TIME ZONE",
+        ):
+            return f"CAST({expr} AS TIMESTAMP)"
+        # Through TIMESTAMPTZ so offsets are honoured; the session zone is UTC, so naive
+        # values are read as UTC and the result is a naive UTC timestamp.
+        return f"TRY_CAST(TRY_CAST({expr} AS TIMESTAMPTZ) AS TIMESTAMP)"
+    if column.kind == "id":
+        if source_type == "VARCHAR":
+            return trimmed_id(expr)
+        if source_type in _INTEGER_TYPES:  # digits and a sign: nothing to trim, never empty
+            return f"CAST({expr} AS VARCHAR)"
+        return trimmed_id(f"CAST({expr} AS VARCHAR)")
+    if column.kind == "text":
+        return expr if source_type == "VARCHAR" else f"CAST({expr} AS VARCHAR)"
+    target = _SQL_TYPES[column.kind]
+    if source_type == target:
+        return expr
+    return f"TRY_CAST({expr} AS {target})"

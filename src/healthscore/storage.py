@@ -28,66 +28,10 @@ import pandas as pd
 
 from healthscore.config import Config, DataConfig
 from healthscore.errors import OutputError, SchemaError
-from healthscore.mapping import (
-    Lookup,
-    quote,
-    raw_select,
-    source_name,
-    trimmed_id,
-    wanted_tables,
-)
-from healthscore.schema import EVENT_TABLES, TABLES, Column
+from healthscore.mapping import Lookup, raw_select, source_name, wanted_tables
+from healthscore.schema import EVENT_TABLES, TABLES
 from healthscore.sources import SUFFIXES, open_tables, read_options
-
-_SQL_TYPES = {
-    "id": "VARCHAR",
-    "text": "VARCHAR",
-    "number": "DOUBLE",
-    "integer": "BIGINT",
-    "bool": "BOOLEAN",
-}
-
-
-_INTEGER_TYPES = frozenset(
-    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
-    | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
-)
-
-
-def typed_expression(expr: str, column: Column, source_type: str = "VARCHAR") -> str:
-    """SQL casting a raw column to its contract type; unparseable values become NULL.
-
-    ``source_type`` is the column's type as DuckDB reads it. Columns already of the right
-    type (typed Parquet) pass through without casts: on a 50-million-row event log the
-    casts would otherwise cost a large share of the feature build.
-    """
-    source_type = source_type.upper()
-    if column.kind == "timestamp":
-        if source_type == "TIMESTAMP":
-            return expr
-        if source_type in (
-            "DATE",
-            "TIMESTAMP_NS",
-            "TIMESTAMP_MS",
-            "TIMESTAMP_S",
-            "TIMESTAMP WITH TIME ZONE",
-        ):
-            return f"CAST({expr} AS TIMESTAMP)"
-        # Through TIMESTAMPTZ so offsets are honoured; the session zone is UTC, so naive
-        # values are read as UTC and the result is a naive UTC timestamp.
-        return f"TRY_CAST(TRY_CAST({expr} AS TIMESTAMPTZ) AS TIMESTAMP)"
-    if column.kind == "id":
-        if source_type == "VARCHAR":
-            return trimmed_id(expr)
-        if source_type in _INTEGER_TYPES:  # digits and a sign: nothing to trim, never empty
-            return f"CAST({expr} AS VARCHAR)"
-        return trimmed_id(f"CAST({expr} AS VARCHAR)")
-    if column.kind == "text":
-        return expr if source_type == "VARCHAR" else f"CAST({expr} AS VARCHAR)"
-    target = _SQL_TYPES[column.kind]
-    if source_type == target:
-        return expr
-    return f"TRY_CAST({expr} AS {target})"
+from healthscore.sql import quote, typed_expression
 
 
 @dataclass

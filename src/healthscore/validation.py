@@ -24,7 +24,8 @@ from healthscore.contract_terms import (
 from healthscore.errors import SchemaError
 from healthscore.features.build import switched_off
 from healthscore.schema import EVENT_TABLES, PRIORITIES, TABLES, Column
-from healthscore.storage import DataSource, open_source, quote, typed_expression
+from healthscore.sql import quote, typed_expression
+from healthscore.storage import DataSource, open_source
 
 Severity = Literal["error", "warning"]
 EXAMPLES = 5

@@ -1,0 +1,102 @@
+"""The module graph: no import cycles, and the bottom layer imports nothing above it.
+
+Read from the source with :mod:`ast` (module-level imports only; imports inside functions
+and under ``TYPE_CHECKING`` do not run at import time). Importing ``a.b.c`` runs the
+package ``a.b`` first, so it counts as importing it too, except from inside ``a.b`` itself,
+which is already being imported then.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = "healthscore"
+#: The bottom layer: building blocks every other module may use, importing no other module
+#: of the package except each other.
+BOTTOM = {
+    "healthscore.errors",
+    "healthscore.sql",
+    "healthscore.schema",
+    "healthscore.redaction",
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _imports(path: Path, name: str) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    is_package = path.name == "__init__.py"
+    for node in tree.body:  # module level only
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            continue
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = name.split(".") if is_package else name.split(".")[:-1]
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        for target in targets:
+            parts = target.split(".")
+            found.update(".".join(parts[:k]) for k in range(1, len(parts) + 1))
+    # A module's own parent packages are already being imported when it runs.
+    return {
+        m
+        for m in found
+        if m.startswith(PACKAGE + ".") and m != name and not name.startswith(m + ".")
+    }
+
+
+def module_graph() -> dict[str, set[str]]:
+    files = {_module_name(p): p for p in (SRC / PACKAGE).rglob("*.py")}
+    return {name: _imports(path, name) & set(files) for name, path in files.items()}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_no_import_cycles():
+    cycle = _cycle(module_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_check_finds_a_planted_cycle():
+    graph = module_graph()
+    graph["healthscore.sql"] = graph["healthscore.sql"] | {"healthscore.storage"}
+    assert _cycle(graph) is not None
+
+
+def test_the_bottom_layer_imports_only_itself():
+    graph = module_graph()
+    for name in BOTTOM:
+        assert graph[name] <= BOTTOM, f"{name} imports {sorted(graph[name] - BOTTOM)}"
