@@ -69,3 +69,14 @@ def trained(world_dir, tmp_path_factory) -> Trained:
     finally:
         os.chdir(cwd)
     return Trained(world_dir, workdir, config, outcome)
+
+
+#: Fixtures that train a model: a test using one (even through another fixture) is slow.
+TRAINING_FIXTURES = {"trained"}
+
+
+def pytest_collection_modifyitems(items) -> None:  # noqa: ANN001 (pytest's hook signature)
+    """Mark every test that trains, directly or through a fixture, as ``slow``."""
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

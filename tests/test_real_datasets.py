@@ -79,6 +79,7 @@ def test_ravenstack_reads_its_five_exports_without_the_leaking_columns(ravenstac
     assert 0.15 < labelled["label"].mean() < 0.3
 
 
+@pytest.mark.slow
 def test_permuted_labels_keep_each_dates_churn_count_and_find_nothing(ravenstack_set):
     from healthscore.permutation import permutation_check, shuffle_labels
 

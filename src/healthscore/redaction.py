@@ -30,6 +30,27 @@ def is_url(text: str) -> bool:
     return bool(_URL.match(text))
 
 
+def _parsed(text: str):  # noqa: ANN202 - a sqlalchemy URL, imported lazily
+    """``text`` parsed by SQLAlchemy, the user info split at the *last* ``@`` before the query.
+
+    Passwords are often written raw, ``@`` and ``/`` included; SQLAlchemy would cut such a
+    password at its first ``@``. Re-encoding the user info first gives the same URL a driver
+    reads when the password is encoded as it should be.
+    """
+    from urllib.parse import quote
+
+    from sqlalchemy.engine import make_url
+
+    scheme, rest = text.split("://", 1)
+    head, mark, tail = rest.partition("?")
+    if "@" in head:
+        userinfo, _, hostpart = head.rpartition("@")
+        user, colon, password = userinfo.partition(":")
+        userinfo = quote(user, safe="") + (colon + quote(password, safe="") if colon else "")
+        rest = f"{userinfo}@{hostpart}{mark}{tail}"
+    return make_url(f"{scheme}://{rest}")
+
+
 def redact_url(text: str) -> str:
     """``text`` with the password and secret query parameters of a URL hidden.
 
@@ -37,6 +58,8 @@ def redact_url(text: str) -> str:
     --------
     >>> redact_url("postgresql://cs:s3cr/et@db.internal:5432/crm")
     'postgresql://cs:***@db.internal:5432/crm'
+    >>> redact_url("postgresql://cs:p@ss@db.internal/crm")
+    'postgresql://cs:***@db.internal/crm'
     >>> redact_url("postgresql://cs@db/crm?password=pw&sslmode=require")
     'postgresql://cs@db/crm?password=***&sslmode=require'
     >>> redact_url("data/exports")
@@ -45,10 +68,8 @@ def redact_url(text: str) -> str:
     text = str(text)
     if not is_url(text):
         return text
-    from sqlalchemy.engine import make_url
-
     try:
-        url = make_url(text)
+        url = _parsed(text)
     except Exception:  # noqa: BLE001 - not a database URL: hide what looks like user:password@
         return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{HIDDEN}@", text)
     rendered = url.render_as_string(hide_password=True)
@@ -74,10 +95,8 @@ def secrets_in(text: str) -> list[str]:
     text = str(text)
     if not is_url(text):
         return []
-    from sqlalchemy.engine import make_url
-
     try:
-        url = make_url(text)
+        url = _parsed(text)
     except Exception:  # noqa: BLE001
         match = _USERINFO.search(text)
         return [text[match.end("user") + 1 : match.end() - 1]] if match else []

@@ -376,10 +376,9 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> neutralise_formulas(pd.DataFrame({"id": ["=1+2", "A1"], "arr": [-5.0, 3.0]}))
-         id  arr
-    0  '=1+2 -5.0
-    1    A1  3.0
+    >>> safe = neutralise_formulas(pd.DataFrame({"id": ["=1+2", "A1"], "arr": [-5.0, 3.0]}))
+    >>> safe["id"].tolist(), safe["arr"].tolist()
+    (["'=1+2", 'A1'], [-5.0, 3.0])
     """
     return _map_text(frame, lambda v: "'" + v if _FORMULA.match(v) else v)
 

@@ -48,12 +48,12 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def plain(value: object) -> Text:
-    """``value`` as text that prints exactly as written: no markup, no emoji, no controls.
+    r"""``value`` as text that prints exactly as written: no markup, no emoji, no controls.
 
     Examples
     --------
-    >>> plain("[/x] \x1b[31m").plain
-    '[/x] \\x1b[31m'
+    >>> print(plain("[/x] \x1b[31m").plain)
+    [/x] \x1b[31m
     """
     return Text(_CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value)))
 
