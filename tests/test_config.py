@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from healthscore.config import Config, flatten_config, load_config
+from healthscore.dataset import purge_days
 from healthscore.errors import ConfigError
 
 
@@ -12,14 +13,14 @@ def test_defaults_without_a_file():
     config = load_config(None)
     assert config.labels.horizon_days == 90
     assert config.model.num_threads == 2
-    assert config.purge_days == config.labels.lead_days + config.labels.horizon_days
+    assert purge_days(config) == config.labels.lead_days + config.labels.horizon_days
 
 
 def test_toml_overrides_are_applied(tmp_path: Path):
     path = tmp_path / "c.toml"
     path.write_text("seed = 7\n[labels]\nhorizon_days = 60\nlead_days = 14\n")
     config = load_config(path)
-    assert (config.seed, config.labels.horizon_days, config.purge_days) == (7, 60, 74)
+    assert (config.seed, config.labels.horizon_days, purge_days(config)) == (7, 60, 74)
 
 
 def test_unknown_key_is_an_error_naming_it(tmp_path: Path):

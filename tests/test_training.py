@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 
 from healthscore.bundle import read_metrics
+from healthscore.config import Config
+from healthscore.dataset import purge_days
 from healthscore.model import HealthModel
 
 REQUIRED_KEYS = {
@@ -78,7 +80,7 @@ def test_split_is_out_of_time_with_a_purge_gap(trained):
     train_end = pd.Timestamp(m["train_period"].split("..")[1])
     valid_start, valid_end = map(pd.Timestamp, m["valid_period"].split(".."))
     test_start = pd.Timestamp(m["test_period"].split("..")[0])
-    gap = pd.Timedelta(days=trained.config.purge_days)
+    gap = pd.Timedelta(days=purge_days(trained.config))
     assert train_end + gap <= valid_start
     assert valid_end + gap <= test_start
 
@@ -148,3 +150,19 @@ def test_tuning_searches_with_time_ordered_validation(trained):
     assert {"learning_rate", "num_leaves", "min_data_in_leaf"} <= set(tuned.tuned_params)
     again = fit_and_evaluate(frame, config, tune_trials=2)
     assert again.tuned_params == tuned.tuned_params
+
+
+@pytest.mark.slow
+def test_the_model_card_reports_the_purge_the_split_used_in_renewal_mode(world_dir, tmp_path):
+    from healthscore.pipeline import train
+
+    config = Config().with_overrides(
+        model={"n_estimators": 150, "learning_rate": 0.08},
+        labels={"mode": "renewal"},
+        tracking={"enabled": False},
+        split={"backtest_cutoffs": 0, "test_dates": 2, "valid_dates": 2},
+    )
+    outcome = train(world_dir, config, model_dir=tmp_path / "models", root=tmp_path)
+    card = (outcome.bundle / "model_card.md").read_text()
+    assert purge_days(config) == 180 + 30
+    assert "separated by purge gaps of\n  210 days" in card or "purge gaps of 210 days" in card

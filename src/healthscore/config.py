@@ -428,13 +428,6 @@ class Config(_Section):
     kpis: KpiConfig = KpiConfig()
     tracking: TrackingConfig = TrackingConfig()
 
-    @property
-    def purge_days(self) -> int:
-        """Gap between training, validation and test dates, so no label window overlaps."""
-        if self.split.purge_days is not None:
-            return self.split.purge_days
-        return self.labels.lead_days + self.labels.horizon_days
-
     def with_overrides(self, **sections: dict[str, Any]) -> Config:
         """A copy with some keys of some sections replaced, validated like a file."""
         raw = self.model_dump()

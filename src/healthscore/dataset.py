@@ -132,7 +132,7 @@ def purge_days(config: Config) -> int:
         return config.split.purge_days
     if config.labels.mode == "renewal":
         return max(config.labels.renewal_offsets_days, default=0) + config.labels.grace_days
-    return config.purge_days
+    return config.labels.lead_days + config.labels.horizon_days
 
 
 def build_training_set(source: DataSource, config: Config) -> TrainingSet:

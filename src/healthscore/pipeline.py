@@ -256,7 +256,7 @@ def train(
         data=describe_source(data),
         fingerprint=data_hash,
         project=project,
-        purge_days=int(ts.metadata.get("purge_days", purge_days(config))),
+        purge_days=purge_days(config),
     )
     tracking_config = config.tracking.for_project(project)
 
