@@ -545,8 +545,13 @@ def report(
     scores: pd.DataFrame | None = None,
     validate: bool = True,
     force: bool = False,
+    past_scores: str | Path | None = None,
 ) -> Path:
-    """Write the self-contained HTML report for CS leaders at ``as_of``."""
+    """Write the self-contained HTML report for CS leaders at ``as_of``.
+
+    ``past_scores`` is the folder of earlier score files whose outcomes the report measures
+    (default: the report's own folder, where the demo keeps them).
+    """
     check_writable(out)
     from healthscore.bundle import read_metrics
     from healthscore.kpis import cohort_retention, compute_kpis
@@ -566,6 +571,14 @@ def report(
         scores=scores,
         metrics=metrics,
         model_plots=plots,
+        loop=closing_the_loop(
+            data,
+            as_of,
+            config,
+            past_scores=Path(out).parent if past_scores is None else past_scores,
+            model=fitted.bundle,
+            force=force,
+        ),
     )
     return write_report(html, out)
 
@@ -817,7 +830,7 @@ def monitor(
     *,
     model: str | Path | None = None,
     out: str | Path | None = None,
-    model_dir: str | Path = "models",
+    model_dir: str | Path | None = None,
     force: bool = False,
     validate: bool = True,
 ):  # noqa: ANN201 - a monitor.MonitorReport
@@ -826,9 +839,10 @@ def monitor(
     :mod:`healthscore.monitor`).
 
     The training population is the data's snapshots in the model's training period,
-    rebuilt (or reused from ``model_dir/cache``) with the scoring code path. With ``out``,
-    writes ``drift.csv``, ``score_bins.csv``, ``performance.csv``, ``calibration.csv`` and
-    ``verdict.json`` into that folder, atomically.
+    rebuilt with the scoring code path, or reused from the training-set cache of
+    ``model_dir`` (default: the models folder the bundle lies in, where ``train`` keeps
+    it). With ``out``, writes ``drift.csv``, ``score_bins.csv``, ``performance.csv``,
+    ``calibration.csv`` and ``verdict.json`` into that folder, atomically.
     """
     if out is not None:
         check_writable(out, folder=True)
@@ -853,7 +867,7 @@ def monitor(
     bounds = _period_bounds(metrics.get("train_period"))
     if bounds is None:
         raise ModelError(f"{fitted.bundle}: metrics.json records no train_period to compare with")
-    frame = training_set_for(source, config, Path(model_dir) / CACHE_DIR).frame
+    frame = _training_frame(source, config, fitted.bundle, model_dir)
     reference = frame[(frame["as_of"] >= bounds[0]) & (frame["as_of"] <= bounds[1])]
     if reference.empty:
         raise DataError(
@@ -911,14 +925,28 @@ def monitor(
     return report
 
 
+def _training_frame(
+    source: DataSource, config: Config, bundle: Path, model_dir: str | Path | None
+) -> pd.DataFrame:
+    """The data's training set: cached beside the models if ``train`` keeps a cache there,
+    else built here (and not written: monitoring creates no folder of its own)."""
+    from healthscore.dataset import build_training_set
+
+    folder = Path(model_dir) if model_dir is not None else Path(bundle).resolve().parent.parent
+    if (folder / CACHE_DIR).is_dir():
+        return training_set_for(source, config, folder / CACHE_DIR).frame
+    return build_training_set(source, config).frame
+
+
 def _periods(dates: pd.Series, metrics: dict[str, object]) -> list[str]:
-    """Which period of the model's split each date fell in: train, valid, test or after."""
+    """Which period of the model's split each date fell in: train, valid, test, the purge
+    gap between them, or after."""
     named = [
         (name, _period_bounds(metrics.get(f"{name}_period"))) for name in ("train", "valid", "test")
     ]
     out = []
     for date in pd.to_datetime(dates):
-        label = "after" if named[-1][1] and date > named[-1][1][1] else "between"
+        label = "after" if named[-1][1] and date > named[-1][1][1] else "gap"
         for name, bounds in named:
             if bounds and bounds[0] <= date <= bounds[1]:
                 label = name
@@ -945,3 +973,32 @@ def _write_monitor(report, out: Path) -> None:  # noqa: ANN001
         **report.facts,
     }
     write_text(json.dumps(verdict, indent=2, default=str), out / "verdict.json")
+
+
+def closing_the_loop(
+    data: str | Path,
+    as_of: str,
+    config: Config,
+    *,
+    past_scores: str | Path,
+    model: str | Path | None = None,
+    force: bool = False,
+):  # noqa: ANN201 - a report_outcomes.LoopReport
+    """Outcomes of the past score files and the model's check at ``as_of``, for the report.
+
+    Either may be missing (no score file yet, a bundle without a training period): the
+    report then says why in words, so a missing input never stops it.
+    """
+    from healthscore.errors import HealthscoreError
+    from healthscore.report_outcomes import LoopReport
+
+    parts: dict[str, object] = {}
+    try:
+        parts["outcomes"] = outcomes(data, config, scores=past_scores, validate=False)
+    except HealthscoreError as exc:
+        parts["outcomes_note"] = str(exc)
+    try:
+        parts["monitor"] = monitor(data, as_of, config, model=model, validate=False, force=force)
+    except HealthscoreError as exc:
+        parts["monitor_note"] = str(exc)
+    return LoopReport(**parts)  # type: ignore[arg-type]
