@@ -153,7 +153,7 @@ def actions_table(plan: pd.DataFrame, *, data_end: pd.Timestamp) -> pd.DataFrame
     """The ``playbook_actions`` table: the plays the team started, as a CRM records them.
 
     Only what is known by ``data_end`` is written: plays started before it, completion dates
-    before it (a play completed later is still open).
+    before it (a play completed later is still ``in progress``).
     """
     started = plan[plan["treated"] & (plan["started_at"] < data_end)]
     completed = started["completed_at"].where(started["completed_at"] < data_end)
@@ -165,7 +165,12 @@ def actions_table(plan: pd.DataFrame, *, data_end: pd.Timestamp) -> pd.DataFrame
             "completed_at": completed.astype("datetime64[us]").to_numpy(),
             "owner": pd.array(started["owner"].astype("str"), dtype="str"),
             "outcome": pd.array(
-                np.where(completed.notna(), started["outcome"], "in progress"), dtype="str"
+                np.where(
+                    completed.notna() | (started["outcome"] != "completed"),
+                    started["outcome"],
+                    "in progress",
+                ),
+                dtype="str",
             ),
         }
     ).reset_index(drop=True)
