@@ -767,14 +767,23 @@ def generate_with_actions(
 
 
 def _model_before(source: DataSource, config: Config, *, before: pd.Timestamp) -> HealthModel:
-    """A model trained on the snapshots up to ``before`` (no backtest, nothing written)."""
+    """A model trained on the snapshots up to ``before`` (no backtest, nothing written).
+
+    The simulated tables lack some optional columns by design; the warning that says so is
+    for a user's own data, not for this internal run.
+    """
+    import warnings
+
     from healthscore.dataset import build_training_set
+    from healthscore.features import FeaturesOffWarning
     from healthscore.training import fit_and_evaluate
 
     limited = config.with_overrides(
         snapshots={"end": str(before.date())}, split={"backtest_cutoffs": 0}
     )
-    training_set = build_training_set(source, limited)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FeaturesOffWarning)
+        training_set = build_training_set(source, limited)
     return fit_and_evaluate(training_set.frame, limited).model
 
 
