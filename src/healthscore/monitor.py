@@ -36,6 +36,7 @@ The AUC comes from scikit-learn and the binomial test from scipy.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -141,6 +142,42 @@ def _interval_labels(edges: np.ndarray) -> list[str]:
         + [f"{a} to {b}" for a, b in zip(shown, shown[1:], strict=False)]
         + [f">= {shown[-1]}"]
     )
+
+
+# ----------------------------------------------------------------------- the split
+
+
+def period_bounds(text: object) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """``"2024-01-01..2024-12-01"`` (as metrics.json records periods) as two dates.
+
+    Examples
+    --------
+    >>> period_bounds("2024-01-01..2024-12-01")[1]
+    Timestamp('2024-12-01 00:00:00')
+    """
+    if not isinstance(text, str) or ".." not in text:
+        return None
+    first, last = text.split("..", 1)
+    return pd.Timestamp(first), pd.Timestamp(last)
+
+
+def split_periods(dates: pd.Series, metrics: Mapping[str, object]) -> list[str]:
+    """Which period of the model's split each date fell in: ``train``, ``valid``, ``test``,
+    the purge ``gap`` between them, ``before`` or ``after``."""
+    named = [
+        (name, period_bounds(metrics.get(f"{name}_period"))) for name in ("train", "valid", "test")
+    ]
+    out = []
+    for date in pd.to_datetime(dates):
+        last = named[-1][1]
+        label = "after" if last and date > last[1] else "gap"
+        for name, bounds in named:
+            if bounds and bounds[0] <= date <= bounds[1]:
+                label = name
+        if all(b and date < b[0] for _, b in named if b):
+            label = "before"
+        out.append(label)
+    return out
 
 
 # ----------------------------------------------------------------------- the checks

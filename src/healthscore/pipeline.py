@@ -678,13 +678,6 @@ class ActionsWorld:
     truth: pd.DataFrame
 
 
-def default_action_date(start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.Timestamp:
-    """The first of the month six months before ``end``: late enough for a long history,
-    early enough for a 90-day window (plus grace) to end before the data does."""
-    first = pd.Timestamp(end).to_period("M").to_timestamp() - pd.DateOffset(months=6)
-    return max(first, pd.Timestamp(start).to_period("M").to_timestamp() + pd.DateOffset(months=12))
-
-
 def generate_with_actions(
     out: str | Path,
     *,
@@ -718,6 +711,7 @@ def generate_with_actions(
         Treatment,
         TreatmentEffects,
         actions_table,
+        default_action_date,
         plan_actions,
         splice_past,
         true_effects,
@@ -824,14 +818,6 @@ def outcomes(
     return report
 
 
-def _period_bounds(text: object) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """``"2024-01-01..2024-12-01"`` (as metrics.json records periods) as two dates."""
-    if not isinstance(text, str) or ".." not in text:
-        return None
-    first, last = text.split("..", 1)
-    return pd.Timestamp(first), pd.Timestamp(last)
-
-
 def monitor(
     data: str | Path,
     as_of: str,
@@ -864,8 +850,10 @@ def monitor(
         decide,
         feature_drift,
         gain_importance,
+        period_bounds,
         realised_vs_predicted,
         score_shift,
+        split_periods,
     )
     from healthscore.scoring import eligible_features
 
@@ -873,7 +861,7 @@ def monitor(
     source = open_checked_source(data, config) if validate else open_source(data, config)
     fitted = load_model(model, data, source, config, force=force)
     metrics = read_metrics(fitted.bundle)
-    bounds = _period_bounds(metrics.get("train_period"))
+    bounds = period_bounds(metrics.get("train_period"))
     if bounds is None:
         raise ModelError(f"{fitted.bundle}: metrics.json records no train_period to compare with")
     frame = _training_frame(source, config, fitted.bundle, model_dir)
@@ -904,7 +892,7 @@ def monitor(
         churn_probability=model_.predict_proba(done) if len(done) else pd.Series(dtype=float)
     )
     performance = realised_vs_predicted(done)
-    performance["period"] = _periods(performance["as_of"], metrics)
+    performance["period"] = split_periods(performance["as_of"], metrics)
     recent_dates = sorted(performance["as_of"])[-settings.recent_dates :]
     recent = performance[performance["as_of"].isin(recent_dates)]
     test_auc = float(metrics.get("roc_auc") or float("nan"))
@@ -945,24 +933,6 @@ def _training_frame(
     if (folder / CACHE_DIR).is_dir():
         return training_set_for(source, config, folder / CACHE_DIR).frame
     return build_training_set(source, config).frame
-
-
-def _periods(dates: pd.Series, metrics: dict[str, object]) -> list[str]:
-    """Which period of the model's split each date fell in: train, valid, test, the purge
-    gap between them, or after."""
-    named = [
-        (name, _period_bounds(metrics.get(f"{name}_period"))) for name in ("train", "valid", "test")
-    ]
-    out = []
-    for date in pd.to_datetime(dates):
-        label = "after" if named[-1][1] and date > named[-1][1][1] else "gap"
-        for name, bounds in named:
-            if bounds and bounds[0] <= date <= bounds[1]:
-                label = name
-        if all(b and date < b[0] for _, b in named if b):
-            label = "before"
-        out.append(label)
-    return out
 
 
 def _write_monitor(report, out: Path) -> None:  # noqa: ANN001

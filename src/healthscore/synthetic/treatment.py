@@ -104,6 +104,13 @@ class TreatmentEffects:
         )
 
 
+def default_action_date(start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.Timestamp:
+    """The first of the month six months before ``end``: late enough for a long history,
+    early enough for a 90-day window (plus grace) to end before the data does."""
+    first = pd.Timestamp(end).to_period("M").to_timestamp() - pd.DateOffset(months=6)
+    return max(first, pd.Timestamp(start).to_period("M").to_timestamp() + pd.DateOffset(months=12))
+
+
 def plan_actions(
     recommendations: pd.DataFrame, *, effects: TreatmentEffects, seed: int
 ) -> pd.DataFrame:
@@ -326,6 +333,7 @@ __all__ = [
     "Treatment",
     "TreatmentEffects",
     "actions_table",
+    "default_action_date",
     "effects_by_playbook",
     "hazard_multipliers",
     "plan_actions",
