@@ -329,3 +329,22 @@ def test_outcomes_command_without_score_files_is_one_clear_error(world_dir, tmp_
     code = main(["outcomes", "--data", str(world_dir), "--scores", str(empty)])
     assert code == 1
     assert "no score files" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_report_measures_the_past_run_and_checks_the_model(actions_world, trained, tmp_path):
+    from healthscore.pipeline import SCORES_DIR, report
+
+    world, config = actions_world
+    page = report(
+        world.data,
+        "2025-12-01",
+        config,
+        out=tmp_path / "report.html",
+        model=trained.outcome.latest,
+        past_scores=world.data / SCORES_DIR,
+    ).read_text()
+    assert '<section id="outcomes"><h2>Did the plays work?</h2>' in page
+    assert '<table class="outcomes">' in page and "usage_reengagement" in page
+    assert '<section id="monitoring"><h2>Can we still trust the model?</h2>' in page
+    assert '<table class="drift">' in page and '<table class="performance">' in page
