@@ -17,7 +17,7 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 WORLD_SEED = 11
-# A light model, no backtest folds and no tracking store: the three notebooks in seconds. One
+# A light model, no backtest folds and no tracking store: the notebooks in seconds. One
 # thread: two OpenMP threads crawl when another process holds one of two cores.
 OVERRIDES = {
     "model": {"n_estimators": 150, "learning_rate": 0.08, "num_threads": 1},
@@ -47,6 +47,17 @@ EXPECTED = {
             "the playbook matches the true cause",
         ],
         1,
+    ),
+    "04-outcomes-and-monitoring.ipynb": (
+        [
+            "churn_difference",
+            "more_accounts_needed",
+            "true_effect",
+            "covered",
+            "Verdict at",
+            "Verdict on the shifted world",
+        ],
+        2,
     ),
 }
 PROBE = "import sys\nimport healthscore\nprint('kernel prefix:', sys.prefix)"

@@ -410,6 +410,82 @@ class TrackingConfig(_Section):
         )
 
 
+class OutcomesConfig(_Section):
+    """How ``healthscore outcomes`` compares treated and held-out accounts."""
+
+    confidence: float = Field(
+        0.95, gt=0.5, lt=1, description="Confidence level of the intervals of the differences."
+    )
+    power: float = Field(
+        0.8,
+        gt=0.5,
+        lt=1,
+        description="Power asked of the sample size that would make a difference readable.",
+    )
+    bootstrap_resamples: int = Field(
+        2000, ge=100, description="Bootstrap resamples for the interval of the ARR retained."
+    )
+
+
+class MonitorConfig(_Section):
+    """Thresholds of ``healthscore monitor``: when drift or decay means watch or retrain."""
+
+    bins: int = Field(10, ge=2, le=50, description="Quantile bins of the training population.")
+    psi_watch: float = Field(0.1, gt=0, description="Population stability index that is watched.")
+    psi_retrain: float = Field(0.25, gt=0, description="PSI that calls for retraining.")
+    missing_watch: float = Field(
+        0.05, gt=0, le=1, description="Change in the share of missing values that is watched."
+    )
+    missing_retrain: float = Field(
+        0.2, gt=0, le=1, description="Change in the share missing that calls for retraining."
+    )
+    min_importance: float = Field(
+        0.01,
+        ge=0,
+        lt=1,
+        description=(
+            "Share of the model's total gain a feature needs for its drift to count in the "
+            "verdict; drift of lesser features is listed but does not decide."
+        ),
+    )
+    calibration_watch: float = Field(
+        1.25,
+        gt=1,
+        description="Realised over predicted churn (or its inverse) that is watched.",
+    )
+    calibration_retrain: float = Field(
+        1.5, gt=1, description="Realised over predicted churn (or its inverse) that retrains."
+    )
+    auc_drop_watch: float = Field(
+        0.05, gt=0, description="Fall of ROC AUC below the test period's that is watched."
+    )
+    auc_drop_retrain: float = Field(
+        0.1, gt=0, description="Fall of ROC AUC below the test period's that retrains."
+    )
+    alpha: float = Field(
+        0.01,
+        gt=0,
+        lt=0.5,
+        description="A calibration gap counts only when a binomial test finds it this unlikely.",
+    )
+    recent_dates: int = Field(
+        3, ge=1, description="Latest completed scoring dates whose churn decides the verdict."
+    )
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> MonitorConfig:
+        pairs = (
+            ("psi", self.psi_watch, self.psi_retrain),
+            ("missing", self.missing_watch, self.missing_retrain),
+            ("calibration", self.calibration_watch, self.calibration_retrain),
+            ("auc_drop", self.auc_drop_watch, self.auc_drop_retrain),
+        )
+        for name, watch, retrain in pairs:
+            if watch > retrain:
+                raise ValueError(f"monitor.{name}_watch must not exceed monitor.{name}_retrain")
+        return self
+
+
 class Config(_Section):
     """The whole configuration. Every section has documented defaults."""
 
@@ -427,6 +503,8 @@ class Config(_Section):
     playbooks: PlaybookConfig = PlaybookConfig()
     kpis: KpiConfig = KpiConfig()
     tracking: TrackingConfig = TrackingConfig()
+    outcomes: OutcomesConfig = OutcomesConfig()
+    monitor: MonitorConfig = MonitorConfig()
 
     def with_overrides(self, **sections: dict[str, Any]) -> Config:
         """A copy with some keys of some sections replaced, validated like a file."""

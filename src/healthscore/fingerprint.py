@@ -120,6 +120,8 @@ def schema_fingerprint(source: DataSource, project: str) -> SchemaFingerprint:
     """The fingerprint of an opened data set under ``project``."""
     tables = {}
     for name in sorted(source.present):
+        if not TABLES[name].model_input:
+            continue
         contract = [c.name for c in TABLES[name].columns]
         tables[name] = tuple(c for c in contract if source.has_column(name, c))
     return SchemaFingerprint(project, tables)

@@ -69,6 +69,7 @@ TABLE_SYNONYMS: dict[str, tuple[str, ...]] = {
     "support_tickets": ("support ticket", "ticket", "support", "case", "helpdesk"),
     "nps_responses": ("nps", "survey", "nps response"),
     "churn_events": ("churn", "cancellation", "cancel"),
+    "playbook_actions": ("playbook action", "playbook", "cs play", "success play"),
 }
 #: Export names that are rarely the table to read.
 DISCOURAGED = ("sample", "test", "tmp", "temp", "backup", "old", "copy")
@@ -298,6 +299,14 @@ COLUMN_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "reason": ("reason", "reason_code", "churn_reason", "cancellation_reason", "cancel_reason"),
     },
+    "playbook_actions": {
+        "account_id": _ACCOUNT_ID,
+        "playbook_id": ("playbook_id", "playbook", "play_id", "play"),
+        "started_at": ("started_at", "start_date", "started", "started_on", "created_at"),
+        "completed_at": ("completed_at", "completed", "completed_on", "closed_at", "done_at"),
+        "owner": ("owner", "csm", "assignee", "assigned_to"),
+        "outcome": ("outcome", "result", "status"),
+    },
 }
 MONTHLY_AMOUNT = (
     "mrr",
@@ -486,7 +495,14 @@ def guess_config(
     guess.unused = [e for e in exports if e not in assigned.values()]
     _contracts(guess, values_of)
     _accounts(guess)
-    for table in ("logins", "feature_usage", "support_tickets", "nps_responses", "churn_events"):
+    for table in (
+        "logins",
+        "feature_usage",
+        "support_tickets",
+        "nps_responses",
+        "churn_events",
+        "playbook_actions",
+    ):
         if table in guess.tables:
             _account_through_join(guess, guess.tables[table])
     if "feature_usage" in guess.tables:

@@ -27,6 +27,7 @@ import pandas as pd
 from healthscore import report_charts
 from healthscore.errors import DataError
 from healthscore.kpis import KPI_DEFINITIONS, kpi_summary
+from healthscore.report_outcomes import LoopReport, loop_sections
 from healthscore.scoring import OPTIONAL_OUTPUT_COLUMNS, OUTPUT_COLUMNS
 from healthscore.storage import write_text
 from healthscore.touch import OWNERS
@@ -124,6 +125,7 @@ def render_report(
     model_plots: Mapping[str, Path] | None = None,
     top_n: int = 20,
     title: str = "Customer health report",
+    loop: LoopReport | None = None,
 ) -> str:
     """Render the CS leader's report as one self-contained HTML page.
 
@@ -152,6 +154,10 @@ def render_report(
         How many accounts the at-risk table lists, by ``priority_rank``.
     title
         The page title.
+    loop
+        What ``outcomes`` and ``monitor`` found, for the sections "Did the plays work?" and
+        "Can we still trust the model?" (see :mod:`healthscore.report_outcomes`); None leaves
+        them out.
 
     Returns
     -------
@@ -185,6 +191,7 @@ def render_report(
         _accounts_section(scores, top_n=top_n),
         _workload_section(scores),
         _model_section(metrics, model_plots or {}),
+        loop_sections(loop),
     ]
     return _page(title, sections)
 

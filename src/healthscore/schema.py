@@ -36,6 +36,9 @@ class TableSpec:
     key: tuple[str, ...] = ()
     event_time: str | None = None
     feature_family: str | None = None
+    model_input: bool = True
+    """False for a record of what the team did, which the model never reads: such a table
+    is left out of a model's schema fingerprint, so its presence never blocks scoring."""
 
     def column(self, name: str) -> Column:
         for column in self.columns:
@@ -203,6 +206,25 @@ TABLES: dict[str, TableSpec] = {
                 _c("account_id", "id", True, "The account."),
                 _c("churned_at", "timestamp", True, "When the account churned."),
                 _c("reason", "text", False, "Logged reason."),
+            ),
+        ),
+        TableSpec(
+            "playbook_actions",
+            required=False,
+            description=(
+                "Plays the CS team ran: one row per playbook started on an account. Read by "
+                "`healthscore outcomes` only, never by the model; without it the past score "
+                "files are the record of what was recommended."
+            ),
+            event_time="started_at",
+            model_input=False,
+            columns=(
+                _c("account_id", "id", True, "The account."),
+                _c("playbook_id", "id", True, "The playbook run (an id of the catalogue)."),
+                _c("started_at", "timestamp", True, "When the team started the play."),
+                _c("completed_at", "timestamp", False, "When the play was completed."),
+                _c("owner", "text", False, "Who ran it (CSM, team or programme)."),
+                _c("outcome", "text", False, "What the owner recorded, e.g. completed."),
             ),
         ),
     )

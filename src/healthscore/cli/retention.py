@@ -79,10 +79,16 @@ def report(
     model: ModelOption = None,
     config: ConfigOption = None,
     force: ForceOption = False,
+    scores: Annotated[
+        Path | None,
+        typer.Option(help="Folder of past score files to measure (default: the report's)."),
+    ] = None,
 ) -> None:
     """Write one self-contained HTML report for CS leaders (KPIs, risk, accounts, model)."""
     from healthscore.pipeline import report as write
 
     with progress("Scoring and writing the report"):
-        path = write(data, as_of, config_from(config), out=out, model=model, force=force)
+        path = write(
+            data, as_of, config_from(config), out=out, model=model, force=force, past_scores=scores
+        )
     console.print(plain(f"Wrote {path}"))

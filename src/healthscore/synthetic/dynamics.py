@@ -18,6 +18,7 @@ expands them into event rows afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,9 +91,18 @@ def _draw_cause(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarr
 
 
 def simulate(
-    accounts: Accounts, *, calendar: Calendar, rng: np.random.Generator, params: SimulatorParameters
+    accounts: Accounts,
+    *,
+    calendar: Calendar,
+    rng: np.random.Generator,
+    params: SimulatorParameters,
+    treatment: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Simulation:
-    """Run the monthly loop over ``calendar`` and collect everything it realised."""
+    """Run the monthly loop over ``calendar`` and collect everything it realised.
+
+    ``treatment``, given each account's decision day, returns multipliers of its per-cause
+    decision probabilities (see :mod:`healthscore.synthetic.treatment`); None: nobody acts.
+    """
     n = accounts.n
     state = LatentState.initial(accounts)
     experience = Experience(n)
@@ -119,6 +129,8 @@ def simulate(
             month_start=month_start,
             params=params,
         )
+        if treatment is not None:
+            chances = chances * treatment(term_end)
         total = -np.expm1(np.log1p(-chances).sum(axis=1))
         leaving = counted & alive_at_start & (rng.random(n) < total)
         churn_day = np.where(leaving, term_end, churn_day)

@@ -27,6 +27,7 @@ from healthscore.synthetic.billing_export import BillingExport, cancel_mid_term
 from healthscore.synthetic.dates import Calendar
 from healthscore.synthetic.dynamics import simulate
 from healthscore.synthetic.parameters import SimulatorParameters
+from healthscore.synthetic.treatment import Treatment
 from healthscore.synthetic.truth import churn_log, truth_accounts, truth_hazard
 
 
@@ -71,6 +72,7 @@ def generate_world(
     seed: int = 42,
     parameters: SimulatorParameters | None = None,
     billing: BillingExport | None = None,
+    treatment: Treatment | None = None,
 ) -> World:
     """Simulate ``n_accounts`` B2B SaaS accounts from ``start`` to ``end``.
 
@@ -89,6 +91,9 @@ def generate_world(
         Export the contracts as a billing system would, with mid-term cancellations (see
         :mod:`healthscore.synthetic.billing_export`); ``None`` (the default world): every
         account leaves at a term end and ``end_date`` is always the scheduled one.
+    treatment
+        Plays a CS team runs, with their true effect on the churn hazards (see
+        :mod:`healthscore.synthetic.treatment`); ``None`` (the default world): nobody acts.
 
     Returns
     -------
@@ -110,7 +115,10 @@ def generate_world(
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)
     )
     accounts = draw_accounts(n_accounts, calendar=calendar, rng=account_rng, params=params)
-    simulation = simulate(accounts, calendar=calendar, rng=loop_rng, params=params)
+    multipliers = None if treatment is None else treatment.multipliers(accounts.ids)
+    simulation = simulate(
+        accounts, calendar=calendar, rng=loop_rng, params=params, treatment=multipliers
+    )
 
     users = UserDirectory(accounts, simulation.contracts.max_seats)
     sessions = login_sessions(simulation.activity, accounts, event_rng)
