@@ -242,6 +242,13 @@ class ScoreConfig(_Section):
     points_to_double_odds: float = Field(10.0, gt=0)
     watch_below: float = Field(60.0, description="Scores under this are 'watch'.")
     at_risk_below: float = Field(45.0, description="Scores under this are 'at_risk'.")
+    drivers: Literal["watch", "all"] = Field(
+        "watch",
+        description=(
+            "Accounts whose risk drivers (SHAP) the scores table carries: 'watch' (accounts in "
+            "watch and at_risk; healthy accounts still get their playbook) or 'all'."
+        ),
+    )
 
     @model_validator(mode="after")
     def _tiers_ordered(self) -> ScoreConfig:
@@ -289,6 +296,37 @@ class KpiConfig(_Section):
     activation_days: int = Field(90, ge=1)
 
 
+class EngineConfig(_Section):
+    """Resources of the query engine (DuckDB) that computes features and validates data."""
+
+    memory_limit: str | None = Field(
+        None,
+        description=(
+            "Most memory DuckDB may hold, e.g. '4GB'; beyond it, it spills to temp_directory. "
+            "Default: half of the machine's memory (or of the container's limit)."
+        ),
+    )
+    temp_directory: str | None = Field(
+        None,
+        description=(
+            "Folder under which DuckDB spills; each run uses its own sub-folder and removes "
+            "it. Default: the system temp directory."
+        ),
+    )
+    threads: int | None = Field(None, ge=1, description="DuckDB threads; default: every core.")
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        import re
+
+        if value is not None and not re.fullmatch(
+            r"\s*\d+(\.\d+)?\s*(B|KB|KIB|MB|MIB|GB|GIB|TB|TIB)\s*", value.upper()
+        ):
+            raise ValueError("use a size such as '4GB' or '512MB'")
+        return value
+
+
 class TrackingConfig(_Section):
     """MLflow tracking and registry."""
 
@@ -315,6 +353,7 @@ class Config(_Section):
     playbooks: PlaybookConfig = PlaybookConfig()
     kpis: KpiConfig = KpiConfig()
     tracking: TrackingConfig = TrackingConfig()
+    engine: EngineConfig = EngineConfig()
 
     @property
     def purge_days(self) -> int:

@@ -320,16 +320,28 @@ def score(
     out: str | Path | None = None,
     previous: str | Path | None = None,
     validate: bool = True,
+    timings: dict[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Score every eligible account at ``as_of``; write the table atomically to ``out``."""
+    """Score every eligible account at ``as_of``; write the table atomically to ``out``.
+
+    Scoring checks the data's schema as it opens it (tables and required columns present,
+    names mapped); the full contract check that scans every row is ``validate`` and runs in
+    ``train``. ``validate`` is kept for callers and has no further effect. ``timings``, when
+    given, collects the seconds spent per stage.
+    """
     from healthscore.playbooks import load_playbooks
     from healthscore.scoring import score_accounts
     from healthscore.storage import write_frame
 
+    timings = {} if timings is None else timings
+    clock = time.perf_counter()
     fitted, version = load_model(model, config)
     catalogue = load_playbooks(config.playbooks.catalogue)
-    source = open_checked_source(data, config) if validate else open_source(data, config)
+    timings["load model"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    source = open_source(data, config)
     prior = read_frame(previous) if previous else None
+    timings["open and check schema"] = time.perf_counter() - clock
     scores = score_accounts(
         source,
         fitted,
@@ -338,9 +350,12 @@ def score(
         catalogue=catalogue,
         previous=prior,
         model_version=version,
+        timings=timings,
     )
     if out is not None:
+        clock = time.perf_counter()
         write_frame(scores, out)
+        timings["write"] = time.perf_counter() - clock
     return scores
 
 

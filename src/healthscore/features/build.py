@@ -193,9 +193,25 @@ def features_at(source: DataSource, as_of: object, config: Config) -> pd.DataFra
     The scoring entry point: the same computation as training, at one date.
     """
     day = pd.Timestamp(as_of if as_of is not None else source.data_end).normalize()
-    if day > source.data_end:
-        raise DataError(
-            f"cannot score at {day:%Y-%m-%d}: the data ends at {source.data_end:%Y-%m-%d}"
-        )
-    snapshots = eligible_accounts(source, [day], config)
-    return build_features(source, snapshots, config)
+    return features_on(source, [day], config)
+
+
+def features_on(source: DataSource, dates: list[object], config: Config) -> pd.DataFrame:
+    """Features of every account eligible at each of ``dates``, in one build.
+
+    Rows are ordered by date (in the order given), then as :func:`eligible_accounts` lists
+    them; scoring uses it for the scoring date and the previous cadence step together, so
+    the event logs are scanned once for both.
+    """
+    days = [pd.Timestamp(d).normalize() for d in dates]
+    for day in days:
+        if day > source.data_end:
+            raise DataError(
+                f"cannot score at {day:%Y-%m-%d}: the data ends at {source.data_end:%Y-%m-%d}"
+            )
+    snapshots = eligible_accounts(source, list(dict.fromkeys(days)), config)
+    if len(days) > 1:
+        position = {day: i for i, day in enumerate(dict.fromkeys(days))}
+        rank = pd.to_datetime(snapshots["as_of"]).map(position)
+        snapshots = snapshots.iloc[np.argsort(rank.to_numpy(), kind="stable")]
+    return build_features(source, snapshots.reset_index(drop=True), config)

@@ -1,0 +1,100 @@
+"""The query engine's resources: memory limit and spill folder from the config."""
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from healthscore.config import Config, ConfigError, config_from_dict
+from healthscore.storage import SPILL_PREFIX, default_memory_limit, source_from_frames
+
+FRAMES = {
+    "accounts": pd.DataFrame({"account_id": ["a"], "created_at": ["2024-01-01"]}),
+    "contracts": pd.DataFrame(
+        {
+            "contract_id": ["c"],
+            "account_id": ["a"],
+            "start_date": ["2024-01-01"],
+            "end_date": ["2025-01-01"],
+            "arr": [1200.0],
+        }
+    ),
+}
+
+
+def _setting(source, name):
+    return source.scalar(f"SELECT current_setting('{name}')")
+
+
+def test_memory_limit_and_temp_directory_come_from_the_config(tmp_path):
+    config = Config().with_overrides(
+        engine={"memory_limit": "300MB", "temp_directory": str(tmp_path), "threads": 1}
+    )
+    source = source_from_frames(FRAMES, config)
+    assert _setting(source, "memory_limit") == "286.1 MiB"
+    assert int(_setting(source, "threads")) == 1
+    spill = Path(_setting(source, "temp_directory"))
+    assert spill.parent == tmp_path and spill.name.startswith(f"{SPILL_PREFIX}{os.getpid()}-")
+
+
+def test_defaults_spill_under_the_system_temp_dir_with_half_the_memory():
+    source = source_from_frames(FRAMES, Config())
+    spill = Path(_setting(source, "temp_directory"))
+    assert spill.parent == Path(tempfile.gettempdir())
+    assert Path.cwd() not in spill.parents
+    assert default_memory_limit() is not None
+    limit_mib = int(default_memory_limit().removesuffix("MiB"))
+    assert abs(float(_setting(source, "memory_limit").split()[0]) * 1024 - limit_mib) < 2 or (
+        _setting(source, "memory_limit").endswith("GiB")
+    )
+
+
+def test_a_bad_memory_limit_is_a_config_error():
+    with pytest.raises(ConfigError, match="engine.memory_limit"):
+        config_from_dict({"engine": {"memory_limit": "lots"}})
+
+
+def test_spilling_uses_its_folder_and_removes_it_when_closed(tmp_path):
+    config = Config().with_overrides(
+        engine={"memory_limit": "64MB", "temp_directory": str(tmp_path), "threads": 1}
+    )
+    source = source_from_frames(FRAMES, config)
+    spill = Path(_setting(source, "temp_directory"))
+    source.con.execute(
+        "CREATE TEMP TABLE big AS SELECT range AS i, md5(CAST(range AS VARCHAR)) AS h "
+        "FROM range(3000000)"
+    )
+    rows = source.con.execute(
+        "SELECT count(*) FROM (SELECT h, count(*) FROM big GROUP BY h ORDER BY h)"
+    ).fetchall()
+    assert rows[0][0] == 3_000_000
+    assert spill.is_dir()
+    source.con.close()
+    del source
+    import gc
+
+    gc.collect()
+    assert not spill.exists()
+
+
+def test_folders_left_by_a_killed_run_are_removed_at_the_next_start(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    stale = tmp_path / f"{SPILL_PREFIX}{dead.stdout.strip()}-abc"
+    (stale / "sub").mkdir(parents=True)
+    (stale / "sub" / "spill.tmp").write_bytes(b"x" * 1000)
+    mine = tmp_path / f"{SPILL_PREFIX}{os.getpid()}-keep"
+    mine.mkdir()
+    other = tmp_path / "unrelated"
+    other.mkdir()
+    source_from_frames(FRAMES, Config().with_overrides(engine={"temp_directory": str(tmp_path)}))
+    assert not stale.exists()
+    assert mine.exists() and other.exists()
