@@ -98,3 +98,64 @@ def test_folders_left_by_a_killed_run_are_removed_at_the_next_start(tmp_path):
     source_from_frames(FRAMES, Config().with_overrides(engine={"temp_directory": str(tmp_path)}))
     assert not stale.exists()
     assert mine.exists() and other.exists()
+
+
+# --------------------------------------------------------------------------- bounded scans
+
+
+def test_one_date_builds_equal_the_rows_of_a_many_date_build(world_dir):
+    """Each family reads only its windows before the dates built; the values do not move."""
+    import warnings
+
+    from healthscore.features import build_features, features_on
+    from healthscore.snapshots import make_snapshots
+    from healthscore.storage import open_source
+
+    source = open_source(world_dir, Config())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        snapshots = make_snapshots(source, Config())
+        everything = build_features(source, snapshots, Config())
+        dates = sorted(pd.to_datetime(snapshots["as_of"]).unique())
+        for day in (dates[3], dates[-1]):
+            alone = features_on(source, [day], Config())
+            expected = everything[everything["as_of"] == day].sort_values("account_id")
+            pd.testing.assert_frame_equal(
+                alone.sort_values("account_id").reset_index(drop=True),
+                expected.reset_index(drop=True),
+            )
+        pair = features_on(source, [dates[-1], dates[-2]], Config())
+    assert pair["as_of"].iloc[0] == dates[-1] and pair["as_of"].iloc[-1] == dates[-2]
+    both = everything[everything["as_of"].isin(dates[-2:])]
+    assert len(pair) == len(both)
+
+
+def test_day_aggregates_hold_only_the_days_the_windows_read(world_dir, monkeypatch):
+    """Login user-days and feature-days cover [first as_of - 90 days, last as_of) only."""
+    import warnings
+
+    from healthscore.features import engine, features_on
+    from healthscore.storage import open_source
+
+    seen: dict[str, tuple] = {}
+    original = engine.Session.drop
+
+    def record(self, *tables):
+        for table in ("_hs_login_user_days", "_hs_feature_days"):
+            if table in tables:
+                seen[table] = self.source.con.execute(
+                    f"SELECT min(day), max(day), count(*) FROM {table}"
+                ).fetchall()[0]
+        return original(self, *tables)
+
+    monkeypatch.setattr(engine.Session, "drop", record)
+    source = open_source(world_dir, Config())
+    first, last = pd.Timestamp("2025-06-01"), pd.Timestamp("2025-07-01")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        features_on(source, [last, first], Config())
+    for table in ("_hs_login_user_days", "_hs_feature_days"):
+        low, high, rows = seen[table]
+        assert rows > 0
+        assert pd.Timestamp(low) >= first - pd.Timedelta(days=90), table
+        assert pd.Timestamp(high) < last, table

@@ -11,6 +11,13 @@ Two quantities look at every known account, and are still point-in-time:
   features used by the most accounts before ``as_of`` (ties broken by name). Computing them
   per ``as_of`` from the past only keeps them free of leakage and makes training and scoring
   at the same date agree, whichever accounts are being built.
+
+Only the rows the windows can see (from :data:`WINDOW_DAYS` days before the first
+observation date up to the last one) are reduced to feature-days, for the accounts being
+built. What looks further back (first use of each feature by every account, for the
+catalogue, the core features and new features; and the last use before the windows, for the
+days since core use) comes from one ``min``/``max`` query per account and feature over the
+older rows, which needs no de-duplication.
 """
 
 from __future__ import annotations
@@ -20,29 +27,51 @@ import pandas as pd
 from healthscore.features.engine import Session, ratio
 
 DEFAULT_CORE_COUNT = 4
+#: The longest window the adoption features read, in days.
+WINDOW_DAYS = 90
+
+
+def _quantity(run: Session) -> str:
+    return "coalesce(quantity, 1)" if run.has_column("feature_usage", "quantity") else "1"
 
 
 def _feature_days(run: Session) -> str:
     columns = ["account_id", "feature", "ts"]
     columns += [c for c in ("user_id", "quantity") if run.has_column("feature_usage", c)]
     kept = ["aid", "feature", "ts"] + [c for c in columns[3:] if c == "user_id"]
-    quantity = "coalesce(quantity, 1)" if run.has_column("feature_usage", "quantity") else "1"
     return f"""
         CREATE OR REPLACE TEMP TABLE _hs_feature_rows AS
         SELECT * FROM (
-            SELECT {", ".join(kept)}, CAST(ts AS DATE) AS day, CAST({quantity} AS DOUBLE) AS events
+            SELECT {", ".join(kept)}, CAST(ts AS DATE) AS day,
+                   CAST({_quantity(run)} AS DOUBLE) AS events
             FROM (SELECT DISTINCT {", ".join(columns)} FROM feature_usage
-                  WHERE ts < $data_end AND ts < $until AND feature IS NOT NULL)
-            JOIN _hs_accounts USING (account_id)
+                  WHERE ts >= $since AND ts < $data_end AND ts < $until AND feature IS NOT NULL)
+            JOIN _hs_snapshot_accounts USING (account_id)
         ) WHERE events > 0
+    """
+
+
+def _first_use(run: Session) -> str:
+    """First use of each feature by every known account, and its last use before ``since``."""
+    return f"""
+        CREATE OR REPLACE TEMP TABLE _hs_feature_first AS
+        SELECT k.aid, u.feature, CAST(min(u.ts) AS DATE) AS first_day,
+               CAST(max(u.ts) FILTER (WHERE u.ts < $since) AS DATE) AS last_before
+        FROM feature_usage u JOIN _hs_accounts k ON k.account_id = u.account_id
+        WHERE u.ts < $data_end AND u.ts < $until AND u.feature IS NOT NULL
+          AND CAST({_quantity(run)} AS DOUBLE) > 0
+        GROUP BY ALL
     """
 
 
 _AGGREGATES = """
     CREATE OR REPLACE TEMP TABLE _hs_feature_days AS
     SELECT aid, feature, day, sum(events) AS events FROM _hs_feature_rows GROUP BY ALL;
-    CREATE OR REPLACE TEMP TABLE _hs_feature_first AS
-    SELECT aid, feature, min(day) AS first_day FROM _hs_feature_days GROUP BY ALL;
+    CREATE OR REPLACE TEMP TABLE _hs_feature_last AS
+    SELECT aid, feature, day FROM _hs_feature_days
+    UNION ALL
+    SELECT aid, feature, last_before FROM _hs_feature_first
+    WHERE last_before IS NOT NULL AND aid IN (SELECT aid FROM _hs_snapshot_accounts);
 """
 
 _DEFAULT_CORE = """
@@ -75,7 +104,6 @@ def _select(with_users: bool) -> str:
                    sum(r.events) AS user_events_30d
             FROM _hs_feature_rows r JOIN _hs_calendar c ON c.day = r.day AND c.age <= 30
             WHERE r.user_id IS NOT NULL
-              AND r.aid IN (SELECT aid FROM _hs_snapshot_accounts)
             GROUP BY ALL
         )"""
         if with_users
@@ -92,7 +120,6 @@ def _select(with_users: bool) -> str:
             SELECT f.aid, c.as_of, f.feature, min(c.age) AS recency,
                    sum(f.events) FILTER (WHERE c.age <= 30) AS events_30d
             FROM _hs_feature_days f JOIN _hs_calendar c ON c.day = f.day AND c.age <= 90
-            WHERE f.aid IN (SELECT aid FROM _hs_snapshot_accounts)
             GROUP BY ALL
         ),
         w AS (
@@ -122,7 +149,7 @@ def _select(with_users: bool) -> str:
         ),
         core_last AS (
             SELECT sc._row, max(f.day) AS last_day
-            FROM snapshot_core sc ASOF JOIN _hs_feature_days f
+            FROM snapshot_core sc ASOF JOIN _hs_feature_last f
               ON sc.aid = f.aid AND sc.feature = f.feature AND sc.as_of > f.day
             GROUP BY sc._row
         ){users_cte}
@@ -147,10 +174,11 @@ def _select(with_users: bool) -> str:
 
 def compute(run: Session) -> pd.DataFrame:
     """Adoption features of every snapshot row, with ``_row``."""
-    until = pd.Timestamp(run.query("SELECT max(as_of) AS m FROM _hs_snapshots").iloc[0, 0])
-    temp = ("_hs_feature_rows", "_hs_feature_days", "_hs_feature_first", "_hs_core")
+    temp = ("_hs_feature_rows", "_hs_feature_days", "_hs_feature_first", "_hs_feature_last")
+    bounds = {"since": run.since(WINDOW_DAYS), "until": run.until}
     try:
-        run.execute(_feature_days(run), until=until)
+        run.execute(_feature_days(run), **bounds)
+        run.execute(_first_use(run), **bounds)
         for statement in _AGGREGATES.split(";"):
             if statement.strip():
                 run.execute(statement)
@@ -161,4 +189,4 @@ def compute(run: Session) -> pd.DataFrame:
             run.execute(_CONFIGURED_CORE, core=list(core))
         return run.query(_select(run.has_column("feature_usage", "user_id")))
     finally:
-        run.drop(*temp)
+        run.drop(*temp, "_hs_core")

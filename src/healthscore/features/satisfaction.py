@@ -63,6 +63,5 @@ def compute(run: Session) -> pd.DataFrame:
     """Satisfaction features of every snapshot row, with ``_row``."""
     columns = ["account_id", "responded_at", "score"]
     columns += [c for c in ("user_id", "comment") if run.has_column("nps_responses", c)]
-    until = pd.Timestamp(run.query("SELECT max(as_of) AS m FROM _hs_snapshots").iloc[0, 0])
     sql = _RESPONSES.format(columns=", ".join(columns)) + _SELECT
-    return run.query(sql, until=until)
+    return run.query(sql, until=run.until)

@@ -96,5 +96,4 @@ def compute(run: Session) -> pd.DataFrame:
     Missing optional columns are read as empty (no closing date, no priority, no rating, not
     escalated); the features that need them are switched off by the catalogue.
     """
-    until = pd.Timestamp(run.query("SELECT max(as_of) AS m FROM _hs_snapshots").iloc[0, 0])
-    return run.query(_select(run), until=until, urgent=list(URGENT_PRIORITIES))
+    return run.query(_select(run), until=run.until, urgent=list(URGENT_PRIORITIES))
