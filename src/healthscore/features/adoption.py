@@ -143,15 +143,27 @@ def _select(with_users: bool) -> str:
             FROM _hs_feature_first f JOIN _hs_calendar c ON c.day = f.first_day AND c.age <= 30
             GROUP BY ALL
         ),
-        snapshot_core AS (
-            SELECT s._row, s.aid, s.as_of, k.feature
-            FROM _hs_snapshots s JOIN _hs_core k ON k.as_of = s.as_of
+        core_sets AS (
+            SELECT as_of, list(feature ORDER BY feature) AS core FROM _hs_core GROUP BY as_of
+        ),
+        set_ids AS (
+            SELECT core, row_number() OVER (ORDER BY core) AS set_id
+            FROM (SELECT DISTINCT core FROM core_sets)
+        ),
+        core_days AS (
+            SELECT k.set_id, f.aid, f.day
+            FROM _hs_feature_last f
+            JOIN (SELECT set_id, unnest(core) AS feature FROM set_ids) k USING (feature)
+            GROUP BY ALL
+        ),
+        snapshot_sets AS (
+            SELECT s._row, s.aid, s.as_of, i.set_id
+            FROM _hs_snapshots s JOIN core_sets c USING (as_of) JOIN set_ids i USING (core)
         ),
         core_last AS (
-            SELECT sc._row, max(f.day) AS last_day
-            FROM snapshot_core sc ASOF JOIN _hs_feature_last f
-              ON sc.aid = f.aid AND sc.feature = f.feature AND sc.as_of > f.day
-            GROUP BY sc._row
+            SELECT ss._row, d.day AS last_day
+            FROM snapshot_sets ss ASOF JOIN core_days d
+              ON ss.set_id = d.set_id AND ss.aid = d.aid AND ss.as_of > d.day
         ){users_cte}
         SELECT s._row,
                CAST(coalesce(w.distinct_30d, 0) AS DOUBLE) AS adoption__distinct_features_30d,

@@ -105,6 +105,8 @@ def _empty(specs: list[FeatureSpec]) -> dict[str, pd.Series]:
 
 def _typed(values: pd.Series, spec: FeatureSpec) -> pd.Series:
     if spec.kind == "category":
+        if values.dtype == "str":  # Arrow text: already the final dtype, NaN where missing
+            return values
         return values.astype("object").where(values.notna(), None).astype("str")
     return pd.to_numeric(values, errors="coerce").astype("float64")
 
