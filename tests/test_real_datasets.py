@@ -32,7 +32,9 @@ LIGHT = {
 def example(name: str) -> tuple[Path, Config]:
     data, config_path = EXAMPLES[name]
     if not data.is_dir():
-        pytest.fail(f"data set {data} is missing from the checkout; restore datasets/ from git")
+        pytest.fail(
+            f"data set {data} is missing from the checkout; restore datasets/ from git"
+        )
     return data, load_config(config_path)
 
 
