@@ -36,17 +36,19 @@ def _quantity(run: Session) -> str:
 
 
 def _feature_days(run: Session) -> str:
-    columns = ["account_id", "feature", "ts"]
-    columns += [c for c in ("user_id", "quantity") if run.has_column("feature_usage", c)]
-    kept = ["aid", "feature", "ts"] + [c for c in columns[3:] if c == "user_id"]
+    optional = [c for c in ("user_id", "quantity") if run.has_column("feature_usage", c)]
+    columns = ["k.aid", "u.feature", "u.ts"] + [f"u.{c}" for c in optional]
+    kept = ["aid", "feature", "ts"] + [c for c in optional if c == "user_id"]
     return f"""
         CREATE OR REPLACE TEMP TABLE _hs_feature_rows AS
         SELECT * FROM (
             SELECT {", ".join(kept)}, CAST(ts AS DATE) AS day,
                    CAST({_quantity(run)} AS DOUBLE) AS events
-            FROM (SELECT DISTINCT {", ".join(columns)} FROM feature_usage
-                  WHERE ts >= $since AND ts < $data_end AND ts < $until AND feature IS NOT NULL)
-            JOIN _hs_snapshot_accounts USING (account_id)
+            FROM (SELECT DISTINCT {", ".join(columns)}
+                  FROM feature_usage u JOIN _hs_snapshot_accounts k
+                    ON k.account_id = u.account_id
+                  WHERE u.ts >= $since AND u.ts < $data_end AND u.ts < $until
+                    AND u.feature IS NOT NULL)
         ) WHERE events > 0
     """
 
