@@ -159,3 +159,36 @@ def test_day_aggregates_hold_only_the_days_the_windows_read(world_dir, monkeypat
         assert rows > 0
         assert pd.Timestamp(low) >= first - pd.Timedelta(days=90), table
         assert pd.Timestamp(high) < last, table
+
+
+# --------------------------------------------------------------------------- LightGBM threads
+
+
+def test_lightgbm_fits_on_one_thread_and_predicts_on_every_core():
+    """Measured default (docs/performance.md): fitting on one thread; threads always explicit."""
+    import numpy as np
+
+    from healthscore.model import HealthModel, lightgbm_params
+
+    config = Config()
+    assert config.model.num_threads == 1
+    assert lightgbm_params(config.model, seed=1)["num_threads"] == 1
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=400)})
+    label = (frame["x"] + rng.normal(size=400) > 0).astype(int).to_numpy()
+    model = HealthModel.fit(
+        frame,
+        label,
+        frame,
+        label,
+        features=["x"],
+        config=config.model,
+        score_config=config.score,
+        seed=1,
+    )
+    assert model.num_threads == (os.cpu_count() or 1)
+    two = config.model.model_copy(update={"predict_threads": 2})
+    again = HealthModel.fit(
+        frame, label, frame, label, features=["x"], config=two, score_config=config.score, seed=1
+    )
+    assert again.num_threads == 2
