@@ -114,6 +114,8 @@ def _typed(values: pd.Series, spec: FeatureSpec) -> pd.Series:
 def _in_row_order(computed: pd.DataFrame, n_rows: int, family: str) -> pd.DataFrame:
     """A family's result (one row per ``_row``, any order) sorted back into row order."""
     rows = computed["_row"].to_numpy()
+    if len(rows) == n_rows and (rows == np.arange(n_rows)).all():
+        return computed.reset_index(drop=True)
     order = np.argsort(rows, kind="stable")
     if len(rows) != n_rows or not (rows[order] == np.arange(n_rows)).all():
         raise RuntimeError(f"the {family} features did not come back one row per snapshot")
