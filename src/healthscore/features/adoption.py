@@ -66,14 +66,27 @@ def _first_use(run: Session) -> str:
     """
 
 
-_AGGREGATES = """
+#: Sentinel "next use" of a feature's (or user's) last day: later than any observation date.
+_NO_NEXT_USE = "DATE '9999-12-31'"
+
+_AGGREGATES = f"""
     CREATE OR REPLACE TEMP TABLE _hs_feature_days AS
-    SELECT aid, feature, day, sum(events) AS events FROM _hs_feature_rows GROUP BY ALL;
+    SELECT aid, feature, day, events,
+           lead(day, 1, {_NO_NEXT_USE}) OVER (PARTITION BY aid, feature ORDER BY day) AS next_use
+    FROM (SELECT aid, feature, day, sum(events) AS events FROM _hs_feature_rows GROUP BY ALL);
     CREATE OR REPLACE TEMP TABLE _hs_feature_last AS
     SELECT aid, feature, day FROM _hs_feature_days
     UNION ALL
     SELECT aid, feature, last_before FROM _hs_feature_first
     WHERE last_before IS NOT NULL AND aid IN (SELECT aid FROM _hs_snapshot_accounts);
+"""
+
+_USER_DAYS = f"""
+    CREATE OR REPLACE TEMP TABLE _hs_feature_user_days AS
+    SELECT aid, day, events,
+           lead(day, 1, {_NO_NEXT_USE}) OVER (PARTITION BY aid, user_id ORDER BY day) AS next_use
+    FROM (SELECT aid, user_id, day, sum(events) AS events FROM _hs_feature_rows
+          WHERE user_id IS NOT NULL GROUP BY ALL)
 """
 
 _DEFAULT_CORE = """
@@ -102,10 +115,9 @@ def _select(with_users: bool) -> str:
     users_cte = (
         """,
         users AS (
-            SELECT r.aid, c.as_of, count(DISTINCT r.user_id) AS users_30d,
-                   sum(r.events) AS user_events_30d
-            FROM _hs_feature_rows r JOIN _hs_calendar c ON c.day = r.day AND c.age <= 30
-            WHERE r.user_id IS NOT NULL
+            SELECT u.aid, c.as_of, count(*) FILTER (WHERE u.next_use >= c.as_of) AS users_30d,
+                   sum(u.events) AS user_events_30d
+            FROM _hs_feature_user_days u JOIN _hs_calendar c ON c.day = u.day AND c.age <= 30
             GROUP BY ALL
         )"""
         if with_users
@@ -117,20 +129,17 @@ def _select(with_users: bool) -> str:
         if with_users
         else ""
     )
+    last_use = "f.next_use >= c.as_of"  # the feature's last day of use before as_of
     return f"""
-        WITH per_feature AS (
-            SELECT f.aid, c.as_of, f.feature, min(c.age) AS recency,
-                   sum(f.events) FILTER (WHERE c.age <= 30) AS events_30d
+        WITH w AS (
+            SELECT f.aid, c.as_of,
+                   count(*) FILTER (WHERE c.age <= 30 AND {last_use}) AS distinct_30d,
+                   count(*) FILTER (WHERE {last_use}) AS distinct_90d,
+                   sum(f.events) FILTER (WHERE c.age <= 30) AS events_30d,
+                   count(*) FILTER (WHERE c.age <= 30 AND {last_use} AND k.feature IS NOT NULL)
+                       AS core_30d
             FROM _hs_feature_days f JOIN _hs_calendar c ON c.day = f.day AND c.age <= 90
-            GROUP BY ALL
-        ),
-        w AS (
-            SELECT p.aid, p.as_of,
-                   count(*) FILTER (WHERE p.recency <= 30) AS distinct_30d,
-                   count(*) AS distinct_90d,
-                   sum(p.events_30d) AS events_30d,
-                   count(*) FILTER (WHERE p.recency <= 30 AND k.feature IS NOT NULL) AS core_30d
-            FROM per_feature p LEFT JOIN _hs_core k ON k.as_of = p.as_of AND k.feature = p.feature
+            LEFT JOIN _hs_core k ON k.as_of = c.as_of AND k.feature = f.feature
             GROUP BY ALL
         ),
         catalogue AS (
@@ -188,19 +197,23 @@ def _select(with_users: bool) -> str:
 
 def compute(run: Session) -> pd.DataFrame:
     """Adoption features of every snapshot row, with ``_row``."""
-    temp = ("_hs_feature_rows", "_hs_feature_days", "_hs_feature_first", "_hs_feature_last")
+    temp = ("_hs_feature_days", "_hs_feature_first", "_hs_feature_last", "_hs_feature_user_days")
     bounds = {"since": run.since(WINDOW_DAYS), "until": run.until}
+    with_users = run.has_column("feature_usage", "user_id")
     try:
         run.execute(_feature_days(run), **bounds)
         run.execute(_first_use(run), **bounds)
         for statement in _AGGREGATES.split(";"):
             if statement.strip():
                 run.execute(statement)
+        if with_users:
+            run.execute(_USER_DAYS)
+        run.drop("_hs_feature_rows")
         core = run.config.features.core_features
         if core is None:
             run.execute(_DEFAULT_CORE, core_count=DEFAULT_CORE_COUNT)
         else:
             run.execute(_CONFIGURED_CORE, core=list(core))
-        return run.query(_select(run.has_column("feature_usage", "user_id")))
+        return run.query(_select(with_users))
     finally:
-        run.drop(*temp, "_hs_core")
+        run.drop("_hs_feature_rows", *temp, "_hs_core")
