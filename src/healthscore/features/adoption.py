@@ -38,7 +38,7 @@ def _quantity(run: Session) -> str:
 def _feature_days(run: Session) -> str:
     optional = [c for c in ("user_id", "quantity") if run.has_column("feature_usage", c)]
     columns = ["k.aid", "u.feature", "u.ts"] + [f"u.{c}" for c in optional]
-    kept = ["aid", "feature", "ts"] + [c for c in optional if c == "user_id"]
+    kept = ["aid", "feature"] + [c for c in optional if c == "user_id"]
     return f"""
         CREATE OR REPLACE TEMP TABLE _hs_feature_rows AS
         SELECT * FROM (
