@@ -32,13 +32,14 @@ import book  # noqa: E402
 TARGET_SECONDS, TARGET_GIB = 30.0, 2.0
 
 
-def score_once(data: Path, model: Path, out: Path, drivers: str) -> dict:
+def score_once(data: Path, model: Path, out: Path, drivers: str, memory_limit: str | None) -> dict:
     """Score ``data`` at its latest cadence date (run in a fresh process)."""
     from healthscore.config import Config
     from healthscore.pipeline import latest_as_of, score
     from healthscore.storage import open_source
 
-    config = Config().with_overrides(score={"drivers": drivers})
+    engine = {"memory_limit": memory_limit} if memory_limit else {}
+    config = Config().with_overrides(score={"drivers": drivers}, engine=engine)
     as_of = latest_as_of(open_source(data, config), config)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -59,13 +60,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--drivers", choices=["watch", "all"], default="watch")
+    parser.add_argument("--memory-limit", default=None, help="DuckDB's; default: the config's")
     parser.add_argument("--quick", action="store_true", help="5,000 accounts")
     parser.add_argument("--workdir", type=Path, default=None, help="where books are kept")
     parser.add_argument("--run", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         data, model, out = args.run
-        print(json.dumps(score_once(data, model, out, args.drivers)))
+        print(json.dumps(score_once(data, model, out, args.drivers, args.memory_limit)))
         return
     if args.quick:
         args.accounts = 5_000
@@ -81,7 +83,10 @@ def main() -> None:
     )
     print(f"load before {os.getloadavg()[0]:.2f} (1-minute average) on {os.cpu_count()} cores")
     out = cache / f"scores-{args.accounts}.csv"
-    command = [sys.executable, __file__, "--drivers", args.drivers, "--run"]
+    command = [sys.executable, __file__, "--drivers", args.drivers]
+    if args.memory_limit:
+        command += ["--memory-limit", args.memory_limit]
+    command.append("--run")
     done = subprocess.run(
         [*command, str(cache / f"book-{args.accounts}"), str(model), str(out)],
         capture_output=True,
@@ -93,7 +98,7 @@ def main() -> None:
     print(
         f"scored {result['accounts']:,} accounts at {result['as_of']} "
         f"({result['flagged']:,} in watch or at_risk; drivers for {result['explained']:,}, "
-        f"drivers = {args.drivers!r}):"
+        f"drivers = {args.drivers!r}; DuckDB memory limit {args.memory_limit or 'default'}):"
     )
     for stage, seconds in result["stages"].items():
         print(f"  {stage:<24} {seconds:6.2f} s  {100 * seconds / result['seconds']:4.0f}%")

@@ -192,3 +192,73 @@ def test_lightgbm_fits_on_one_thread_and_predicts_on_every_core():
         frame, label, frame, label, features=["x"], config=two, score_config=config.score, seed=1
     )
     assert again.num_threads == 2
+
+
+# --------------------------------------------------------------------------- day roll-up cache
+
+
+def test_cached_rollups_give_the_same_features_and_are_reused(world_dir, tmp_path, monkeypatch):
+    import warnings
+
+    from healthscore.dataset import data_fingerprint
+    from healthscore.features import build_features, features_on
+    from healthscore.features.rollups import RollupCache
+    from healthscore.snapshots import make_snapshots
+    from healthscore.storage import open_source
+
+    source = open_source(world_dir, Config())
+    cache = RollupCache.for_data(tmp_path / "rollups", data_fingerprint(source))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        snapshots = make_snapshots(source, Config())
+        plain = build_features(source, snapshots, Config())
+        cached = build_features(source, snapshots, Config(), rollups=cache)
+        assert cache.complete
+        months = sorted(p.name for p in (cache.directory / "logins").iterdir())
+        assert months[0].startswith("month=") and len(months) > 12
+        pd.testing.assert_frame_equal(cached, plain)
+
+        # A later build reads the cache, never the raw logs.
+        monkeypatch.setattr(RollupCache, "ensure", lambda self, source: None)
+        for table in ("logins", "feature_usage"):
+            source.con.execute(f"CREATE TEMP TABLE _empty_{table} AS FROM {table} LIMIT 0")
+            source.con.execute(f"CREATE OR REPLACE VIEW {table} AS FROM _empty_{table}")
+        day = pd.to_datetime(snapshots["as_of"]).max()
+        again = build_features(
+            source, snapshots[pd.to_datetime(snapshots["as_of"]) == day], Config(), rollups=cache
+        )
+        expected = plain[plain["as_of"] == day].reset_index(drop=True)
+        pd.testing.assert_frame_equal(again, expected)
+        assert not features_on(source, [day], Config()).equals(expected)  # control
+
+
+def test_rollups_of_other_data_are_removed_and_partial_ones_never_read(tmp_path):
+    from healthscore.features.rollups import RollupCache
+
+    old = RollupCache.for_data(tmp_path, "a" * 64)
+    (old.directory / "logins").mkdir(parents=True)
+    assert not old.complete  # no completion mark: a killed write is rebuilt, not read
+    new = RollupCache.for_data(tmp_path, "b" * 64)
+    assert not old.directory.exists() and new.directory.parent == tmp_path
+
+
+def test_training_reuses_the_rollups_of_the_same_data(world_dir, tmp_path, monkeypatch):
+    from healthscore.features.rollups import RollupCache
+    from healthscore.pipeline import training_set_for
+    from healthscore.storage import open_source
+
+    writes = []
+    original = RollupCache.ensure
+
+    def counting(self, source):
+        writes.append(self.complete)
+        return original(self, source)
+
+    monkeypatch.setattr(RollupCache, "ensure", counting)
+    source = open_source(world_dir, Config())
+    first = training_set_for(source, Config(), tmp_path)
+    other = Config().with_overrides(labels={"horizon_days": 60})
+    second = training_set_for(source, other, tmp_path)
+    assert writes == [False, True]  # built once, then found complete
+    assert first.features == second.features
+    pd.testing.assert_frame_equal(first.frame[first.features], second.frame[second.features])

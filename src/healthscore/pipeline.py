@@ -97,7 +97,10 @@ def training_set_for(source: DataSource, config: Config, cache_dir: Path) -> Tra
     if cached.is_file():
         log.info("reusing the training set %s", cached)
         return load_training_set(cached)
-    ts = build_training_set(source, config)
+    from healthscore.features.rollups import RollupCache
+
+    rollups = RollupCache.for_data(cache_dir / "rollups", fingerprint)
+    ts = build_training_set(source, config, rollups=rollups)
     save_training_set(ts, cached)
     return ts
 

@@ -69,16 +69,11 @@ def _first_use(run: Session) -> str:
 #: Sentinel "next use" of a feature's (or user's) last day: later than any observation date.
 _NO_NEXT_USE = "DATE '9999-12-31'"
 
-_AGGREGATES = f"""
+_DAYS = f"""
     CREATE OR REPLACE TEMP TABLE _hs_feature_days AS
     SELECT aid, feature, day, events,
            lead(day, 1, {_NO_NEXT_USE}) OVER (PARTITION BY aid, feature ORDER BY day) AS next_use
-    FROM (SELECT aid, feature, day, sum(events) AS events FROM _hs_feature_rows GROUP BY ALL);
-    CREATE OR REPLACE TEMP TABLE _hs_feature_last AS
-    SELECT aid, feature, day FROM _hs_feature_days
-    UNION ALL
-    SELECT aid, feature, last_before FROM _hs_feature_first
-    WHERE last_before IS NOT NULL AND aid IN (SELECT aid FROM _hs_snapshot_accounts);
+    FROM (SELECT aid, feature, day, sum(events) AS events FROM _hs_feature_rows GROUP BY ALL)
 """
 
 _USER_DAYS = f"""
@@ -87,6 +82,44 @@ _USER_DAYS = f"""
            lead(day, 1, {_NO_NEXT_USE}) OVER (PARTITION BY aid, user_id ORDER BY day) AS next_use
     FROM (SELECT aid, user_id, day, sum(events) AS events FROM _hs_feature_rows
           WHERE user_id IS NOT NULL GROUP BY ALL)
+"""
+
+# The same three tables from the cached day roll-ups (see healthscore.features.rollups).
+_FIRST_CACHED = """
+    CREATE OR REPLACE TEMP TABLE _hs_feature_first AS
+    SELECT k.aid, r.feature, min(r.day) AS first_day,
+           max(r.day) FILTER (WHERE r.day < $since) AS last_before
+    FROM {relation} r JOIN _hs_accounts k ON k.account_id = r.account_id
+    WHERE r.month <= $until_month AND r.day < $until
+    GROUP BY ALL
+"""
+
+_DAYS_CACHED = f"""
+    CREATE OR REPLACE TEMP TABLE _hs_feature_days AS
+    SELECT k.aid, r.feature, r.day, r.events,
+           lead(r.day, 1, {_NO_NEXT_USE}) OVER (PARTITION BY k.aid, r.feature ORDER BY r.day)
+               AS next_use
+    FROM {{relation}} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
+    WHERE r.month >= $since_month AND r.month <= $until_month
+      AND r.day >= $since AND r.day < $until
+"""
+
+_USER_DAYS_CACHED = f"""
+    CREATE OR REPLACE TEMP TABLE _hs_feature_user_days AS
+    SELECT k.aid, r.day, r.events,
+           lead(r.day, 1, {_NO_NEXT_USE}) OVER (PARTITION BY k.aid, r.user_id ORDER BY r.day)
+               AS next_use
+    FROM {{relation}} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
+    WHERE r.month >= $since_month AND r.month <= $until_month
+      AND r.day >= $since AND r.day < $until
+"""
+
+_LAST = """
+    CREATE OR REPLACE TEMP TABLE _hs_feature_last AS
+    SELECT aid, feature, day FROM _hs_feature_days
+    UNION ALL
+    SELECT aid, feature, last_before FROM _hs_feature_first
+    WHERE last_before IS NOT NULL AND aid IN (SELECT aid FROM _hs_snapshot_accounts)
 """
 
 _DEFAULT_CORE = """
@@ -195,20 +228,38 @@ def _select(with_users: bool) -> str:
     """
 
 
-def compute(run: Session) -> pd.DataFrame:
-    """Adoption features of every snapshot row, with ``_row``."""
-    temp = ("_hs_feature_days", "_hs_feature_first", "_hs_feature_last", "_hs_feature_user_days")
+def _day_tables(run: Session, with_users: bool) -> None:
+    """``_hs_feature_first``, ``_hs_feature_days`` and ``_hs_feature_user_days``."""
     bounds = {"since": run.since(WINDOW_DAYS), "until": run.until}
-    with_users = run.has_column("feature_usage", "user_id")
+    days, users = run.rollup("feature_days"), run.rollup("feature_user_days")
+    if days is not None and (users is not None or not with_users):
+        months = run.months(WINDOW_DAYS)
+        run.execute(_FIRST_CACHED.format(relation=days), **bounds, **months)
+        run.execute(_DAYS_CACHED.format(relation=days), **bounds, **months)
+        if with_users:
+            run.execute(_USER_DAYS_CACHED.format(relation=users), **bounds, **months)
+        return
     try:
         run.execute(_feature_days(run), **bounds)
         run.execute(_first_use(run), **bounds)
-        for statement in _AGGREGATES.split(";"):
-            if statement.strip():
-                run.execute(statement)
+        run.execute(_DAYS)
         if with_users:
             run.execute(_USER_DAYS)
+    finally:
         run.drop("_hs_feature_rows")
+
+
+def compute(run: Session) -> pd.DataFrame:
+    """Adoption features of every snapshot row, with ``_row``.
+
+    The day aggregates come from the cached roll-ups when the build has them, else from the
+    log.
+    """
+    temp = ("_hs_feature_days", "_hs_feature_first", "_hs_feature_last", "_hs_feature_user_days")
+    with_users = run.has_column("feature_usage", "user_id")
+    try:
+        _day_tables(run, with_users)
+        run.execute(_LAST)
         core = run.config.features.core_features
         if core is None:
             run.execute(_DEFAULT_CORE, core_count=DEFAULT_CORE_COUNT)
@@ -216,4 +267,4 @@ def compute(run: Session) -> pd.DataFrame:
             run.execute(_CONFIGURED_CORE, core=list(core))
         return run.query(_select(with_users))
     finally:
-        run.drop("_hs_feature_rows", *temp, "_hs_core")
+        run.drop(*temp, "_hs_core")

@@ -38,6 +38,7 @@ from healthscore.errors import DataError
 from healthscore.features import account, adoption, contract, satisfaction, support, usage
 from healthscore.features.catalogue import CATALOGUE, FAMILIES, FeatureSpec
 from healthscore.features.engine import Session, session
+from healthscore.features.rollups import RollupCache
 from healthscore.snapshots import eligible_accounts
 from healthscore.storage import DataSource
 
@@ -122,7 +123,13 @@ def _in_row_order(computed: pd.DataFrame, n_rows: int, family: str) -> pd.DataFr
     return computed.iloc[order].reset_index(drop=True)
 
 
-def build_features(source: DataSource, snapshots: pd.DataFrame, config: Config) -> pd.DataFrame:
+def build_features(
+    source: DataSource,
+    snapshots: pd.DataFrame,
+    config: Config,
+    *,
+    rollups: RollupCache | None = None,
+) -> pd.DataFrame:
     """The active features of each ``(account_id, as_of)`` row of ``snapshots``.
 
     Parameters
@@ -134,6 +141,10 @@ def build_features(source: DataSource, snapshots: pd.DataFrame, config: Config) 
         Extra columns are ignored.
     config
         ``features.core_features`` and ``labels.grace_days`` (renewal counting) are read.
+    rollups
+        Cached day roll-ups of this data (:class:`~healthscore.features.rollups.RollupCache`),
+        written first if missing; the event families then read them instead of the raw logs.
+        The features are the same either way.
 
     Returns
     -------
@@ -180,7 +191,9 @@ def build_features(source: DataSource, snapshots: pd.DataFrame, config: Config) 
     if out.empty:
         return pd.concat([out, pd.DataFrame(_empty(specs))], axis=1)
     columns: dict[str, pd.Series] = {}
-    with session(source, out, config) as run:
+    if rollups is not None:
+        rollups.ensure(source)
+    with session(source, out, config, rollups=rollups) as run:
         for family in FAMILIES:
             wanted = [s for s in specs if s.family == family]
             if not wanted:

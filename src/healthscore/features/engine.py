@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 
 from healthscore.config import Config
+from healthscore.features.rollups import RollupCache
 from healthscore.labels import contract_terms_sql
 from healthscore.storage import DataSource
 
@@ -68,6 +69,20 @@ class Session:
     config: Config
     first_as_of: pd.Timestamp | None = None
     last_as_of: pd.Timestamp | None = None
+    rollups: RollupCache | None = None
+
+    def rollup(self, name: str) -> str | None:
+        """SQL reading cached day roll-up ``name``, or None when the build has none."""
+        if self.rollups is None or not self.rollups.has(name):
+            return None
+        return self.rollups.relation(name)
+
+    def months(self, days: int) -> dict[str, str]:
+        """``since_month`` and ``until_month``: the roll-up partitions a window can touch."""
+        return {
+            "since_month": RollupCache.month(self.since(days)),
+            "until_month": RollupCache.month(self.until),
+        }
 
     @property
     def data_end(self) -> pd.Timestamp:
@@ -125,10 +140,20 @@ def keys_table(snapshots: pd.DataFrame) -> pa.Table:
 
 
 @contextmanager
-def session(source: DataSource, snapshots: pd.DataFrame, config: Config) -> Iterator[Session]:
-    """Create the shared temporary relations for ``snapshots``; drop them on exit."""
+def session(
+    source: DataSource,
+    snapshots: pd.DataFrame,
+    config: Config,
+    *,
+    rollups: RollupCache | None = None,
+) -> Iterator[Session]:
+    """Create the shared temporary relations for ``snapshots``; drop them on exit.
+
+    With ``rollups`` (complete, for this source's data) the event families read their day
+    aggregates from the cache instead of the raw logs.
+    """
     as_of = pd.to_datetime(snapshots["as_of"])
-    run = Session(source, config, as_of.min().normalize(), as_of.max().normalize())
+    run = Session(source, config, as_of.min().normalize(), as_of.max().normalize(), rollups)
     con = source.con
     con.register("_hs_keys", keys_table(snapshots))
     try:

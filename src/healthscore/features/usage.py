@@ -129,12 +129,44 @@ def _select(with_seats: bool) -> str:
     """
 
 
+_USER_DAYS_CACHED = f"""
+    CREATE OR REPLACE TEMP TABLE _hs_login_user_days AS
+    SELECT k.aid, r.day, r.logins,
+           lead(r.day, 1, {_NO_NEXT_LOGIN}) OVER (PARTITION BY k.aid, r.user_id ORDER BY r.day)
+               AS next_login
+    FROM {{relation}} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
+    WHERE r.month >= $since_month AND r.month <= $until_month
+      AND r.day >= $since AND r.day < $until
+"""
+
+_ACCOUNT_DAYS_CACHED = """
+    CREATE OR REPLACE TEMP TABLE _hs_login_days AS
+    SELECT aid, day FROM _hs_login_user_days GROUP BY ALL
+    UNION ALL
+    SELECT k.aid, max(r.day) AS day
+    FROM {relation} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
+    WHERE r.month <= $since_month AND r.day < $since
+    GROUP BY k.aid
+"""
+
+
 def compute(run: Session) -> pd.DataFrame:
-    """Usage features of every snapshot row, with ``_row``."""
+    """Usage features of every snapshot row, with ``_row``.
+
+    The user-days come from the cached roll-ups when the build has them, else from the log.
+    """
     since = run.since(WINDOW_DAYS)
+    cached = run.rollup("logins")
     try:
-        run.execute(_USER_DAYS, since=since, until=run.until)
-        run.execute(_ACCOUNT_DAYS, since=since)
+        if cached is None:
+            run.execute(_USER_DAYS, since=since, until=run.until)
+            run.execute(_ACCOUNT_DAYS, since=since)
+        else:
+            months = run.months(WINDOW_DAYS)
+            run.execute(
+                _USER_DAYS_CACHED.format(relation=cached), since=since, until=run.until, **months
+            )
+            run.execute(_ACCOUNT_DAYS_CACHED.format(relation=cached), since=since, **months)
         return run.query(_select(run.has_column("contracts", "seats")))
     finally:
         run.drop("_hs_login_user_days", "_hs_login_days")
