@@ -132,8 +132,7 @@ class RollupCache:
         """SQL reading roll-up ``name`` (filter on ``month`` to read only some months)."""
         pattern = literal(str(self.directory / name / "*" / "*.parquet"))
         return (
-            f"read_parquet({pattern}, hive_partitioning = true, "
-            "hive_types = {'month': VARCHAR})"
+            f"read_parquet({pattern}, hive_partitioning = true, hive_types = {{'month': VARCHAR}})"
         )
 
     @staticmethod
