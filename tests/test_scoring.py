@@ -100,6 +100,25 @@ def test_drivers_only_where_read_give_the_same_scores_and_playbooks(trained, sco
     )
 
 
+def test_a_book_without_watch_accounts_is_scored_without_any_driver(trained):
+    import dataclasses
+
+    from healthscore.config import ScoreConfig
+    from healthscore.playbooks import load_playbooks
+    from healthscore.scoring import score_frame
+
+    model = HealthModel.load(trained.outcome.latest)
+    lenient = ScoreConfig(watch_below=-1.0, at_risk_below=-2.0)
+    model = dataclasses.replace(model, score_config=lenient)
+    features = eligible_features(open_source(trained.data, trained.config), AS_OF, trained.config)
+    scores = score_frame(
+        features, model, trained.config, catalogue=load_playbooks(None), drivers="watch"
+    )
+    assert (scores["risk_tier"] == "healthy").all()
+    assert scores["driver_1"].isna().all() and scores["family__usage"].isna().all()
+    assert scores["playbook_id"].isin(["monitor", "expansion"]).all()
+
+
 def test_healthy_rules_reading_drivers_get_drivers_for_every_account(trained):
     from healthscore.playbooks import catalogue_from_dict, load_playbooks
     from healthscore.scoring import rows_to_explain

@@ -222,7 +222,11 @@ def score_frame(
     with _stage(timings, "drivers"):
         explained = rows_to_explain(scored, catalogue, drivers=drivers).to_numpy(bool)
         subset = features if explained.all() else features[explained]
-        contributions = model.contributions(subset)
+        contributions = (
+            model.contributions(subset)
+            if len(subset)
+            else pd.DataFrame(columns=[*model.features, "bias"], index=subset.index, dtype=float)
+        )
         families = family_contributions(contributions, drivers_only=True)
         chosen = top_drivers(contributions, n=N_DRIVERS)
         top = top_family(families)
