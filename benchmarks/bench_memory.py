@@ -16,32 +16,26 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import book  # noqa: E402
+from peak import run_measured  # noqa: E402
 
 TARGET_SCORE_GIB = 2.0
 
 
 def measure(command: list[str]) -> tuple[float, float, int]:
     """Wall seconds, peak RSS in GiB and exit code of one command."""
-    with tempfile.TemporaryFile() as errors:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        code = os.waitstatus_to_exitcode(status)
-        process.returncode = code
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        seconds, peak, code = run_measured(command, stderr=errors)
         if code != 0:
             errors.seek(0)
-            print(errors.read().decode(errors="replace")[-2000:])
-    return seconds, usage.ru_maxrss / 2**20, code
+            print(errors.read()[-2000:])
+    return seconds, peak, code
 
 
 def main() -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import book  # noqa: E402
+from peak import peak_rss_gib  # noqa: E402
 
 TARGET_SECONDS, TARGET_GIB = 30.0, 2.0
 
@@ -52,7 +52,7 @@ def score_once(data: Path, model: Path, out: Path, drivers: str, memory_limit: s
         "flagged": int((scores["risk_tier"] != "healthy").sum()),
         "seconds": total,
         "stages": timings,
-        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "peak_rss_gib": peak_rss_gib(),
     }
 
 
