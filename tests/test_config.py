@@ -12,7 +12,7 @@ from healthscore.errors import ConfigError
 def test_defaults_without_a_file():
     config = load_config(None)
     assert config.labels.horizon_days == 90
-    assert config.model.num_threads == 2
+    assert config.model.num_threads == 1
     assert purge_days(config) == config.labels.lead_days + config.labels.horizon_days
 
 
@@ -54,4 +54,4 @@ def test_tier_thresholds_must_be_ordered():
 def test_flatten_config_has_dotted_keys():
     flat = flatten_config(Config())
     assert flat["labels.horizon_days"] == "90"
-    assert flat["model.num_threads"] == "2"
+    assert flat["model.num_threads"] == "1"

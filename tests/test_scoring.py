@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from healthscore.cli import main
-from healthscore.scoring import OUTPUT_COLUMNS
+from healthscore.model import HealthModel
+from healthscore.scoring import OUTPUT_COLUMNS, eligible_features
+from healthscore.storage import open_source
 
 AS_OF = "2025-12-01"
 
@@ -57,12 +59,81 @@ def test_output_has_the_documented_columns_and_types(scores):
 
 
 def test_drivers_are_risk_raising_with_sentences(scores):
-    filled = scores[scores["driver_1"].notna()]
-    assert len(filled) > 0.5 * len(scores)
+    flagged = scores[scores["risk_tier"] != "healthy"]
+    filled = flagged[flagged["driver_1"].notna()]
+    assert len(filled) > 0.5 * len(flagged)
     assert (filled["driver_1_contribution"] > 0).all()
     assert (filled["driver_1_contribution"] >= filled["driver_2_contribution"].fillna(0)).all()
     assert filled["driver_1_text"].str.len().gt(5).all()
     assert (filled["driver_1_family"] == filled["driver_1"].str.split("__").str[0]).all()
+
+
+def test_drivers_only_where_read_give_the_same_scores_and_playbooks(trained, scores):
+    from healthscore.pipeline import score
+
+    config = trained.config.with_overrides(score={"drivers": "all"})
+    full = score(trained.data, AS_OF, config, model=trained.outcome.latest)
+    watch = score(
+        trained.data,
+        AS_OF,
+        trained.config.with_overrides(score={"drivers": "watch"}),
+        model=trained.outcome.latest,
+    )
+    assert (watch["risk_tier"] == "healthy").any() and (watch["risk_tier"] != "healthy").any()
+    driver_columns = [c for c in full.columns if c.startswith(("driver_", "family__"))]
+    driver_columns.append("top_family")
+    same = [c for c in full.columns if c not in driver_columns]
+    pd.testing.assert_frame_equal(watch[same], full[same])
+    flagged = (full["risk_tier"] != "healthy").to_numpy()
+    pd.testing.assert_frame_equal(
+        watch.loc[flagged, driver_columns], full.loc[flagged, driver_columns]
+    )
+    healthy = watch.loc[~flagged]
+    assert healthy["driver_1"].isna().all() and healthy["family__usage"].isna().all()
+    assert full.loc[~flagged, "family__usage"].notna().all()
+    # Contributions plus the expected value give the raw log-odds of each explained row.
+    model = HealthModel.load(trained.outcome.latest)
+    features = eligible_features(open_source(trained.data, trained.config), AS_OF, trained.config)
+    contributions = model.contributions(features)
+    np.testing.assert_allclose(
+        contributions.sum(axis=1), model.raw_log_odds(features), rtol=0, atol=1e-9
+    )
+
+
+def test_a_book_without_watch_accounts_is_scored_without_any_driver(trained):
+    import dataclasses
+
+    from healthscore.config import ScoreConfig
+    from healthscore.playbooks import load_playbooks
+    from healthscore.scoring import score_frame
+
+    model = HealthModel.load(trained.outcome.latest)
+    lenient = ScoreConfig(watch_below=-1.0, at_risk_below=-2.0)
+    model = dataclasses.replace(model, score_config=lenient)
+    features = eligible_features(open_source(trained.data, trained.config), AS_OF, trained.config)
+    scores = score_frame(
+        features, model, trained.config, catalogue=load_playbooks(None), drivers="watch"
+    )
+    assert (scores["risk_tier"] == "healthy").all()
+    assert scores["driver_1"].isna().all() and scores["family__usage"].isna().all()
+    assert scores["playbook_id"].isin(["monitor", "expansion"]).all()
+
+
+def test_healthy_rules_reading_drivers_get_drivers_for_every_account(trained):
+    from healthscore.playbooks import catalogue_from_dict, load_playbooks
+    from healthscore.scoring import rows_to_explain
+
+    shipped = load_playbooks(None)
+    scored = pd.DataFrame({"risk_tier": ["healthy", "watch", "at_risk"]})
+    assert rows_to_explain(scored, shipped, drivers="watch").tolist() == [False, True, True]
+    assert rows_to_explain(scored, shipped, drivers="all").all()
+    raw = shipped.model_dump(mode="json")
+    raw["rules"].insert(
+        0,
+        {"name": "healthy_support", "playbook": "monitor", "top_families": ["support"]},
+    )
+    reading = catalogue_from_dict(raw)
+    assert rows_to_explain(scored, reading, drivers="watch").all()
 
 
 def test_at_risk_accounts_get_a_play_healthy_ones_do_not(scores):

@@ -12,20 +12,13 @@ import pandas as pd
 from healthscore.config import Config
 from healthscore.explain import FAMILIES, family_contributions
 from healthscore.model import HealthModel
-from healthscore.scoring import eligible_features, step_back
+from healthscore.scoring import eligible_features_on, step_back
 from healthscore.storage import DataSource
 
 
-def _scores_and_families(
-    source: DataSource, model: HealthModel, as_of: pd.Timestamp, config: Config
-) -> pd.DataFrame:
-    features = eligible_features(source, as_of, config)
-    scored = model.score(features)
+def _families(model: HealthModel, features: pd.DataFrame) -> pd.DataFrame:
     families = family_contributions(model.contributions(features), drivers_only=True)
-    out = pd.concat(
-        [features[["account_id"]], scored[["health_score", "risk_tier"]], families], axis=1
-    )
-    return out.set_index("account_id")
+    return families.set_axis(features["account_id"].to_numpy())
 
 
 def score_drops(
@@ -41,16 +34,38 @@ def score_drops(
 
     Columns: account_id, as_of, previous_score, health_score, change, risk_tier,
     moved_families (the families whose contribution rose most, with the rise in log-odds).
+    Both dates are built in one pass; contributions are computed for the fallen accounts
+    only.
     """
     as_of = pd.Timestamp(as_of)
-    now = _scores_and_families(source, model, as_of, config)
-    before = _scores_and_families(source, model, step_back(as_of, config), config)
+    now_features, before_features = eligible_features_on(
+        source, [as_of, step_back(as_of, config)], config
+    )
+    now = pd.concat(
+        [now_features[["account_id"]], model.score(now_features)[["health_score", "risk_tier"]]],
+        axis=1,
+    ).set_index("account_id")
+    before = pd.DataFrame(
+        {
+            "health_score": (
+                model.score(before_features)["health_score"].to_numpy()
+                if len(before_features)
+                else []
+            )
+        },
+        index=before_features["account_id"].to_numpy(),
+    )
     both = now.merge(before, left_index=True, right_index=True, suffixes=("", "_before"))
     change = (both["health_score"] - both["health_score_before"]).round(1)
     fallen = both[change < -drop]
+    is_fallen = now_features["account_id"].isin(fallen.index)
+    was_fallen = before_features["account_id"].isin(fallen.index)
+    rise = _families(model, now_features[is_fallen]) - _families(
+        model, before_features[was_fallen]
+    ).reindex(fallen.index)
     moved = []
-    for _, row in fallen.iterrows():
-        deltas = {f: row[f"family__{f}"] - row[f"family__{f}_before"] for f in FAMILIES}
+    for account in fallen.index:
+        deltas = {f: rise.at[account, f"family__{f}"] for f in FAMILIES}
         top = sorted(deltas.items(), key=lambda kv: kv[1], reverse=True)[:families_shown]
         moved.append(", ".join(f"{f} (+{d:.2f})" for f, d in top if d > 0) or "none")
     out = pd.DataFrame(

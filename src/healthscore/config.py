@@ -307,7 +307,18 @@ class SplitConfig(_Section):
 class ModelConfig(_Section):
     """LightGBM and calibration settings."""
 
-    num_threads: int = Field(2, ge=1, description="Always explicit: the default oversubscribes.")
+    num_threads: int = Field(
+        1,
+        ge=1,
+        description=(
+            "LightGBM threads when fitting; always explicit. 1 by default: on two cores it fits "
+            "as fast as 2 and does not slow down when another process is busy "
+            "(docs/performance.md)."
+        ),
+    )
+    predict_threads: int | None = Field(
+        None, ge=1, description="LightGBM threads when scoring and explaining; default: all cores."
+    )
     n_estimators: int = Field(600, ge=1)
     learning_rate: float = Field(0.03, gt=0)
     num_leaves: int = Field(31, ge=2)
@@ -327,6 +338,13 @@ class ScoreConfig(_Section):
     points_to_double_odds: float = Field(10.0, gt=0)
     watch_below: float = Field(60.0, description="Scores under this are 'watch'.")
     at_risk_below: float = Field(45.0, description="Scores under this are 'at_risk'.")
+    drivers: Literal["watch", "all"] = Field(
+        "watch",
+        description=(
+            "Accounts whose risk drivers (SHAP) the scores table carries: 'watch' (accounts in "
+            "watch and at_risk; healthy accounts still get their playbook) or 'all'."
+        ),
+    )
 
     @model_validator(mode="after")
     def _tiers_ordered(self) -> ScoreConfig:
@@ -384,6 +402,37 @@ class ProjectConfig(_Section):
             "the data folder's name, the DuckDB file's name or the database name."
         ),
     )
+
+
+class EngineConfig(_Section):
+    """Resources of the query engine (DuckDB) that computes features and validates data."""
+
+    memory_limit: str | None = Field(
+        None,
+        description=(
+            "Most memory DuckDB may hold, e.g. '4GB'; beyond it, it spills to temp_directory. "
+            "Default: half of the machine's memory (or of the container's limit)."
+        ),
+    )
+    temp_directory: str | None = Field(
+        None,
+        description=(
+            "Folder under which DuckDB spills; each run uses its own sub-folder and removes "
+            "it. Default: the system temp directory."
+        ),
+    )
+    threads: int | None = Field(None, ge=1, description="DuckDB threads; default: every core.")
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        import re
+
+        if value is not None and not re.fullmatch(
+            r"\s*\d+(\.\d+)?\s*(B|KB|KIB|MB|MIB|GB|GIB|TB|TIB)\s*", value.upper()
+        ):
+            raise ValueError("use a size such as '4GB' or '512MB'")
+        return value
 
 
 class TrackingConfig(_Section):
@@ -505,6 +554,7 @@ class Config(_Section):
     tracking: TrackingConfig = TrackingConfig()
     outcomes: OutcomesConfig = OutcomesConfig()
     monitor: MonitorConfig = MonitorConfig()
+    engine: EngineConfig = EngineConfig()
 
     def with_overrides(self, **sections: dict[str, Any]) -> Config:
         """A copy with some keys of some sections replaced, validated like a file."""

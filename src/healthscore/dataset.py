@@ -41,6 +41,7 @@ import pandas as pd
 from healthscore.config import Config, recordable
 from healthscore.errors import DataError
 from healthscore.features import build_features
+from healthscore.features.rollups import RollupCache
 from healthscore.labels import churn_dates, make_labels
 from healthscore.schema import TABLE_NAMES, TABLES
 from healthscore.snapshots import make_snapshots, period_start
@@ -135,7 +136,9 @@ def purge_days(config: Config) -> int:
     return config.labels.lead_days + config.labels.horizon_days
 
 
-def build_training_set(source: DataSource, config: Config) -> TrainingSet:
+def build_training_set(
+    source: DataSource, config: Config, *, rollups: RollupCache | None = None
+) -> TrainingSet:
     """Snapshots, their features and their labels, as one frame with metadata.
 
     Examples
@@ -146,7 +149,7 @@ def build_training_set(source: DataSource, config: Config) -> TrainingSet:
     snapshots = make_snapshots(source, config)
     churns = churn_dates(source, config)
     labels = make_labels(snapshots, churns, config, data_end=source.data_end)
-    features = build_features(source, snapshots, config)
+    features = build_features(source, snapshots, config, rollups=rollups)
     frame = features.copy()
     for column in LABEL_COLUMNS:
         frame[column] = labels[column].to_numpy()

@@ -10,6 +10,7 @@ calibrator. A bundle on disk is plain files: ``model.txt`` (LightGBM's own text 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ class HealthModel:
             calibrator,
             score_config,
             best,
-            num_threads=config.num_threads,
+            num_threads=config.predict_threads or os.cpu_count() or 1,
         )
 
     # ---------------------------------------------------------------- predicting

@@ -39,6 +39,7 @@ from healthscore.storage import (
     read_frame,
     write_tables,
 )
+from healthscore.validation import check_for_scoring
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,10 @@ def training_set_for(source: DataSource, config: Config, cache_dir: Path) -> Tra
         else:
             log.info("reusing the training set %s", cached)
             return training_set
-    ts = build_training_set(source, config)
+    from healthscore.features.rollups import RollupCache
+
+    rollups = RollupCache.for_data(cache_dir / "rollups", fingerprint)
+    ts = build_training_set(source, config, rollups=rollups)
     save_training_set(ts, cached)
     return ts
 
@@ -450,13 +454,17 @@ def score(
     model: str | Path | None = None,
     out: str | Path | None = None,
     previous: str | Path | None = None,
-    validate: bool = True,
     force: bool = False,
+    timings: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """Score every eligible account at ``as_of``; write the table atomically to ``out``.
 
     ``model`` defaults to the project's newest bundle; ``force`` scores with a model of other
-    data (the ``model_check`` column records it).
+    data (the ``model_check`` column records it). Scoring checks the data's schema as it
+    opens it and the small tables in full (accounts and contracts: ids, dates, ARR that is
+    finite and plausible), so the worklist never ranks a broken amount; the full contract
+    check that scans the event logs is ``validate`` and runs in ``train``. ``timings``, when
+    given, collects the seconds spent per stage.
     """
     if out is not None:
         check_writable(out, suffixes=FRAME_SUFFIXES)
@@ -464,9 +472,15 @@ def score(
     from healthscore.scoring import score_accounts
     from healthscore.storage import write_frame
 
-    source = open_checked_source(data, config) if validate else open_source(data, config)
+    timings = {} if timings is None else timings
+    clock = time.perf_counter()
+    source = open_source(data, config)
+    check_for_scoring(source, config)
+    timings["open and check schema"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     fitted = load_model(model, data, source, config, force=force)
     catalogue = load_playbooks(config.playbooks.catalogue)
+    timings["load model"] = time.perf_counter() - clock
     prior = read_frame(previous) if previous else None
     scores = score_accounts(
         source,
@@ -476,10 +490,13 @@ def score(
         catalogue=catalogue,
         previous=prior,
         model_version=fitted.version,
+        timings=timings,
     )
     scores["model_check"] = fitted.check
     if out is not None:
+        clock = time.perf_counter()
         write_frame(scores, out)
+        timings["write"] = time.perf_counter() - clock
     return scores
 
 
@@ -571,7 +588,7 @@ def report(
     source = open_checked_source(data, config) if validate else open_source(data, config)
     fitted = load_model(model, data, source, config, force=force)
     if scores is None:
-        scores = score(data, as_of, config, model=model, validate=False, force=force)
+        scores = score(data, as_of, config, model=model, force=force)
     bundle = fitted.bundle
     metrics = read_metrics(bundle)
     plots = {p.stem: p for p in sorted((bundle / "plots").glob("*.png"))}
@@ -656,9 +673,7 @@ def demo(
     source = open_source(data, config)
     as_of = latest_as_of(source, config)
     scores_path = reports / f"scores_{as_of:%Y-%m-%d}.csv"
-    scores = score(
-        data, str(as_of.date()), config, model=outcome.latest, out=scores_path, validate=False
-    )
+    scores = score(data, str(as_of.date()), config, model=outcome.latest, out=scores_path)
     lap("score")
     report_path = report(
         data,

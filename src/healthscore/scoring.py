@@ -4,9 +4,19 @@ Scoring runs the very code path of training minus the labels: the same feature b
 ``as_of``, the same fitted :class:`~healthscore.model.HealthModel` (which owns every
 transform), exact TreeSHAP contributions from the same booster, and the playbook rules on
 top. One row per eligible account, ranked by ARR at risk (probability x ARR).
+
+The scoring date and the previous cadence step (for ``score_change``) are built together,
+in one pass over the event logs. Drivers are computed where they are read: with
+``score.drivers = "watch"`` (the default) only accounts in ``watch`` and ``at_risk`` get
+SHAP contributions, unless a playbook rule for healthy accounts reads the driver families,
+in which case every account does; healthy accounts still get their playbook either way.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -14,7 +24,7 @@ import pandas as pd
 from healthscore.config import Config
 from healthscore.errors import DataError
 from healthscore.explain import family_contributions, top_drivers, top_family
-from healthscore.features import features_at, sentence
+from healthscore.features import features_on, sentence
 from healthscore.model import HealthModel
 from healthscore.playbooks import PlaybookCatalogue, recommend_playbooks
 from healthscore.storage import DataSource
@@ -75,15 +85,39 @@ def step_back(as_of: pd.Timestamp, config: Config) -> pd.Timestamp:
     return pd.Timestamp(as_of) - offsets[config.snapshots.cadence]
 
 
+@contextmanager
+def _stage(timings: MutableMapping[str, float] | None, name: str) -> Iterator[None]:
+    """Add the wall time of the block to ``timings[name]`` (when timings are collected)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+
+
 def eligible_features(source: DataSource, as_of: pd.Timestamp, config: Config) -> pd.DataFrame:
     """Features of every eligible account at ``as_of``, or a clear error if there are none."""
-    as_of = pd.Timestamp(as_of)
+    return eligible_features_on(source, [pd.Timestamp(as_of)], config)[0]
+
+
+def eligible_features_on(
+    source: DataSource, dates: list[pd.Timestamp], config: Config
+) -> list[pd.DataFrame]:
+    """Features at each of ``dates`` (built in one pass); the first must have accounts.
+
+    The first date's frame also carries ``current_arr``.
+    """
+    as_of = pd.Timestamp(dates[0])
     if as_of > source.data_end:
         raise DataError(
             f"as_of {as_of.date()} is after the data's end ({source.data_end.date()}); "
             "features would be computed from an incomplete history"
         )
-    features = features_at(source, as_of, config)
+    built = features_on(source, dates, config)
+    days = pd.to_datetime(built["as_of"])
+    parts = [built[days == pd.Timestamp(d).normalize()].reset_index(drop=True) for d in dates]
+    features = parts[0]
     if not features.empty:
         features = features.merge(current_arr(source, as_of), on="account_id", how="left")
     if features.empty:
@@ -93,7 +127,7 @@ def eligible_features(source: DataSource, as_of: pd.Timestamp, config: Config) -
             f"data's contracts start {pd.Timestamp(first).date()} and it ends "
             f"{source.data_end.date()}"
         )
-    return features.reset_index(drop=True)
+    return [features.reset_index(drop=True), *parts[1:]]
 
 
 def current_arr(source: DataSource, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -110,16 +144,60 @@ def current_arr(source: DataSource, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 def driver_texts(features: pd.DataFrame, drivers: pd.DataFrame) -> pd.DataFrame:
-    """Plain sentences for each driver slot, built from the catalogue with actual values."""
-    out = pd.DataFrame(index=drivers.index)
-    records = features.to_dict("records")
+    """Plain sentences for each driver slot, built from the catalogue with actual values.
+
+    Only rows with at least one driver are read.
+    """
+    out = pd.DataFrame(
+        {
+            f"driver_{k}_text": pd.Series(None, index=drivers.index, dtype=object)
+            for k in range(1, N_DRIVERS + 1)
+        }
+    )
+    named = drivers.index[drivers["driver_1"].map(lambda v: isinstance(v, str)).to_numpy(bool)]
+    if len(named) == 0:
+        return out
+    records = features.loc[named].to_dict("records")
     for k in range(1, N_DRIVERS + 1):
-        names = drivers[f"driver_{k}"].tolist()
-        out[f"driver_{k}_text"] = [
+        names = drivers.loc[named, f"driver_{k}"].tolist()
+        out.loc[named, f"driver_{k}_text"] = [
             sentence(name, rec) if isinstance(name, str) else None
             for name, rec in zip(names, records, strict=True)
         ]
     return out
+
+
+def _spread(frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    """``frame`` (computed for some rows) on the whole ``index``: None/NaN elsewhere."""
+    out = frame.reindex(index)
+    for column in out.columns:
+        if frame[column].dtype == object:
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out
+
+
+def rows_to_explain(
+    scored: pd.DataFrame, catalogue: PlaybookCatalogue, *, drivers: str = "all"
+) -> pd.Series:
+    """Which scored rows get SHAP drivers: all, or those in watch and at_risk.
+
+    With ``drivers="watch"`` healthy rows are skipped unless a rule that can pick a healthy
+    account's playbook reads the driver families (``top_families`` or a ``family__``
+    bound): then their playbook depends on the drivers, and every row is explained.
+    """
+    if drivers == "all" or _healthy_rules_read_families(catalogue):
+        return pd.Series(True, index=scored.index)
+    return scored["risk_tier"].isin(("watch", "at_risk"))
+
+
+def _healthy_rules_read_families(catalogue: PlaybookCatalogue) -> bool:
+    for rule in catalogue.rules:
+        if rule.risk_tiers is not None and "healthy" not in rule.risk_tiers:
+            continue
+        bounds = [*rule.at_least, *rule.at_most]
+        if rule.top_families is not None or any(c.startswith("family__") for c in bounds):
+            return True
+    return False
 
 
 def score_frame(
@@ -130,45 +208,68 @@ def score_frame(
     catalogue: PlaybookCatalogue,
     previous: pd.DataFrame | None = None,
     model_version: str = "",
+    drivers: str = "all",
+    timings: MutableMapping[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Score a feature frame (one row per account at one ``as_of``); no I/O."""
-    scored = model.score(features)
-    contributions = model.contributions(features)
-    families = family_contributions(contributions, drivers_only=True)
-    drivers = top_drivers(contributions, n=N_DRIVERS)
-    out = pd.concat([features[["account_id", "as_of"]], scored], axis=1)
-    out["arr"] = features[ARR].astype(float) if ARR in features else np.nan
-    if "current_arr" in features:
-        out["arr"] = features["current_arr"].astype(float).fillna(out["arr"])
-    out["arr_at_risk"] = out["churn_probability"] * out["arr"]
-    for feature, column in CONTEXT.items():
-        out[column] = features.get(feature, np.nan)
-    out["top_family"] = top_family(families)
-    out = pd.concat([out, families, drivers, driver_texts(features, drivers)], axis=1)
-    context = pd.concat(
-        [
-            out,
-            features.drop(columns=["account_id", "as_of"]).loc[
-                :, lambda f: ~f.columns.isin(out.columns)
+    """Score a feature frame (one row per account at one ``as_of``); no I/O.
+
+    ``drivers`` is ``"all"`` (every row gets its SHAP drivers) or ``"watch"`` (see
+    :func:`rows_to_explain`); rows without drivers have empty driver and ``family__``
+    columns. ``timings``, when given, collects the seconds spent per stage.
+    """
+    with _stage(timings, "predict"):
+        scored = model.score(features)
+    with _stage(timings, "drivers"):
+        explained = rows_to_explain(scored, catalogue, drivers=drivers).to_numpy(bool)
+        subset = features if explained.all() else features[explained]
+        contributions = (
+            model.contributions(subset)
+            if len(subset)
+            else pd.DataFrame(columns=[*model.features, "bias"], index=subset.index, dtype=float)
+        )
+        families = family_contributions(contributions, drivers_only=True)
+        chosen = top_drivers(contributions, n=N_DRIVERS)
+        top = top_family(families)
+        if not explained.all():
+            families = families.reindex(features.index)
+            chosen = _spread(chosen, features.index)
+            top = _spread(top.to_frame(), features.index)["top_family"]
+        texts = driver_texts(features, chosen)
+    with _stage(timings, "playbooks"):
+        out = pd.concat([features[["account_id", "as_of"]], scored], axis=1)
+        out["arr"] = features[ARR].astype(float) if ARR in features else np.nan
+        if "current_arr" in features:
+            out["arr"] = features["current_arr"].astype(float).fillna(out["arr"])
+        out["arr_at_risk"] = out["churn_probability"] * out["arr"]
+        for feature, column in CONTEXT.items():
+            out[column] = features.get(feature, np.nan)
+        out["top_family"] = top
+        out = pd.concat([out, families, chosen, texts], axis=1)
+        context = pd.concat(
+            [
+                out,
+                features.drop(columns=["account_id", "as_of"]).loc[
+                    :, lambda f: ~f.columns.isin(out.columns)
+                ],
             ],
-        ],
-        axis=1,
-    )
-    plays = recommend_playbooks(
-        context, catalogue, touch=config.touch, holdout_share=config.playbooks.holdout_share
-    )
-    out = pd.concat(
-        [out, plays.drop(columns=["account_id", "as_of", "arr_at_risk"], errors="ignore")], axis=1
-    )
-    out["score_change"] = _score_change(out, previous)
-    out["model_version"] = model_version
-    out = out.sort_values(
-        ["arr_at_risk", "churn_probability", "account_id"],
-        ascending=[False, False, True],
-        na_position="last",
-        kind="stable",
-    )
-    out["priority_rank"] = np.arange(1, len(out) + 1)
+            axis=1,
+        )
+        plays = recommend_playbooks(
+            context, catalogue, touch=config.touch, holdout_share=config.playbooks.holdout_share
+        )
+        out = pd.concat(
+            [out, plays.drop(columns=["account_id", "as_of", "arr_at_risk"], errors="ignore")],
+            axis=1,
+        )
+        out["score_change"] = _score_change(out, previous)
+        out["model_version"] = model_version
+        out = out.sort_values(
+            ["arr_at_risk", "churn_probability", "account_id"],
+            ascending=[False, False, True],
+            na_position="last",
+            kind="stable",
+        )
+        out["priority_rank"] = np.arange(1, len(out) + 1)
     return out.reset_index(drop=True)
 
 
@@ -189,18 +290,31 @@ def score_accounts(
     catalogue: PlaybookCatalogue,
     previous: pd.DataFrame | None = None,
     model_version: str = "",
+    timings: MutableMapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Score every eligible account at ``as_of``.
 
     ``previous`` is an earlier scoring output; without one, the model is re-applied one
-    cadence step earlier so that ``score_change`` is always filled where it can be.
+    cadence step earlier (built in the same pass as ``as_of``) so that ``score_change`` is
+    always filled where it can be. Drivers follow ``config.score.drivers``. ``timings``,
+    when given, collects the seconds spent per stage (features, predict, drivers, playbooks).
     """
     as_of = pd.Timestamp(as_of)
-    features = eligible_features(source, as_of, config)
+    dates = [as_of] if previous is not None else [as_of, step_back(as_of, config)]
+    with _stage(timings, "features"):
+        features, *earlier = eligible_features_on(source, dates, config)
     if previous is None:
-        previous = previous_scores(source, model, as_of, config)
+        with _stage(timings, "predict"):
+            previous = _health_scores(model, earlier[0])
     scores = score_frame(
-        features, model, config, catalogue=catalogue, previous=previous, model_version=model_version
+        features,
+        model,
+        config,
+        catalogue=catalogue,
+        previous=previous,
+        model_version=model_version,
+        drivers=config.score.drivers,
+        timings=timings,
     )
     return scores[
         [c for c in OUTPUT_COLUMNS if c in scores.columns]
@@ -208,12 +322,7 @@ def score_accounts(
     ]
 
 
-def previous_scores(
-    source: DataSource, model: HealthModel, as_of: pd.Timestamp, config: Config
-) -> pd.DataFrame | None:
-    """Health scores one cadence step before ``as_of`` (None when no account was eligible)."""
-    before = step_back(as_of, config)
-    features = features_at(source, before, config)
+def _health_scores(model: HealthModel, features: pd.DataFrame) -> pd.DataFrame | None:
     if features.empty:
         return None
     scored = model.score(features.reset_index(drop=True))
@@ -223,3 +332,11 @@ def previous_scores(
             "health_score": scored["health_score"].to_numpy(),
         }
     )
+
+
+def previous_scores(
+    source: DataSource, model: HealthModel, as_of: pd.Timestamp, config: Config
+) -> pd.DataFrame | None:
+    """Health scores one cadence step before ``as_of`` (None when no account was eligible)."""
+    before = step_back(as_of, config)
+    return _health_scores(model, features_on(source, [before], config))

@@ -17,7 +17,10 @@ import errno
 import glob
 import os
 import re
+import shutil
 import tempfile
+import uuid
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -83,8 +86,66 @@ def find_table_file(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+#: Prefix of the folders DuckDB spills into: ``<prefix><pid>-<random>`` under the temp base.
+SPILL_PREFIX = "healthscore-duckdb-"
+
+
+def machine_memory_bytes() -> int | None:
+    """Memory this process may use: the machine's, or the container's limit when lower."""
+    limits = []
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        with contextlib.suppress(OSError, ValueError):
+            text = Path(path).read_text().strip()
+            if text.isdigit() and int(text) < 1 << 60:
+                limits.append(int(text))
+    return min(limits) if limits else None
+
+
+def default_memory_limit() -> str | None:
+    """Half of :func:`machine_memory_bytes` (at least 256 MB), as a DuckDB size."""
+    total = machine_memory_bytes()
+    if total is None:
+        return None
+    return f"{max(total // 2, 256 * 2**20) // 2**20}MiB"
+
+
+def _remove_stale_spill_folders(base: Path) -> None:
+    """Remove spill folders left by healthscore processes that no longer run (killed runs)."""
+    with contextlib.suppress(OSError):
+        for folder in base.glob(f"{SPILL_PREFIX}*"):
+            pid = folder.name.removeprefix(SPILL_PREFIX).split("-", 1)[0]
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                shutil.rmtree(folder, ignore_errors=True)
+            except OSError:  # alive, under another user
+                continue
+
+
+def _connect(config: Config | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the memory limit, spill folder and threads of ``[engine]``.
+
+    DuckDB spills into a folder of its own under ``engine.temp_directory`` (default: the
+    system temp directory), never into the working directory. The folder is created only
+    when DuckDB spills, removed when the connection closes, and removed at the next start
+    if the process was killed.
+    """
+    engine = (config or Config()).engine
+    base = Path(engine.temp_directory or tempfile.gettempdir())
+    _remove_stale_spill_folders(base)
+    spill = base / f"{SPILL_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    settings: dict[str, object] = {"temp_directory": str(spill)}
+    memory_limit = engine.memory_limit or default_memory_limit()
+    if memory_limit is not None:
+        settings["memory_limit"] = memory_limit
+    if engine.threads is not None:
+        settings["threads"] = engine.threads
+    con = duckdb.connect(config=settings)
+    weakref.finalize(con, shutil.rmtree, spill, ignore_errors=True)
     con.execute("SET TimeZone = 'UTC'")
     # In a notebook kernel without widgets DuckDB refuses the setting; the bar is off there.
     with contextlib.suppress(duckdb.InvalidInputException):
@@ -196,7 +257,7 @@ def open_source(
     at once.
     """
     data_config = (config or Config()).data
-    con = _connect()
+    con = _connect(config)
     tables = open_tables(path, con, files=read_options(data_config))
     relations: dict[str, str] = {}
     for name, must_exist in wanted_tables(data_config).items():
@@ -228,7 +289,7 @@ def source_from_frames(
     unknown = sorted(set(frames) - set(TABLES))
     if unknown:
         raise SchemaError(f"unknown table(s) {', '.join(unknown)}; known: {', '.join(TABLES)}")
-    con = _connect()
+    con = _connect(config)
     relations = {}
     for name, frame in frames.items():
         con.register(f"_frame_{name}", frame)

@@ -411,6 +411,27 @@ def validate_source(
     return report
 
 
+#: The tables scoring checks in full: small, and read for every account scored.
+SCORING_TABLES: tuple[str, ...] = ("accounts", "contracts")
+
+
+def check_for_scoring(source: DataSource, config: Config | None = None) -> None:
+    """The checks scoring cannot do without, on the small tables only; raise if any fails.
+
+    The accounts and contracts are checked in full (required values, dates, keys, numbers
+    that are NaN, infinite or absurd): a broken ARR would put the wrong accounts at the top
+    of the worklist. The event logs are checked as they are opened (tables and required
+    columns); scanning every event row is ``validate`` and ``train``.
+    """
+    config = config or Config()
+    report = ValidationReport(source.origin, data_end=source.data_end)
+    checker = _Checker(source, report, config.labels.grace_days)
+    for name in SCORING_TABLES:
+        checker.table(name)
+        checker.numbers(name, config.data.max_number)
+    report.raise_for_errors()
+
+
 def validate_data(path: str | Path, config: Config | None = None) -> ValidationReport:
     """Validate a folder of exports against the contract (after the config's renames).
 

@@ -11,6 +11,7 @@ from healthscore.features.build import (
     active_features,
     build_features,
     features_at,
+    features_on,
     switched_off,
 )
 from healthscore.features.catalogue import (
@@ -36,6 +37,7 @@ __all__ = [
     "feature_names",
     "feature_spec",
     "features_at",
+    "features_on",
     "sentence",
     "switched_off",
 ]

@@ -11,6 +11,13 @@ Two quantities look at every known account, and are still point-in-time:
   features used by the most accounts before ``as_of`` (ties broken by name). Computing them
   per ``as_of`` from the past only keeps them free of leakage and makes training and scoring
   at the same date agree, whichever accounts are being built.
+
+Only the rows the windows can see (from :data:`WINDOW_DAYS` days before the first
+observation date up to the last one) are reduced to feature-days, for the accounts being
+built. What looks further back (first use of each feature by every account, for the
+catalogue, the core features and new features; and the last use before the windows, for the
+days since core use) comes from one ``min``/``max`` query per account and feature over the
+older rows, which needs no de-duplication.
 """
 
 from __future__ import annotations
@@ -20,29 +27,99 @@ import pandas as pd
 from healthscore.features.engine import Session, ratio
 
 DEFAULT_CORE_COUNT = 4
+#: The longest window the adoption features read, in days.
+WINDOW_DAYS = 90
+
+
+def _quantity(run: Session) -> str:
+    return "coalesce(quantity, 1)" if run.has_column("feature_usage", "quantity") else "1"
 
 
 def _feature_days(run: Session) -> str:
-    columns = ["account_id", "feature", "ts"]
-    columns += [c for c in ("user_id", "quantity") if run.has_column("feature_usage", c)]
-    kept = ["aid", "feature", "ts"] + [c for c in columns[3:] if c == "user_id"]
-    quantity = "coalesce(quantity, 1)" if run.has_column("feature_usage", "quantity") else "1"
+    optional = [c for c in ("user_id", "quantity") if run.has_column("feature_usage", c)]
+    columns = ["k.aid", "u.feature", "u.ts"] + [f"u.{c}" for c in optional]
+    kept = ["aid", "feature"] + [c for c in optional if c == "user_id"]
     return f"""
         CREATE OR REPLACE TEMP TABLE _hs_feature_rows AS
         SELECT * FROM (
-            SELECT {", ".join(kept)}, CAST(ts AS DATE) AS day, CAST({quantity} AS DOUBLE) AS events
-            FROM (SELECT DISTINCT {", ".join(columns)} FROM feature_usage
-                  WHERE ts < $data_end AND ts < $until AND feature IS NOT NULL)
-            JOIN _hs_accounts USING (account_id)
+            SELECT {", ".join(kept)}, CAST(ts AS DATE) AS day,
+                   CAST({_quantity(run)} AS DOUBLE) AS events
+            FROM (SELECT DISTINCT {", ".join(columns)}
+                  FROM feature_usage u JOIN _hs_snapshot_accounts k
+                    ON k.account_id = u.account_id
+                  WHERE u.ts >= $since AND u.ts < $data_end AND u.ts < $until
+                    AND u.feature IS NOT NULL)
         ) WHERE events > 0
     """
 
 
-_AGGREGATES = """
+def _first_use(run: Session) -> str:
+    """First use of each feature by every known account, and its last use before ``since``."""
+    return f"""
+        CREATE OR REPLACE TEMP TABLE _hs_feature_first AS
+        SELECT k.aid, u.feature, CAST(min(u.ts) AS DATE) AS first_day,
+               CAST(max(u.ts) FILTER (WHERE u.ts < $since) AS DATE) AS last_before
+        FROM feature_usage u JOIN _hs_accounts k ON k.account_id = u.account_id
+        WHERE u.ts < $data_end AND u.ts < $until AND u.feature IS NOT NULL
+          AND CAST({_quantity(run)} AS DOUBLE) > 0
+        GROUP BY ALL
+    """
+
+
+#: Sentinel "next use" of a feature's (or user's) last day: later than any observation date.
+_NO_NEXT_USE = "DATE '9999-12-31'"
+
+_DAYS = f"""
     CREATE OR REPLACE TEMP TABLE _hs_feature_days AS
-    SELECT aid, feature, day, sum(events) AS events FROM _hs_feature_rows GROUP BY ALL;
+    SELECT aid, feature, day, events,
+           lead(day, 1, {_NO_NEXT_USE}) OVER (PARTITION BY aid, feature ORDER BY day) AS next_use
+    FROM (SELECT aid, feature, day, sum(events) AS events FROM _hs_feature_rows GROUP BY ALL)
+"""
+
+_USER_DAYS = f"""
+    CREATE OR REPLACE TEMP TABLE _hs_feature_user_days AS
+    SELECT aid, day, events,
+           lead(day, 1, {_NO_NEXT_USE}) OVER (PARTITION BY aid, user_id ORDER BY day) AS next_use
+    FROM (SELECT aid, user_id, day, sum(events) AS events FROM _hs_feature_rows
+          WHERE user_id IS NOT NULL GROUP BY ALL)
+"""
+
+# The same three tables from the cached day roll-ups (see healthscore.features.rollups).
+_FIRST_CACHED = """
     CREATE OR REPLACE TEMP TABLE _hs_feature_first AS
-    SELECT aid, feature, min(day) AS first_day FROM _hs_feature_days GROUP BY ALL;
+    SELECT k.aid, r.feature, min(r.day) AS first_day,
+           max(r.day) FILTER (WHERE r.day < $since) AS last_before
+    FROM {relation} r JOIN _hs_accounts k ON k.account_id = r.account_id
+    WHERE r.month <= $until_month AND r.day < $until
+    GROUP BY ALL
+"""
+
+_DAYS_CACHED = f"""
+    CREATE OR REPLACE TEMP TABLE _hs_feature_days AS
+    SELECT k.aid, r.feature, r.day, r.events,
+           lead(r.day, 1, {_NO_NEXT_USE}) OVER (PARTITION BY k.aid, r.feature ORDER BY r.day)
+               AS next_use
+    FROM {{relation}} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
+    WHERE r.month >= $since_month AND r.month <= $until_month
+      AND r.day >= $since AND r.day < $until
+"""
+
+_USER_DAYS_CACHED = f"""
+    CREATE OR REPLACE TEMP TABLE _hs_feature_user_days AS
+    SELECT k.aid, r.day, r.events,
+           lead(r.day, 1, {_NO_NEXT_USE}) OVER (PARTITION BY k.aid, r.user_id ORDER BY r.day)
+               AS next_use
+    FROM {{relation}} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
+    WHERE r.month >= $since_month AND r.month <= $until_month
+      AND r.day >= $since AND r.day < $until
+"""
+
+_LAST = """
+    CREATE OR REPLACE TEMP TABLE _hs_feature_last AS
+    SELECT aid, feature, day FROM _hs_feature_days
+    UNION ALL
+    SELECT aid, feature, last_before FROM _hs_feature_first
+    WHERE last_before IS NOT NULL AND aid IN (SELECT aid FROM _hs_snapshot_accounts)
 """
 
 _DEFAULT_CORE = """
@@ -71,11 +148,9 @@ def _select(with_users: bool) -> str:
     users_cte = (
         """,
         users AS (
-            SELECT r.aid, c.as_of, count(DISTINCT r.user_id) AS users_30d,
-                   sum(r.events) AS user_events_30d
-            FROM _hs_feature_rows r JOIN _hs_calendar c ON c.day = r.day AND c.age <= 30
-            WHERE r.user_id IS NOT NULL
-              AND r.aid IN (SELECT aid FROM _hs_snapshot_accounts)
+            SELECT u.aid, c.as_of, count(*) FILTER (WHERE u.next_use >= c.as_of) AS users_30d,
+                   sum(u.events) AS user_events_30d
+            FROM _hs_feature_user_days u JOIN _hs_calendar c ON c.day = u.day AND c.age <= 30
             GROUP BY ALL
         )"""
         if with_users
@@ -87,21 +162,17 @@ def _select(with_users: bool) -> str:
         if with_users
         else ""
     )
+    last_use = "f.next_use >= c.as_of"  # the feature's last day of use before as_of
     return f"""
-        WITH per_feature AS (
-            SELECT f.aid, c.as_of, f.feature, min(c.age) AS recency,
-                   sum(f.events) FILTER (WHERE c.age <= 30) AS events_30d
+        WITH w AS (
+            SELECT f.aid, c.as_of,
+                   count(*) FILTER (WHERE c.age <= 30 AND {last_use}) AS distinct_30d,
+                   count(*) FILTER (WHERE {last_use}) AS distinct_90d,
+                   sum(f.events) FILTER (WHERE c.age <= 30) AS events_30d,
+                   count(*) FILTER (WHERE c.age <= 30 AND {last_use} AND k.feature IS NOT NULL)
+                       AS core_30d
             FROM _hs_feature_days f JOIN _hs_calendar c ON c.day = f.day AND c.age <= 90
-            WHERE f.aid IN (SELECT aid FROM _hs_snapshot_accounts)
-            GROUP BY ALL
-        ),
-        w AS (
-            SELECT p.aid, p.as_of,
-                   count(*) FILTER (WHERE p.recency <= 30) AS distinct_30d,
-                   count(*) AS distinct_90d,
-                   sum(p.events_30d) AS events_30d,
-                   count(*) FILTER (WHERE p.recency <= 30 AND k.feature IS NOT NULL) AS core_30d
-            FROM per_feature p LEFT JOIN _hs_core k ON k.as_of = p.as_of AND k.feature = p.feature
+            LEFT JOIN _hs_core k ON k.as_of = c.as_of AND k.feature = f.feature
             GROUP BY ALL
         ),
         catalogue AS (
@@ -116,15 +187,27 @@ def _select(with_users: bool) -> str:
             FROM _hs_feature_first f JOIN _hs_calendar c ON c.day = f.first_day AND c.age <= 30
             GROUP BY ALL
         ),
-        snapshot_core AS (
-            SELECT s._row, s.aid, s.as_of, k.feature
-            FROM _hs_snapshots s JOIN _hs_core k ON k.as_of = s.as_of
+        core_sets AS (
+            SELECT as_of, list(feature ORDER BY feature) AS core FROM _hs_core GROUP BY as_of
+        ),
+        set_ids AS (
+            SELECT core, row_number() OVER (ORDER BY core) AS set_id
+            FROM (SELECT DISTINCT core FROM core_sets)
+        ),
+        core_days AS (
+            SELECT k.set_id, f.aid, f.day
+            FROM _hs_feature_last f
+            JOIN (SELECT set_id, unnest(core) AS feature FROM set_ids) k USING (feature)
+            GROUP BY ALL
+        ),
+        snapshot_sets AS (
+            SELECT s._row, s.aid, s.as_of, i.set_id
+            FROM _hs_snapshots s JOIN core_sets c USING (as_of) JOIN set_ids i USING (core)
         ),
         core_last AS (
-            SELECT sc._row, max(f.day) AS last_day
-            FROM snapshot_core sc ASOF JOIN _hs_feature_days f
-              ON sc.aid = f.aid AND sc.feature = f.feature AND sc.as_of > f.day
-            GROUP BY sc._row
+            SELECT ss._row, d.day AS last_day
+            FROM snapshot_sets ss ASOF JOIN core_days d
+              ON ss.set_id = d.set_id AND ss.aid = d.aid AND ss.as_of > d.day
         ){users_cte}
         SELECT s._row,
                CAST(coalesce(w.distinct_30d, 0) AS DOUBLE) AS adoption__distinct_features_30d,
@@ -145,20 +228,43 @@ def _select(with_users: bool) -> str:
     """
 
 
-def compute(run: Session) -> pd.DataFrame:
-    """Adoption features of every snapshot row, with ``_row``."""
-    until = pd.Timestamp(run.query("SELECT max(as_of) AS m FROM _hs_snapshots").iloc[0, 0])
-    temp = ("_hs_feature_rows", "_hs_feature_days", "_hs_feature_first", "_hs_core")
+def _day_tables(run: Session, with_users: bool) -> None:
+    """``_hs_feature_first``, ``_hs_feature_days`` and ``_hs_feature_user_days``."""
+    bounds = {"since": run.since(WINDOW_DAYS), "until": run.until}
+    days, users = run.rollup("feature_days"), run.rollup("feature_user_days")
+    if days is not None and (users is not None or not with_users):
+        months = run.months(WINDOW_DAYS)
+        run.execute(_FIRST_CACHED.format(relation=days), **bounds, **months)
+        run.execute(_DAYS_CACHED.format(relation=days), **bounds, **months)
+        if with_users:
+            run.execute(_USER_DAYS_CACHED.format(relation=users), **bounds, **months)
+        return
     try:
-        run.execute(_feature_days(run), until=until)
-        for statement in _AGGREGATES.split(";"):
-            if statement.strip():
-                run.execute(statement)
+        run.execute(_feature_days(run), **bounds)
+        run.execute(_first_use(run), **bounds)
+        run.execute(_DAYS)
+        if with_users:
+            run.execute(_USER_DAYS)
+    finally:
+        run.drop("_hs_feature_rows")
+
+
+def compute(run: Session) -> pd.DataFrame:
+    """Adoption features of every snapshot row, with ``_row``.
+
+    The day aggregates come from the cached roll-ups when the build has them, else from the
+    log.
+    """
+    temp = ("_hs_feature_days", "_hs_feature_first", "_hs_feature_last", "_hs_feature_user_days")
+    with_users = run.has_column("feature_usage", "user_id")
+    try:
+        _day_tables(run, with_users)
+        run.execute(_LAST)
         core = run.config.features.core_features
         if core is None:
             run.execute(_DEFAULT_CORE, core_count=DEFAULT_CORE_COUNT)
         else:
             run.execute(_CONFIGURED_CORE, core=list(core))
-        return run.query(_select(run.has_column("feature_usage", "user_id")))
+        return run.query(_select(with_users))
     finally:
-        run.drop(*temp)
+        run.drop(*temp, "_hs_core")

@@ -40,6 +40,7 @@ import pyarrow as pa
 
 from healthscore.config import Config
 from healthscore.contract_terms import register_terms
+from healthscore.features.rollups import RollupCache
 from healthscore.storage import DataSource
 
 #: Longest window any feature reads, in days (satisfaction reads 180).
@@ -57,14 +58,45 @@ _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 @dataclass(frozen=True)
 class Session:
-    """A source with the shared temporary relations in place, for one feature build."""
+    """A source with the shared temporary relations in place, for one feature build.
+
+    ``first_as_of`` and ``last_as_of`` bound the observation dates: a family whose windows
+    reach ``n`` days back reads events in ``[first_as_of - n days, last_as_of)`` only
+    (:meth:`since`), and answers "the latest event before ``as_of``" for older events with
+    one latest-event-per-account query instead of day aggregates of the whole log.
+    """
 
     source: DataSource
     config: Config
+    first_as_of: pd.Timestamp | None = None
+    last_as_of: pd.Timestamp | None = None
+    rollups: RollupCache | None = None
+
+    def rollup(self, name: str) -> str | None:
+        """SQL reading cached day roll-up ``name``, or None when the build has none."""
+        if self.rollups is None or not self.rollups.has(name):
+            return None
+        return self.rollups.relation(name)
+
+    def months(self, days: int) -> dict[str, str]:
+        """``since_month`` and ``until_month``: the roll-up partitions a window can touch."""
+        return {
+            "since_month": RollupCache.month(self.since(days)),
+            "until_month": RollupCache.month(self.until),
+        }
 
     @property
     def data_end(self) -> pd.Timestamp:
         return self.source.data_end
+
+    @property
+    def until(self) -> pd.Timestamp:
+        """The exclusive end of what any feature reads: the last observation date."""
+        return min(pd.Timestamp(self.last_as_of), self.data_end)
+
+    def since(self, days: int) -> pd.Timestamp:
+        """The first instant a window of ``days`` days before some observation date reads."""
+        return pd.Timestamp(self.first_as_of) - pd.Timedelta(days=days)
 
     def has_column(self, table: str, column: str) -> bool:
         return self.source.has_column(table, column)
@@ -109,9 +141,20 @@ def keys_table(snapshots: pd.DataFrame) -> pa.Table:
 
 
 @contextmanager
-def session(source: DataSource, snapshots: pd.DataFrame, config: Config) -> Iterator[Session]:
-    """Create the shared temporary relations for ``snapshots``; drop them on exit."""
-    run = Session(source, config)
+def session(
+    source: DataSource,
+    snapshots: pd.DataFrame,
+    config: Config,
+    *,
+    rollups: RollupCache | None = None,
+) -> Iterator[Session]:
+    """Create the shared temporary relations for ``snapshots``; drop them on exit.
+
+    With ``rollups`` (complete, for this source's data) the event families read their day
+    aggregates from the cache instead of the raw logs.
+    """
+    as_of = pd.to_datetime(snapshots["as_of"])
+    run = Session(source, config, as_of.min().normalize(), as_of.max().normalize(), rollups)
     con = source.con
     con.register("_hs_keys", keys_table(snapshots))
     try:

@@ -35,13 +35,12 @@ _SELECT = """,
           ON s.aid = q.aid AND s.as_of > q.responded_at
     ),
     recent AS (
-        SELECT s._row, count(*) AS n, avg(r.score) AS mean_score,
+        SELECT r.aid, c.as_of, count(*) AS n, avg(r.score) AS mean_score,
                avg(CAST(r.score <= 6 AS DOUBLE)) AS detractors,
                avg(CAST(r.score >= 9 AS DOUBLE)) AS promoters
-        FROM _hs_snapshots s JOIN r
-          ON r.aid = s.aid AND r.responded_at < s.as_of
-         AND r.responded_at >= s.as_of - INTERVAL 180 DAY
-        GROUP BY s._row
+        FROM r JOIN _hs_calendar c
+          ON c.day = CAST(r.responded_at AS DATE) AND c.age <= 180
+        GROUP BY ALL
     )
     SELECT s._row,
            CAST(latest.score AS DOUBLE) AS satisfaction__last_nps,
@@ -55,7 +54,7 @@ _SELECT = """,
            CAST(coalesce(recent.n, 0) AS DOUBLE) AS satisfaction__responses_180d
     FROM _hs_snapshots s
     LEFT JOIN latest USING (_row)
-    LEFT JOIN recent USING (_row)
+    LEFT JOIN recent USING (aid, as_of)
 """
 
 
@@ -63,6 +62,5 @@ def compute(run: Session) -> pd.DataFrame:
     """Satisfaction features of every snapshot row, with ``_row``."""
     columns = ["account_id", "responded_at", "score"]
     columns += [c for c in ("user_id", "comment") if run.has_column("nps_responses", c)]
-    until = pd.Timestamp(run.query("SELECT max(as_of) AS m FROM _hs_snapshots").iloc[0, 0])
     sql = _RESPONSES.format(columns=", ".join(columns)) + _SELECT
-    return run.query(sql, until=until)
+    return run.query(sql, until=run.until)

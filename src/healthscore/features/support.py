@@ -11,6 +11,10 @@ What is known when:
 
 Exact duplicate rows count once. Without ``closed_at`` the backlog, resolution, CSAT and
 escalation features are off; without ``priority`` the urgency features are off.
+
+Windows by opening or closing day are equi-joins of the tickets to the calendar of
+observation dates; the backlog joins the tickets to the (few) observation dates, so no
+snapshot is paired with every ticket of its account.
 """
 
 from __future__ import annotations
@@ -46,48 +50,52 @@ def _tickets(run: Session) -> str:
     """
 
 
-def _select(run: Session) -> str:
-    closed_in_90 = "t.closed_at < s.as_of AND t.closed_at >= s.as_of - INTERVAL 90 DAY"
-    open_now = "(t.closed_at IS NULL OR t.closed_at >= s.as_of)"
-    return f"""
-        WITH t AS ({_tickets(run)}),
-        a AS (
-            SELECT s._row,
-                   count(*) FILTER (WHERE t.opened_at >= s.as_of - INTERVAL 30 DAY) AS tickets_30d,
-                   count(*) FILTER (WHERE t.opened_at < s.as_of - INTERVAL 30 DAY
-                                      AND t.opened_at >= s.as_of - INTERVAL 60 DAY)
-                       AS tickets_prior_30d,
-                   count(*) FILTER (WHERE t.opened_at >= s.as_of - INTERVAL 90 DAY) AS tickets_90d,
-                   count(*) FILTER (WHERE t.opened_at >= s.as_of - INTERVAL 90 DAY AND t.urgent)
-                       AS urgent_90d,
-                   count(*) FILTER (WHERE {open_now}) AS open_tickets,
-                   count(*) FILTER (WHERE {open_now} AND t.urgent) AS open_urgent,
-                   count(*) FILTER (WHERE {closed_in_90} AND t.escalated) AS escalations,
-                   avg(date_diff('microsecond', t.opened_at, t.closed_at))
-                       FILTER (WHERE {closed_in_90})
-                       AS resolution_days,
-                   avg(t.csat) FILTER (WHERE {closed_in_90}) AS csat
-            FROM _hs_snapshots s JOIN t
-              ON t.aid = s.aid AND t.opened_at < s.as_of
-             AND (t.opened_at >= s.as_of - INTERVAL 90 DAY OR t.closed_at IS NULL
-                  OR t.closed_at >= s.as_of - INTERVAL 90 DAY)
-            GROUP BY s._row
-        )
-        SELECT s._row,
-               CAST(coalesce(a.tickets_30d, 0) AS DOUBLE) AS support__tickets_30d,
-               CAST(coalesce(a.tickets_prior_30d, 0) AS DOUBLE) AS support__tickets_prior_30d,
-               CAST(coalesce(a.tickets_90d, 0) AS DOUBLE) AS support__tickets_90d,
-               {ratio("coalesce(a.tickets_30d, 0)", "a.tickets_prior_30d")}
-                   AS support__tickets_trend_30d,
-               CAST(coalesce(a.open_tickets, 0) AS DOUBLE) AS support__open_tickets,
-               CAST(coalesce(a.open_urgent, 0) AS DOUBLE) AS support__open_urgent_tickets,
-               CAST(coalesce(a.urgent_90d, 0) AS DOUBLE) AS support__urgent_tickets_90d,
-               {ratio("a.urgent_90d", "a.tickets_90d")} AS support__urgent_share_90d,
-               CAST(coalesce(a.escalations, 0) AS DOUBLE) AS support__escalations_90d,
-               a.resolution_days / 86400e6 AS support__mean_resolution_days_90d,
-               CAST(a.csat AS DOUBLE) AS support__mean_csat_90d
-        FROM _hs_snapshots s LEFT JOIN a USING (_row)
-    """
+_SELECT = f"""
+    WITH opened AS (
+        SELECT t.aid, c.as_of,
+               count(*) FILTER (WHERE c.age <= 30) AS tickets_30d,
+               count(*) FILTER (WHERE c.age > 30 AND c.age <= 60) AS tickets_prior_30d,
+               count(*) AS tickets_90d,
+               count(*) FILTER (WHERE t.urgent) AS urgent_90d
+        FROM _hs_tickets t
+        JOIN _hs_calendar c ON c.day = CAST(t.opened_at AS DATE) AND c.age <= 90
+        GROUP BY ALL
+    ),
+    closed AS (
+        SELECT t.aid, c.as_of,
+               count(*) FILTER (WHERE t.escalated) AS escalations,
+               avg(date_diff('microsecond', t.opened_at, t.closed_at)) AS resolution_days,
+               avg(t.csat) AS csat
+        FROM _hs_tickets t
+        JOIN _hs_calendar c ON c.day = CAST(t.closed_at AS DATE) AND c.age <= 90
+        WHERE t.opened_at < c.as_of
+        GROUP BY ALL
+    ),
+    open_now AS (
+        SELECT t.aid, d.as_of, count(*) AS open_tickets,
+               count(*) FILTER (WHERE t.urgent) AS open_urgent
+        FROM _hs_tickets t JOIN _hs_dates d
+          ON t.opened_at < d.as_of AND (t.closed_at IS NULL OR t.closed_at >= d.as_of)
+        GROUP BY ALL
+    )
+    SELECT s._row,
+           CAST(coalesce(o.tickets_30d, 0) AS DOUBLE) AS support__tickets_30d,
+           CAST(coalesce(o.tickets_prior_30d, 0) AS DOUBLE) AS support__tickets_prior_30d,
+           CAST(coalesce(o.tickets_90d, 0) AS DOUBLE) AS support__tickets_90d,
+           {ratio("coalesce(o.tickets_30d, 0)", "o.tickets_prior_30d")}
+               AS support__tickets_trend_30d,
+           CAST(coalesce(n.open_tickets, 0) AS DOUBLE) AS support__open_tickets,
+           CAST(coalesce(n.open_urgent, 0) AS DOUBLE) AS support__open_urgent_tickets,
+           CAST(coalesce(o.urgent_90d, 0) AS DOUBLE) AS support__urgent_tickets_90d,
+           {ratio("o.urgent_90d", "o.tickets_90d")} AS support__urgent_share_90d,
+           CAST(coalesce(c.escalations, 0) AS DOUBLE) AS support__escalations_90d,
+           c.resolution_days / 86400e6 AS support__mean_resolution_days_90d,
+           CAST(c.csat AS DOUBLE) AS support__mean_csat_90d
+    FROM _hs_snapshots s
+    LEFT JOIN opened o USING (aid, as_of)
+    LEFT JOIN closed c USING (aid, as_of)
+    LEFT JOIN open_now n USING (aid, as_of)
+"""
 
 
 def compute(run: Session) -> pd.DataFrame:
@@ -96,5 +104,12 @@ def compute(run: Session) -> pd.DataFrame:
     Missing optional columns are read as empty (no closing date, no priority, no rating, not
     escalated); the features that need them are switched off by the catalogue.
     """
-    until = pd.Timestamp(run.query("SELECT max(as_of) AS m FROM _hs_snapshots").iloc[0, 0])
-    return run.query(_select(run), until=until, urgent=list(URGENT_PRIORITIES))
+    try:
+        run.execute(
+            f"CREATE OR REPLACE TEMP TABLE _hs_tickets AS {_tickets(run)}",
+            until=run.until,
+            urgent=list(URGENT_PRIORITIES),
+        )
+        return run.query(_SELECT)
+    finally:
+        run.drop("_hs_tickets")

@@ -2,9 +2,12 @@
 
 Logins are first reduced to user-days (exact duplicate rows, same account, user and
 timestamp, count once; ``list_unique`` of the timestamps per user-day is far cheaper than a
-global ``DISTINCT`` over the raw log). Each user-day also carries the day of that user's
-next login. Windows are then counted by joining the user-days to the calendar of observation
-dates (see :mod:`healthscore.features.engine`) and grouping once per ``(account, as_of)``:
+global ``DISTINCT`` over the raw log). Only the logins the windows can see are read: those
+from :data:`WINDOW_DAYS` days before the first observation date up to the last one, with
+account ids mapped to the build's integer keys before grouping. Each user-day also carries
+the day of that user's next login. Windows are then counted by joining the user-days to the
+calendar of observation dates (see :mod:`healthscore.features.engine`) and grouping once per
+``(account, as_of)``:
 
 * logins in a window are the sum over the user-days in it;
 * a user is active in a window when some user-day of theirs falls in it; counting only the
@@ -13,9 +16,9 @@ dates (see :mod:`healthscore.features.engine`) and grouping once per ``(account,
 * login days are distinct days, so the 30-day window sets one bit per day before ``as_of``
   and counts the bits of their union, which is the same whichever users logged in that day.
 
-The days since the last login come from an as-of join of the snapshots to the account-days.
-The time filters sit inside the aggregate so that the typed view's casts are evaluated once
-per row, not again in a pushed-down scan filter.
+The days since the last login come from an as-of join of the snapshots to the account-days
+of the window, plus each account's latest login before it (one latest-event-per-account
+query over the older logins).
 
 Counts are 0 when nothing happened in the window; days since the last login is missing when
 nobody ever logged in; ratios are missing when their denominator is 0.
@@ -27,29 +30,34 @@ import pandas as pd
 
 from healthscore.features.engine import Session, ratio
 
+#: The longest window the usage features read, in days.
+WINDOW_DAYS = 90
 #: Sentinel "next login" of a user's last user-day: later than any observation date.
 _NO_NEXT_LOGIN = "DATE '9999-12-31'"
 
 _USER_DAYS = f"""
     CREATE OR REPLACE TEMP TABLE _hs_login_user_days AS
     WITH g AS (
-        SELECT account_id, user_id, CAST(ts AS DATE) AS day,
-               CAST(list_unique(list(ts) FILTER (WHERE ts < $data_end AND ts < $until))
-                    AS BIGINT) AS logins,
-               count(user_id) FILTER (WHERE ts < $data_end AND ts < $until) AS seen
-        FROM logins
+        SELECT k.aid, l.user_id, CAST(l.ts AS DATE) AS day,
+               CAST(list_unique(list(l.ts)) AS BIGINT) AS logins
+        FROM logins l JOIN _hs_snapshot_accounts k ON k.account_id = l.account_id
+        WHERE l.ts >= $since AND l.ts < $until AND l.ts < $data_end AND l.user_id IS NOT NULL
         GROUP BY ALL
     )
-    SELECT k.aid, g.day, g.logins,
-           lead(g.day, 1, {_NO_NEXT_LOGIN})
-               OVER (PARTITION BY k.aid, g.user_id ORDER BY g.day) AS next_login
-    FROM g JOIN _hs_snapshot_accounts k ON k.account_id = g.account_id
-    WHERE g.seen > 0
+    SELECT aid, day, logins,
+           lead(day, 1, {_NO_NEXT_LOGIN}) OVER (PARTITION BY aid, user_id ORDER BY day)
+               AS next_login
+    FROM g
 """
 
 _ACCOUNT_DAYS = """
     CREATE OR REPLACE TEMP TABLE _hs_login_days AS
     SELECT aid, day FROM _hs_login_user_days GROUP BY ALL
+    UNION ALL
+    SELECT k.aid, CAST(max(l.ts) AS DATE) AS day
+    FROM logins l JOIN _hs_snapshot_accounts k ON k.account_id = l.account_id
+    WHERE l.ts < $since AND l.user_id IS NOT NULL
+    GROUP BY k.aid
 """
 
 #: Bit ``age - 1`` for a day ``age`` days before ``as_of`` within the 30-day window, else 0.
@@ -121,12 +129,44 @@ def _select(with_seats: bool) -> str:
     """
 
 
+_USER_DAYS_CACHED = f"""
+    CREATE OR REPLACE TEMP TABLE _hs_login_user_days AS
+    SELECT k.aid, r.day, r.logins,
+           lead(r.day, 1, {_NO_NEXT_LOGIN}) OVER (PARTITION BY k.aid, r.user_id ORDER BY r.day)
+               AS next_login
+    FROM {{relation}} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
+    WHERE r.month >= $since_month AND r.month <= $until_month
+      AND r.day >= $since AND r.day < $until
+"""
+
+_ACCOUNT_DAYS_CACHED = """
+    CREATE OR REPLACE TEMP TABLE _hs_login_days AS
+    SELECT aid, day FROM _hs_login_user_days GROUP BY ALL
+    UNION ALL
+    SELECT k.aid, max(r.day) AS day
+    FROM {relation} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
+    WHERE r.month <= $since_month AND r.day < $since
+    GROUP BY k.aid
+"""
+
+
 def compute(run: Session) -> pd.DataFrame:
-    """Usage features of every snapshot row, with ``_row``."""
-    until = run.query("SELECT max(as_of) AS m FROM _hs_snapshots").iloc[0, 0]
+    """Usage features of every snapshot row, with ``_row``.
+
+    The user-days come from the cached roll-ups when the build has them, else from the log.
+    """
+    since = run.since(WINDOW_DAYS)
+    cached = run.rollup("logins")
     try:
-        run.execute(_USER_DAYS, until=pd.Timestamp(until))
-        run.execute(_ACCOUNT_DAYS)
+        if cached is None:
+            run.execute(_USER_DAYS, since=since, until=run.until)
+            run.execute(_ACCOUNT_DAYS, since=since)
+        else:
+            months = run.months(WINDOW_DAYS)
+            run.execute(
+                _USER_DAYS_CACHED.format(relation=cached), since=since, until=run.until, **months
+            )
+            run.execute(_ACCOUNT_DAYS_CACHED.format(relation=cached), since=since, **months)
         return run.query(_select(run.has_column("contracts", "seats")))
     finally:
         run.drop("_hs_login_user_days", "_hs_login_days")

@@ -1,0 +1,264 @@
+"""The query engine's resources: memory limit and spill folder from the config."""
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from healthscore.config import Config, ConfigError, config_from_dict
+from healthscore.storage import SPILL_PREFIX, default_memory_limit, source_from_frames
+
+FRAMES = {
+    "accounts": pd.DataFrame({"account_id": ["a"], "created_at": ["2024-01-01"]}),
+    "contracts": pd.DataFrame(
+        {
+            "contract_id": ["c"],
+            "account_id": ["a"],
+            "start_date": ["2024-01-01"],
+            "end_date": ["2025-01-01"],
+            "arr": [1200.0],
+        }
+    ),
+}
+
+
+def _setting(source, name):
+    return source.scalar(f"SELECT current_setting('{name}')")
+
+
+def test_memory_limit_and_temp_directory_come_from_the_config(tmp_path):
+    config = Config().with_overrides(
+        engine={"memory_limit": "300MB", "temp_directory": str(tmp_path), "threads": 1}
+    )
+    source = source_from_frames(FRAMES, config)
+    assert _setting(source, "memory_limit") == "286.1 MiB"
+    assert int(_setting(source, "threads")) == 1
+    spill = Path(_setting(source, "temp_directory"))
+    assert spill.parent == tmp_path and spill.name.startswith(f"{SPILL_PREFIX}{os.getpid()}-")
+
+
+def test_defaults_spill_under_the_system_temp_dir_with_half_the_memory():
+    source = source_from_frames(FRAMES, Config())
+    spill = Path(_setting(source, "temp_directory"))
+    assert spill.parent == Path(tempfile.gettempdir())
+    assert Path.cwd() not in spill.parents
+    assert default_memory_limit() is not None
+    limit_mib = int(default_memory_limit().removesuffix("MiB"))
+    assert abs(float(_setting(source, "memory_limit").split()[0]) * 1024 - limit_mib) < 2 or (
+        _setting(source, "memory_limit").endswith("GiB")
+    )
+
+
+def test_a_bad_memory_limit_is_a_config_error():
+    with pytest.raises(ConfigError, match="engine.memory_limit"):
+        config_from_dict({"engine": {"memory_limit": "lots"}})
+
+
+def test_spilling_uses_its_folder_and_removes_it_when_closed(tmp_path):
+    config = Config().with_overrides(
+        engine={"memory_limit": "64MB", "temp_directory": str(tmp_path), "threads": 1}
+    )
+    source = source_from_frames(FRAMES, config)
+    spill = Path(_setting(source, "temp_directory"))
+    source.con.execute(
+        "CREATE TEMP TABLE big AS SELECT range AS i, md5(CAST(range AS VARCHAR)) AS h "
+        "FROM range(3000000)"
+    )
+    rows = source.con.execute(
+        "SELECT count(*) FROM (SELECT h, count(*) FROM big GROUP BY h ORDER BY h)"
+    ).fetchall()
+    assert rows[0][0] == 3_000_000
+    assert spill.is_dir()
+    source.con.close()
+    del source
+    import gc
+
+    gc.collect()
+    assert not spill.exists()
+
+
+def test_folders_left_by_a_killed_run_are_removed_at_the_next_start(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    stale = tmp_path / f"{SPILL_PREFIX}{dead.stdout.strip()}-abc"
+    (stale / "sub").mkdir(parents=True)
+    (stale / "sub" / "spill.tmp").write_bytes(b"x" * 1000)
+    mine = tmp_path / f"{SPILL_PREFIX}{os.getpid()}-keep"
+    mine.mkdir()
+    other = tmp_path / "unrelated"
+    other.mkdir()
+    source_from_frames(FRAMES, Config().with_overrides(engine={"temp_directory": str(tmp_path)}))
+    assert not stale.exists()
+    assert mine.exists() and other.exists()
+
+
+# --------------------------------------------------------------------------- bounded scans
+
+
+def test_one_date_builds_equal_the_rows_of_a_many_date_build(world_dir):
+    """Each family reads only its windows before the dates built; the values do not move."""
+    import warnings
+
+    from healthscore.features import build_features, features_on
+    from healthscore.snapshots import make_snapshots
+    from healthscore.storage import open_source
+
+    source = open_source(world_dir, Config())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        snapshots = make_snapshots(source, Config())
+        everything = build_features(source, snapshots, Config())
+        dates = sorted(pd.to_datetime(snapshots["as_of"]).unique())
+        for day in (dates[3], dates[-1]):
+            alone = features_on(source, [day], Config())
+            expected = everything[everything["as_of"] == day].sort_values("account_id")
+            pd.testing.assert_frame_equal(
+                alone.sort_values("account_id").reset_index(drop=True),
+                expected.reset_index(drop=True),
+            )
+        pair = features_on(source, [dates[-1], dates[-2]], Config())
+    assert pair["as_of"].iloc[0] == dates[-1] and pair["as_of"].iloc[-1] == dates[-2]
+    both = everything[everything["as_of"].isin(dates[-2:])]
+    assert len(pair) == len(both)
+
+
+def test_day_aggregates_hold_only_the_days_the_windows_read(world_dir, monkeypatch):
+    """Login user-days and feature-days cover [first as_of - 90 days, last as_of) only."""
+    import warnings
+
+    from healthscore.features import engine, features_on
+    from healthscore.storage import open_source
+
+    seen: dict[str, tuple] = {}
+    original = engine.Session.drop
+
+    def record(self, *tables):
+        for table in ("_hs_login_user_days", "_hs_feature_days"):
+            if table in tables:
+                seen[table] = self.source.con.execute(
+                    f"SELECT min(day), max(day), count(*) FROM {table}"
+                ).fetchall()[0]
+        return original(self, *tables)
+
+    monkeypatch.setattr(engine.Session, "drop", record)
+    source = open_source(world_dir, Config())
+    first, last = pd.Timestamp("2025-06-01"), pd.Timestamp("2025-07-01")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        features_on(source, [last, first], Config())
+    for table in ("_hs_login_user_days", "_hs_feature_days"):
+        low, high, rows = seen[table]
+        assert rows > 0
+        assert pd.Timestamp(low) >= first - pd.Timedelta(days=90), table
+        assert pd.Timestamp(high) < last, table
+
+
+# --------------------------------------------------------------------------- LightGBM threads
+
+
+def test_lightgbm_fits_on_one_thread_and_predicts_on_every_core():
+    """Measured default (docs/performance.md): fitting on one thread; threads always explicit."""
+    import numpy as np
+
+    from healthscore.model import HealthModel, lightgbm_params
+
+    config = Config()
+    assert config.model.num_threads == 1
+    assert lightgbm_params(config.model, seed=1)["num_threads"] == 1
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=400)})
+    label = (frame["x"] + rng.normal(size=400) > 0).astype(int).to_numpy()
+    model = HealthModel.fit(
+        frame,
+        label,
+        frame,
+        label,
+        features=["x"],
+        config=config.model,
+        score_config=config.score,
+        seed=1,
+    )
+    assert model.num_threads == (os.cpu_count() or 1)
+    two = config.model.model_copy(update={"predict_threads": 2})
+    again = HealthModel.fit(
+        frame, label, frame, label, features=["x"], config=two, score_config=config.score, seed=1
+    )
+    assert again.num_threads == 2
+
+
+# --------------------------------------------------------------------------- day roll-up cache
+
+
+def test_cached_rollups_give_the_same_features_and_are_reused(world_dir, tmp_path, monkeypatch):
+    import warnings
+
+    from healthscore.dataset import data_fingerprint
+    from healthscore.features import build_features, features_on
+    from healthscore.features.rollups import RollupCache
+    from healthscore.snapshots import make_snapshots
+    from healthscore.storage import open_source
+
+    source = open_source(world_dir, Config())
+    cache = RollupCache.for_data(tmp_path / "rollups", data_fingerprint(source))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        snapshots = make_snapshots(source, Config())
+        plain = build_features(source, snapshots, Config())
+        cached = build_features(source, snapshots, Config(), rollups=cache)
+        assert cache.complete
+        months = sorted(p.name for p in (cache.directory / "logins").iterdir())
+        assert months[0].startswith("month=") and len(months) > 12
+        pd.testing.assert_frame_equal(cached, plain)
+
+        # A later build reads the cache, never the raw logs.
+        monkeypatch.setattr(RollupCache, "ensure", lambda self, source: None)
+        for table in ("logins", "feature_usage"):
+            source.con.execute(f"CREATE TEMP TABLE _empty_{table} AS FROM {table} LIMIT 0")
+            source.con.execute(f"CREATE OR REPLACE VIEW {table} AS FROM _empty_{table}")
+        day = pd.to_datetime(snapshots["as_of"]).max()
+        again = build_features(
+            source, snapshots[pd.to_datetime(snapshots["as_of"]) == day], Config(), rollups=cache
+        )
+        expected = plain[plain["as_of"] == day].reset_index(drop=True)
+        pd.testing.assert_frame_equal(again, expected)
+        assert not features_on(source, [day], Config()).equals(expected)  # control
+
+
+def test_rollups_of_other_data_are_removed_and_partial_ones_never_read(tmp_path):
+    from healthscore.features.rollups import RollupCache
+
+    old = RollupCache.for_data(tmp_path, "a" * 64)
+    (old.directory / "logins").mkdir(parents=True)
+    assert not old.complete  # no completion mark: a killed write is rebuilt, not read
+    new = RollupCache.for_data(tmp_path, "b" * 64)
+    assert not old.directory.exists() and new.directory.parent == tmp_path
+
+
+def test_training_reuses_the_rollups_of_the_same_data(world_dir, tmp_path, monkeypatch):
+    from healthscore.features.rollups import RollupCache
+    from healthscore.pipeline import training_set_for
+    from healthscore.storage import open_source
+
+    writes = []
+    original = RollupCache.ensure
+
+    def counting(self, source):
+        writes.append(self.complete)
+        return original(self, source)
+
+    monkeypatch.setattr(RollupCache, "ensure", counting)
+    source = open_source(world_dir, Config())
+    first = training_set_for(source, Config(), tmp_path)
+    other = Config().with_overrides(labels={"horizon_days": 60})
+    second = training_set_for(source, other, tmp_path)
+    assert writes == [False, True]  # built once, then found complete
+    assert first.features == second.features
+    pd.testing.assert_frame_equal(first.frame[first.features], second.frame[second.features])
