@@ -269,12 +269,17 @@ def term_days_sql(has_column: set[str] | frozenset[str], *, t: str = "t", as_of:
     ``end_date - start_date``.
     """
     boundary = next_boundary_sql(f"{t}.anchor", f"{t}.term_months", as_of)
-    one_term = f"{boundary} - CAST({boundary} - to_months({t}.term_months) AS DATE)"
+    one_term = (
+        f"date_diff('day', CAST({boundary} - to_months({t}.term_months) AS DATE), {boundary})"
+    )
     cases = []
     if "scheduled_end" in has_column:
-        cases.append(f"WHEN {t}.scheduled_end IS NOT NULL THEN {t}.scheduled_end - {t}.start_date")
+        cases.append(
+            f"WHEN {t}.scheduled_end IS NOT NULL "
+            f"THEN date_diff('day', {t}.start_date, {t}.scheduled_end)"
+        )
     cases.append(f"WHEN {t}.term_months IS NOT NULL THEN {one_term}")
-    return f"(CASE {' '.join(cases)} ELSE {t}.end_date - {t}.start_date END)"
+    return f"(CASE {' '.join(cases)} ELSE date_diff('day', {t}.start_date, {t}.end_date) END)"
 
 
 #: The temporary table holding the terms of a source, with anchors (see :func:`register_terms`).

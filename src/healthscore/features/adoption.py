@@ -188,7 +188,7 @@ def _select(with_users: bool) -> str:
             GROUP BY ALL
         ),
         core_sets AS (
-            SELECT as_of, list(feature ORDER BY feature) AS core FROM _hs_core GROUP BY as_of
+            SELECT as_of, list_sort(list(feature)) AS core FROM _hs_core GROUP BY as_of
         ),
         set_ids AS (
             SELECT core, row_number() OVER (ORDER BY core) AS set_id
@@ -217,7 +217,8 @@ def _select(with_users: bool) -> str:
                    AS adoption__catalogue_share_90d,
                CAST(coalesce(w.core_30d, 0) AS DOUBLE) AS adoption__core_features_30d,
                CAST(coalesce(new.new_30d, 0) AS DOUBLE) AS adoption__new_features_30d,
-               CAST(s.as_of - core_last.last_day AS DOUBLE) AS adoption__days_since_core_use
+               CAST(date_diff('day', core_last.last_day, s.as_of) AS DOUBLE)
+                   AS adoption__days_since_core_use
                {users_col}
         FROM _hs_snapshots s
         LEFT JOIN w USING (aid, as_of)

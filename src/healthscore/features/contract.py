@@ -53,7 +53,9 @@ def _select(run: Session) -> str:
     term_days = term_days_sql(present, t="t", as_of="s.as_of")
     # The current contract: latest known renewal, then earliest start (the base contract an
     # add-on co-terms with), then smallest id: arg_min over this key.
-    current_key = "(DATE '1970-01-01' - j.known_renewal, j.start_date, j.contract_id)"
+    current_key = (
+        "(date_diff('day', j.known_renewal, DATE '1970-01-01'), j.start_date, j.contract_id)"
+    )
     active = "j.known_renewal IS NOT NULL"
     optional = []
     outputs = []
@@ -121,10 +123,10 @@ def _select(run: Session) -> str:
             GROUP BY j._row
         ),
         tenure AS (
-            SELECT s._row, s.as_of - least(
+            SELECT s._row, date_diff('day', least(
                        CASE WHEN CAST(acc.created_at AS DATE) <= s.as_of
                             THEN CAST(acc.created_at AS DATE) END,
-                       a.first_start) AS days
+                       a.first_start), s.as_of) AS days
             FROM _hs_snapshots s
             LEFT JOIN (SELECT account_id, min(created_at) AS created_at FROM accounts
                        GROUP BY account_id) acc USING (account_id)
@@ -136,7 +138,8 @@ def _select(run: Session) -> str:
                     WHEN tenure.days < {onboarding_days} THEN '{onboarding}'
                     WHEN tenure.days < {adoption_days} THEN '{adoption}'
                     ELSE '{MATURE}' END AS contract__lifecycle_stage,
-               CAST(a.renewal_date - s.as_of AS DOUBLE) AS contract__days_to_renewal,
+               CAST(date_diff('day', s.as_of, a.renewal_date) AS DOUBLE)
+                   AS contract__days_to_renewal,
                CAST(a.length_days AS DOUBLE) AS contract__length_days,
                CAST(coalesce(a.renewals, 0) AS DOUBLE) AS contract__renewal_count,
                CAST(a.arr AS DOUBLE) AS contract__arr,

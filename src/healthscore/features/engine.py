@@ -124,6 +124,13 @@ class Session:
         for table in tables:
             self.source.con.execute(f"DROP TABLE IF EXISTS {table}")
 
+    def register(self, name: str, table: pa.Table) -> None:
+        """Make an Arrow table readable as ``name`` for the build."""
+        self.source.con.register(name, table)
+
+    def unregister(self, name: str) -> None:
+        self.source.con.unregister(name)
+
 
 def keys_table(snapshots: pd.DataFrame) -> pa.Table:
     """The ``_row, account_id, as_of`` table registered as ``_hs_keys``.
@@ -138,6 +145,53 @@ def keys_table(snapshots: pd.DataFrame) -> pa.Table:
             "as_of": pa.array(pd.to_datetime(snapshots["as_of"]).dt.normalize().to_numpy()),
         }
     )
+
+
+#: The shared relations of a build, in order: ``(table, query)``. Both engines run these
+#: same queries (Spark through :mod:`healthscore.spark.dialect`); ``{terms}`` is the
+#: engine's relation of the contract terms.
+SHARED_RELATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "_hs_accounts",
+        """
+        SELECT account_id, CAST(row_number() OVER (ORDER BY account_id) AS INTEGER) AS aid
+        FROM (SELECT DISTINCT account_id FROM accounts WHERE account_id IS NOT NULL)
+        """,
+    ),
+    (
+        "_hs_snapshots",
+        """
+        SELECT k._row, k.account_id, a.aid, CAST(k.as_of AS DATE) AS as_of
+        FROM _hs_keys k LEFT JOIN _hs_accounts a USING (account_id)
+        """,
+    ),
+    (
+        "_hs_snapshot_accounts",
+        "SELECT * FROM _hs_accounts WHERE aid IN (SELECT aid FROM _hs_snapshots)",
+    ),
+    ("_hs_dates", "SELECT DISTINCT as_of FROM _hs_snapshots"),
+    (
+        "_hs_calendar",
+        """
+        SELECT d.as_of, d.as_of - CAST(r.age AS INTEGER) AS day, CAST(r.age AS INTEGER) AS age
+        FROM _hs_dates d, (SELECT unnest(range(1, $days + 1)) AS age) r
+        """,
+    ),
+    ("_hs_terms", "SELECT t.*, a.aid FROM {terms} t JOIN _hs_accounts a USING (account_id)"),
+)
+
+
+def prepare(run: Session, *, terms: str) -> None:
+    """Create the shared relations (:data:`SHARED_RELATIONS`) on ``run``'s engine.
+
+    ``_hs_keys(_row, account_id, as_of)`` must be registered first; ``terms`` names the
+    relation holding the contract terms.
+    """
+    for table, query in SHARED_RELATIONS:
+        run.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS {query.format(terms=terms)}",
+            days=CALENDAR_DAYS,
+        )
 
 
 @contextmanager
@@ -155,42 +209,12 @@ def session(
     """
     as_of = pd.to_datetime(snapshots["as_of"])
     run = Session(source, config, as_of.min().normalize(), as_of.max().normalize(), rollups)
-    con = source.con
-    con.register("_hs_keys", keys_table(snapshots))
+    run.register("_hs_keys", keys_table(snapshots))
     try:
-        run.execute("""
-            CREATE OR REPLACE TEMP TABLE _hs_accounts AS
-            SELECT account_id, CAST(row_number() OVER (ORDER BY account_id) AS INTEGER) AS aid
-            FROM (SELECT DISTINCT account_id FROM accounts WHERE account_id IS NOT NULL)
-        """)
-        run.execute("""
-            CREATE OR REPLACE TEMP TABLE _hs_snapshots AS
-            SELECT k._row, k.account_id, a.aid, CAST(k.as_of AS DATE) AS as_of
-            FROM _hs_keys k LEFT JOIN _hs_accounts a USING (account_id)
-        """)
-        run.execute(
-            "CREATE OR REPLACE TEMP TABLE _hs_snapshot_accounts AS SELECT * "
-            "FROM _hs_accounts WHERE aid IN (SELECT aid FROM _hs_snapshots)"
-        )
-        run.execute(
-            "CREATE OR REPLACE TEMP TABLE _hs_dates AS SELECT DISTINCT as_of FROM _hs_snapshots"
-        )
-        run.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE _hs_calendar AS
-            SELECT d.as_of, d.as_of - CAST(r.age AS INTEGER) AS day, CAST(r.age AS INTEGER) AS age
-            FROM _hs_dates d, (SELECT range AS age FROM range(1, $days + 1)) r
-        """,
-            days=CALENDAR_DAYS,
-        )
-        terms = register_terms(source, grace_days=config.labels.grace_days)
-        run.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _hs_terms AS
-            SELECT t.*, a.aid FROM {terms} t JOIN _hs_accounts a USING (account_id)
-        """)
+        prepare(run, terms=register_terms(source, grace_days=config.labels.grace_days))
         yield run
     finally:
-        con.unregister("_hs_keys")
+        run.unregister("_hs_keys")
         run.drop(*_TEMP_TABLES)
 
 

@@ -46,7 +46,7 @@ _SELECT = """,
            CAST(latest.score AS DOUBLE) AS satisfaction__last_nps,
            CAST(latest.previous AS DOUBLE) AS satisfaction__previous_nps,
            CAST(latest.score - latest.previous AS DOUBLE) AS satisfaction__nps_change,
-           CAST(s.as_of - CAST(latest.responded_at AS DATE) AS DOUBLE)
+           CAST(date_diff('day', CAST(latest.responded_at AS DATE), s.as_of) AS DOUBLE)
                AS satisfaction__days_since_last_nps,
            CAST(recent.mean_score AS DOUBLE) AS satisfaction__mean_nps_180d,
            100.0 * (recent.promoters - recent.detractors) AS satisfaction__nps_180d,

@@ -120,7 +120,7 @@ def _select(with_seats: bool) -> str:
                    AS usage__active_users_trend_30d,
                {ratio("coalesce(w.logins_30d, 0)", "w.logins_90d / 3.0")}
                    AS usage__logins_vs_avg_90d,
-               CAST(s.as_of - last.day AS DOUBLE) AS usage__days_since_last_login
+               CAST(date_diff('day', last.day, s.as_of) AS DOUBLE) AS usage__days_since_last_login
                {seats_col}
         FROM _hs_snapshots s
         ASOF LEFT JOIN _hs_login_days last ON last.aid = s.aid AND last.day < s.as_of
