@@ -404,8 +404,53 @@ class ProjectConfig(_Section):
     )
 
 
+class SparkConfig(_Section):
+    """The Spark session of the Spark engine (``[engine] name = "spark"``)."""
+
+    master: str | None = Field(
+        None,
+        description=(
+            "spark.master, e.g. 'local[8]', 'yarn', 'spark://host:7077', 'k8s://...'. Default: "
+            "the one spark-submit or an existing session gives, else 'local[2]'."
+        ),
+    )
+    app_name: str = Field("healthscore", description="spark.app.name of a session it starts.")
+    conf: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Extra Spark settings, e.g. {'spark.executor.memory' = '8g'}; values whose key "
+            "names a secret are hidden wherever the config is recorded."
+        ),
+    )
+    sample: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description=(
+            "Share of accounts whose snapshots `train --engine spark` brings to this machine "
+            "(all their snapshots; the same accounts on every run). 1: every account."
+        ),
+    )
+
+    @field_validator("conf", mode="before")
+    @classmethod
+    def _text_values(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): _scalars_to_text(v) for k, v in value.items()}
+        return value
+
+
 class EngineConfig(_Section):
-    """Resources of the query engine (DuckDB) that computes features and validates data."""
+    """The query engine that computes features: DuckDB (default) or Spark, and its resources."""
+
+    name: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description=(
+            "duckdb: one machine (the default); spark: snapshots, labels and features as "
+            "Spark SQL over the same contract (see docs/scale.md)."
+        ),
+    )
+    spark: SparkConfig = SparkConfig()
 
     memory_limit: str | None = Field(
         None,
@@ -601,9 +646,11 @@ def load_config(path: str | Path | None = None) -> Config:
 
 def recordable(config: Config) -> dict[str, Any]:
     """The config as plain data that may be written anywhere: every URL's secrets hidden."""
-    from healthscore.redaction import redact_config
+    from healthscore.redaction import redact_config, redact_settings
 
-    return redact_config(config.model_dump(mode="json"))
+    raw = redact_config(config.model_dump(mode="json"))
+    raw["engine"]["spark"]["conf"] = redact_settings(raw["engine"]["spark"]["conf"])
+    return raw
 
 
 def flatten_config(config: Config) -> dict[str, str]:

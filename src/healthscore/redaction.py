@@ -115,6 +115,19 @@ def scrub(message: str, *urls: str) -> str:
     return message
 
 
+def redact_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings (such as Spark's extra conf) with the values of secret-named keys hidden.
+
+    Examples
+    --------
+    >>> redact_settings({"spark.hadoop.fs.s3a.secret.key": "abc", "spark.master": "yarn"})
+    {'spark.hadoop.fs.s3a.secret.key': '***', 'spark.master': 'yarn'}
+    """
+    return {
+        k: HIDDEN if SECRET_NAMES.search(k) else redact_url(str(v)) for k, v in settings.items()
+    }
+
+
 def redact_config(raw: dict[str, Any]) -> dict[str, Any]:
     """A configuration dump (``Config.model_dump()``) with every URL in it redacted."""
 
