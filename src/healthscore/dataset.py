@@ -150,6 +150,28 @@ def build_training_set(
     churns = churn_dates(source, config)
     labels = make_labels(snapshots, churns, config, data_end=source.data_end)
     features = build_features(source, snapshots, config, rollups=rollups)
+    return assemble_training_set(
+        features,
+        labels,
+        config,
+        fingerprint=data_fingerprint(source),
+        data_end=source.data_end,
+    )
+
+
+def assemble_training_set(
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    config: Config,
+    *,
+    fingerprint: str,
+    data_end: pd.Timestamp,
+    extra: dict[str, Any] | None = None,
+) -> TrainingSet:
+    """Features and labels of the same snapshots (same rows, same order) as a training set.
+
+    ``extra`` adds metadata entries (the engine that built it, a sample share).
+    """
     frame = features.copy()
     for column in LABEL_COLUMNS:
         frame[column] = labels[column].to_numpy()
@@ -163,13 +185,14 @@ def build_training_set(
         "horizon_days": config.labels.horizon_days,
         "grace_days": config.labels.grace_days,
         "purge_days": purge_days(config),
-        "data_fingerprint": data_fingerprint(source),
-        "data_end": source.data_end.isoformat(),
+        "data_fingerprint": fingerprint,
+        "data_end": data_end.isoformat(),
         "healthscore_version": package_version(),
         "features": names,
         "n_rows": int(len(frame)),
         "n_labelled": int(len(labelled)),
         "n_churned": int(labelled["label"].sum()),
+        **(extra or {}),
     }
     return TrainingSet(frame, metadata)
 
