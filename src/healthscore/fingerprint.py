@@ -48,10 +48,14 @@ def project_name(data: str | Path, config: Config) -> str:
     'demo'
     >>> project_name("postgresql://cs@db.internal:5432/crm", Config())
     'crm'
+    >>> project_name("spark://main.crm", Config())
+    'crm'
     """
     if config.project.name:
         return _safe(config.project.name)
     text = str(data)
+    if text.startswith("spark://"):  # tables of a Spark catalog: the schema names the project
+        return _safe(text.removeprefix("spark://").strip("/").rsplit(".", 1)[-1] or "default")
     if "://" in text:
         from sqlalchemy.engine import make_url
 

@@ -244,9 +244,16 @@ def train(
     model_dir = Path(model_dir)
     project = project_name(data, config)
     project_dir = model_dir / project
-    source = open_checked_source(data, config) if validate else open_source(data, config)
-    fingerprint = schema_fingerprint(source, project)
-    ts = training_set_for(source, config, model_dir / CACHE_DIR)
+    if config.engine.name == "spark":  # features by Spark, training here (docs/scale.md)
+        from healthscore.spark.pipeline import training_inputs
+
+        spark_source, ts = training_inputs(data, config)
+        fingerprint = schema_fingerprint(spark_source, project)  # type: ignore[arg-type]
+        source = spark_source.small()
+    else:
+        source = open_checked_source(data, config) if validate else open_source(data, config)
+        fingerprint = schema_fingerprint(source, project)
+        ts = training_set_for(source, config, model_dir / CACHE_DIR)
     oracle = oracle_probability(data, ts.frame, config)
     evaluation = fit_and_evaluate(ts.frame, config, oracle=oracle, tune_trials=tune)
     notices = [n for n in (unknown_term_notice(source, grace_days=config.labels.grace_days),) if n]

@@ -104,6 +104,13 @@ ModelOption = Annotated[
         ),
     ),
 ]
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="duckdb (one machine) or spark (default: [engine] name, else duckdb).",
+    ),
+]
 ForceOption = Annotated[
     bool,
     typer.Option(
@@ -146,9 +153,12 @@ def _plain_warnings() -> None:
     warnings.showwarning = show
 
 
-def config_from(path: Path | None) -> Config:
-    """The config of a command: the file if given, else the defaults."""
-    return load_config(path)
+def config_from(path: Path | None, *, engine: str | None = None) -> Config:
+    """The config of a command: the file if given, else the defaults; ``--engine`` over it."""
+    config = load_config(path)
+    if engine is not None:
+        config = config.with_overrides(engine={"name": engine})
+    return config
 
 
 @contextmanager

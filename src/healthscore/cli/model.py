@@ -11,6 +11,7 @@ from rich.table import Table
 from healthscore.cli.app import (
     ConfigOption,
     DataOption,
+    EngineOption,
     app,
     check_date,
     config_from,
@@ -32,11 +33,12 @@ def train(
     model_dir: Annotated[
         Path, typer.Option(help="Where bundles are written (in a folder per project).")
     ] = Path("models"),
+    engine: EngineOption = None,
 ) -> None:
     """Train the churn model on DATA, evaluate it out of time, record it in MLflow."""
     from healthscore.pipeline import train as train_model
 
-    cfg = config_from(config)
+    cfg = config_from(config, engine=engine)
     with progress("Building the training set and training"):
         outcome = train_model(data, cfg, model_dir=model_dir, tune=tune)
     m = outcome.metrics
@@ -98,12 +100,17 @@ def build(
     data: DataOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="Training set file (.parquet).")],
     config: ConfigOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Build the training set: one row per (account_id, as_of), features and label."""
-    from healthscore.pipeline import build_dataset
+    cfg = config_from(config, engine=engine)
+    if cfg.engine.name == "spark":
+        from healthscore.spark.pipeline import build_dataset
+    else:
+        from healthscore.pipeline import build_dataset
 
     with progress("Building snapshots, labels and features"):
-        ts = build_dataset(data, config_from(config), out=out)
+        ts = build_dataset(data, cfg, out=out)
     meta = ts.metadata
     rate = meta["n_churned"] / max(meta["n_labelled"], 1)
     console.print(
@@ -119,7 +126,7 @@ def build(
 @app.command()
 def features(
     data: Annotated[
-        Path | None, typer.Option("--data", "-d", help="Folder of input tables.")
+        str | None, typer.Option("--data", "-d", help="Folder of input tables.")
     ] = None,
     as_of: Annotated[
         str | None,
@@ -128,6 +135,7 @@ def features(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output .csv/.parquet.")] = None,
     list_: Annotated[bool, typer.Option("--list", help="Print the feature catalogue.")] = False,
     config: ConfigOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Features of every eligible account at AS_OF, or the catalogue with --list."""
     from healthscore.errors import ConfigError
@@ -151,10 +159,14 @@ def features(
         return
     if data is None or as_of is None or out is None:
         raise ConfigError("features needs --data, --as-of and --out (or --list)")
-    from healthscore.pipeline import features_table
+    cfg = config_from(config, engine=engine)
+    if cfg.engine.name == "spark":
+        from healthscore.spark.pipeline import features_table
+    else:
+        from healthscore.pipeline import features_table
 
     with progress(f"Computing features at {as_of}"):
-        table = features_table(data, as_of, config_from(config), out=out)
+        table = features_table(data, as_of, cfg, out=out)
     console.print(
         plain(
             f"Wrote {out}: {len(table):,} eligible accounts x "

@@ -11,6 +11,7 @@ from rich.table import Table
 from healthscore.cli.app import (
     ConfigOption,
     DataOption,
+    EngineOption,
     ForceOption,
     ModelOption,
     app,
@@ -31,7 +32,14 @@ AsOfOption = Annotated[
 def score(
     data: DataOption,
     as_of: AsOfOption,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output .csv or .parquet file.")],
+    out: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output .csv or .parquet file (spark: also any URI or spark://table).",
+        ),
+    ],
     model: ModelOption = None,
     previous: Annotated[
         Path | None,
@@ -41,13 +49,20 @@ def score(
     ] = None,
     config: ConfigOption = None,
     force: ForceOption = False,
+    engine: EngineOption = None,
 ) -> None:
     """Score every eligible account at AS_OF: health score, drivers, playbook, ARR at risk."""
     from healthscore.pipeline import score as score_accounts
 
+    cfg = config_from(config, engine=engine)
+    if cfg.engine.name == "spark":
+        from healthscore.cli.spark import score_on_spark
+
+        score_on_spark(data, as_of, out, cfg, model=model, previous=previous, force=force)
+        return
     with progress(f"Scoring accounts at {as_of}"):
         scores = score_accounts(
-            data, as_of, config_from(config), model=model, out=out, previous=previous, force=force
+            data, as_of, cfg, model=model, out=out, previous=previous, force=force
         )
     _say_forced(scores["model_check"].iloc[0] if len(scores) else "ok")
     at_risk = scores[scores["risk_tier"] == "at_risk"]
