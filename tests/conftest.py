@@ -71,6 +71,23 @@ def trained(world_dir, tmp_path_factory) -> Trained:
     return Trained(world_dir, workdir, config, outcome)
 
 
+@pytest.fixture(scope="session")
+def spark():
+    """A local Spark session (two cores) for the whole run; skipped without pyspark.
+
+    Started once: the JVM's start-up is the largest part of a small Spark test.
+    """
+    pytest.importorskip("pyspark")
+    from healthscore.spark.session import spark_session
+
+    config = Config().with_overrides(
+        engine={"spark": {"conf": {"spark.sql.shuffle.partitions": "2"}}}
+    )
+    session = spark_session(config)
+    yield session
+    session.sparkContext.stop()
+
+
 #: Fixtures that train a model: a test using one (even through another fixture) is slow.
 TRAINING_FIXTURES = {"trained"}
 

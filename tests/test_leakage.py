@@ -11,6 +11,9 @@ cut-off must stay identical. The seed is printed; set ``HEALTHSCORE_LEAKAGE_SEED
 
 Two controls show the check has teeth: the same change one second *before* the cut-off
 does change features, and a builder that leaks one day is caught.
+
+The Spark engine runs the same check (``test_on_spark_*``, slow): one random round per
+cut-off instead of six, and the control at one cut-off, since each build starts Spark jobs.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ DATES = pd.to_datetime(["2023-09-01", "2024-01-01", "2024-03-15", "2024-06-01"])
 ACCOUNTS = ["a1", "a2", "a3", "a4", "a5", "a6"]
 SEED = int(os.environ.get("HEALTHSCORE_LEAKAGE_SEED", "20240601"))
 ROUNDS = 6
+SPARK_ROUNDS = 1
 CONFIG = Config()
 
 Tables = dict[str, pd.DataFrame]
@@ -477,3 +481,57 @@ def test_control_rewritten_end_dates_leak_when_the_term_is_unknown(tables):
         for leak in _leaks(without_terms, tables, baseline, cutoff, rng)
     ]
     assert any(leak.startswith("contract__days_to_renewal") for leak in leaks), leaks
+
+
+# --- the same checks on the Spark engine ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spark_build(spark) -> Callable[..., pd.DataFrame]:
+    from healthscore.spark.features import features_frame
+    from healthscore.spark.source import spark_source_from_frames
+
+    def build(tables: Tables, rows: pd.DataFrame = ROWS) -> pd.DataFrame:
+        source = spark_source_from_frames(tables, CONFIG, spark=spark, data_end=DATA_END)
+        return features_frame(source, rows, CONFIG)
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def spark_baseline(spark_build, tables) -> pd.DataFrame:
+    return spark_build(tables)
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_on_spark_the_fixture_gives_duckdbs_features(baseline, spark_baseline):
+    pd.testing.assert_frame_equal(baseline, spark_baseline, check_exact=False, rtol=0, atol=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+@pytest.mark.parametrize("cutoff", DATES, ids=lambda d: f"{d:%Y-%m-%d}")
+def test_on_spark_changes_on_or_after_as_of_never_change_features(
+    spark_build, tables, spark_baseline, cutoff
+):
+    print(f"leakage seed: {SEED} (replay with HEALTHSCORE_LEAKAGE_SEED={SEED})")
+    rng = np.random.default_rng([SEED, int(cutoff.value // 10**9)])
+    for round_ in range(SPARK_ROUNDS):
+        leaks = _leaks(spark_build, tables, spark_baseline, cutoff, rng)
+        assert not leaks, f"seed {SEED}, round {round_}: changed {leaks}"
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_on_spark_control_the_same_changes_just_before_as_of_do_show(
+    spark_build, tables, spark_baseline
+):
+    cutoff = DATES[1]
+    changed = spark_build(_just_before(tables, cutoff))
+    row = (spark_baseline["account_id"] == "a1") & (spark_baseline["as_of"] == cutoff)
+    for family in ("usage", "adoption", "support", "satisfaction", "contract"):
+        names = [s.name for s in CATALOGUE if s.family == family]
+        before = spark_baseline.loc[row, names].iloc[0]
+        after = changed.loc[row, names].iloc[0]
+        assert not before.equals(after), f"{family} features ignored a change before as_of"

@@ -166,6 +166,59 @@ def open_spark_source(data: str, config: Config, *, spark: SparkSession) -> Spar
     return source
 
 
+def spark_source_from_frames(
+    frames: dict[str, pd.DataFrame],
+    config: Config | None = None,
+    *,
+    spark: SparkSession,
+    data_end: str | pd.Timestamp | None = None,
+) -> SparkSource:
+    """Wrap in-memory DataFrames as a :class:`SparkSource` (tests, notebooks).
+
+    The Spark counterpart of :func:`healthscore.storage.source_from_frames`: the same
+    frames give the same typed tables.
+    """
+    config = config or Config()
+    data_config = config.data
+    if data_end is not None:
+        data_config = data_config.model_copy(update={"end": str(pd.Timestamp(data_end).date())})
+    unknown = sorted(set(frames) - set(TABLES))
+    if unknown:
+        raise SchemaError(f"unknown table(s) {', '.join(unknown)}; known: {', '.join(TABLES)}")
+    _check_mapping(data_config)
+    wanted = wanted_tables(data_config)
+    columns = {
+        name: _define_view(spark, name, _frame(spark, frame), data_config, "data")
+        for name, frame in frames.items()
+        if name in wanted
+    }
+    missing = [n for n, spec in TABLES.items() if spec.required and n not in columns]
+    if missing:
+        raise SchemaError(f"data: required table(s) {', '.join(missing)} not given")
+    source = SparkSource(spark, frozenset(columns), pd.NaT, columns)
+    if data_config.end is not None:
+        source.data_end = pd.Timestamp(data_config.end).normalize()
+    else:
+        source.data_end = infer_data_end(source)
+    return source
+
+
+def _frame(spark: SparkSession, frame: pd.DataFrame) -> DataFrame:
+    """A pandas frame in Spark; empty object columns (all missing) become text."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    if len(frame) and not any(frame[c].isna().all() for c in frame.columns):
+        return spark.createDataFrame(frame)
+    fixed = frame.copy()
+    text = [c for c in frame.columns if frame[c].dtype == object and frame[c].isna().all()]
+    for name in text:
+        fixed[name] = fixed[name].astype("str").where(fixed[name].notna(), None)
+    if len(fixed) == 0:
+        schema = StructType([StructField(str(c), StringType()) for c in fixed.columns])
+        return spark.createDataFrame(fixed.astype(object), schema=schema)
+    return spark.createDataFrame(fixed)
+
+
 def _check_mapping(data: DataConfig) -> None:
     for name, mapping in data.tables.items():
         used = {k for k in mapping.model_fields_set if getattr(mapping, k) != _default(k)}
