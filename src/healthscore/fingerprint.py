@@ -92,7 +92,7 @@ class SchemaFingerprint:
         return cls(
             project=str(raw["project"]),
             tables={str(k): tuple(str(c) for c in v) for k, v in tables.items()},
-            catalogue_version=int(raw.get("catalogue_version", 0)),  # type: ignore[arg-type]
+            catalogue_version=int(str(raw.get("catalogue_version", 0))),
         )
 
     def mismatches(self, data: SchemaFingerprint) -> list[str]:

@@ -372,10 +372,10 @@ def match_columns(
     found: dict[str, str] = {}
     for contract, synonyms in COLUMN_SYNONYMS[table].items():
         for synonym in synonyms:
-            column = by_norm.get(synonym)
-            if column is not None and column not in used:
-                found[contract] = column
-                used.add(column)
+            match = by_norm.get(synonym)
+            if match is not None and match not in used:
+                found[contract] = match
+                used.add(match)
                 break
     return found
 
@@ -482,9 +482,9 @@ def guess_config(
     >>> guess.tables["contracts"].derive
     {'arr': 'mrr * 12'}
     """
-    exports = {name: list(columns) for name, columns in exports.items()}
-    assigned = _assign(exports)
-    guess = ConfigGuess(origin, exports)
+    listed = {name: list(columns) for name, columns in exports.items()}
+    assigned = _assign(listed)
+    guess = ConfigGuess(origin, listed)
     for table, export in assigned.items():
         columns = exports[export]
         tg = TableGuess(table, export, match_columns(table, columns))
@@ -657,8 +657,8 @@ def _table_lines(tg: TableGuess) -> list[str]:
     if tg.derive:
         lines.append(f"[data.tables.{tg.table}.derive]")
         lines += [f"{_key(k)} = {_value(v)}" for k, v in tg.derive.items()]
-    for column, recode in tg.values.items():
-        lines.append(f"[data.tables.{tg.table}.values.{_key(column)}]")
+    for name, recode in tg.values.items():
+        lines.append(f"[data.tables.{tg.table}.values.{_key(name)}]")
         lines += [f"{_key(k)} = {_value(v)}" for k, v in recode.items()]
     return lines
 

@@ -13,6 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -40,6 +41,9 @@ from healthscore.storage import (
     write_tables,
 )
 from healthscore.validation import check_for_scoring
+
+if TYPE_CHECKING:
+    from healthscore.tracking import Promotion
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +178,7 @@ class TrainOutcome:
     bundle: Path
     latest: Path
     metrics: dict[str, object]
-    promotion: object | None
+    promotion: Promotion | None
     tracking_uri: str | None
     project: str = "default"
     notices: list[str] = field(default_factory=list)
@@ -921,7 +925,7 @@ def monitor(
     performance["period"] = split_periods(performance["as_of"], metrics)
     recent_dates = sorted(performance["as_of"])[-settings.recent_dates :]
     recent = performance[performance["as_of"].isin(recent_dates)]
-    test_auc = float(metrics.get("roc_auc") or float("nan"))
+    test_auc = float(str(metrics.get("roc_auc") or "nan"))
     verdict, reasons = decide(
         drift, score_psi=score_psi, recent=recent, test_roc_auc=test_auc, config=settings
     )

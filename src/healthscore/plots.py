@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 from sklearn.metrics import (
     average_precision_score,
     precision_recall_curve,
@@ -41,9 +42,9 @@ def _diagonal(ax: Axes) -> None:
 
 
 def plot_calibration(
-    y: Sequence[float],
-    prob_raw: Sequence[float],
-    prob_calibrated: Sequence[float],
+    y: ArrayLike,
+    prob_raw: ArrayLike,
+    prob_calibrated: ArrayLike,
     path: str | Path,
     *,
     n_bins: int = 10,
@@ -78,7 +79,7 @@ def plot_calibration(
     return _save(figure, path)
 
 
-def plot_gains(y: Sequence[float], prob: Sequence[float], path: str | Path) -> Path:
+def plot_gains(y: ArrayLike, prob: ArrayLike, path: str | Path) -> Path:
     """Cumulative gains (churners caught vs accounts worked) and lift, riskiest first."""
     contacted, captured = cumulative_gains(y, prob)
     figure = Figure(figsize=(10, 4.5))
@@ -100,9 +101,7 @@ def plot_gains(y: Sequence[float], prob: Sequence[float], path: str | Path) -> P
     return _save(figure, path)
 
 
-def plot_roc_pr(
-    y: Sequence[float], probabilities: Mapping[str, Sequence[float]], path: str | Path
-) -> Path:
+def plot_roc_pr(y: ArrayLike, probabilities: Mapping[str, ArrayLike], path: str | Path) -> Path:
     """ROC and precision-recall curves of several scorers (model, baselines) side by side."""
     y = np.asarray(y, dtype=float)
     figure = Figure(figsize=(10, 4.5))
@@ -123,8 +122,8 @@ def plot_roc_pr(
 
 
 def plot_score_distribution(
-    health_score: Sequence[float],
-    y: Sequence[float],
+    health_score: ArrayLike,
+    y: ArrayLike,
     path: str | Path,
     *,
     thresholds: Sequence[float] = (),
@@ -143,7 +142,7 @@ def plot_score_distribution(
         if mask.any():
             ax.hist(
                 score[mask],
-                bins=edges,
+                bins=list(edges),
                 density=True,
                 alpha=0.55,
                 color=_OUTCOME_COLOURS[outcome],

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -68,7 +69,7 @@ class DataSource:
             raise SchemaError(f"{self.origin}: table '{name}' is not present")
         return self.con.sql(f"SELECT * FROM {quote(name)}").df()
 
-    def scalar(self, sql: str, params: Mapping[str, object] | None = None) -> object:
+    def scalar(self, sql: str, params: Mapping[str, object] | None = None) -> Any:
         """Run a query that returns one value, and return it."""
         return self.con.execute(sql, dict(params or {})).fetchall()[0][0]
 
@@ -138,7 +139,7 @@ def _connect(config: Config | None = None) -> duckdb.DuckDBPyConnection:
     base = Path(engine.temp_directory or tempfile.gettempdir())
     _remove_stale_spill_folders(base)
     spill = base / f"{SPILL_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    settings: dict[str, object] = {"temp_directory": str(spill)}
+    settings: dict[str, str | bool | int | float | list[str]] = {"temp_directory": str(spill)}
     memory_limit = engine.memory_limit or default_memory_limit()
     if memory_limit is not None:
         settings["memory_limit"] = memory_limit

@@ -136,7 +136,8 @@ class _Checker:
     ) -> None:
         relation = ("raw_" if raw else "") + table
         spec = TABLES[table]
-        shown = list(spec.key or ("account_id",)) + [c for c in (show or [column]) if c]
+        extra: list[str | None] = list(show) if show else [column]
+        shown = list(spec.key or ("account_id",)) + [c for c in extra if c]
         shown = [c for c in shown if self.source.has_column(table, c)]
         # Examples first: on clean data (the common case) the LIMIT query stops early and
         # the full count is never needed.

@@ -94,9 +94,10 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _bounded_lognormal(
-    rng: np.random.Generator, median: np.ndarray, low: np.ndarray, high: np.ndarray, sigma: float
-) -> np.ndarray:
+def _bounded_lognormal(rng: np.random.Generator, spec: np.ndarray, *, sigma: float) -> np.ndarray:
+    """Lognormal draws around each row's median, clipped to its bounds (rows: median, low,
+    high)."""
+    median, low, high = spec
     return np.clip(median * np.exp(sigma * rng.standard_normal(len(median))), low, high)
 
 
@@ -136,9 +137,9 @@ def draw_accounts(
     industry = rng.choice(len(cat.INDUSTRIES), n, p=cat.INDUSTRY_SHARES)
     region = rng.choice(len(cat.REGIONS), n, p=cat.REGION_SHARES)
     employees_spec = np.array(cat.SEGMENT_EMPLOYEES)[segment]
-    employees = _bounded_lognormal(rng, *employees_spec.T, sigma=0.8).round().astype(np.int64)
+    employees = _bounded_lognormal(rng, employees_spec.T, sigma=0.8).round().astype(np.int64)
     seats_spec = np.array(cat.SEGMENT_SEATS)[segment]
-    seats = _bounded_lognormal(rng, *seats_spec.T, sigma=0.5).round().astype(np.int64)
+    seats = _bounded_lognormal(rng, seats_spec.T, sigma=0.5).round().astype(np.int64)
     plan = _choice_rows(rng, np.array(cat.SEGMENT_PLAN_MIX)[segment])
     term_mix = np.array(cat.SEGMENT_TERM_MIX)
     if params.halfyear_share > 0:  # the default world draws exactly as before
