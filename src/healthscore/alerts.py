@@ -22,8 +22,10 @@ def _scores_and_families(
     features = eligible_features(source, as_of, config)
     scored = model.score(features)
     families = family_contributions(model.contributions(features), drivers_only=True)
+    names = [c for c in ("account_name", "csm") if c in features.columns]
     out = pd.concat(
-        [features[["account_id"]], scored[["health_score", "risk_tier"]], families], axis=1
+        [features[["account_id", *names]], scored[["health_score", "risk_tier"]], families],
+        axis=1,
     )
     return out.set_index("account_id")
 
@@ -39,8 +41,9 @@ def score_drops(
 ) -> pd.DataFrame:
     """Accounts whose health score fell by more than ``drop`` points since the last step.
 
-    Columns: account_id, as_of, previous_score, health_score, change, risk_tier,
-    moved_families (the families whose contribution rose most, with the rise in log-odds).
+    Columns: account_id, account_name and csm (when the data has them), as_of,
+    previous_score, health_score, change, risk_tier, moved_families (the families whose
+    contribution rose most, with the rise in log-odds).
     """
     as_of = pd.Timestamp(as_of)
     now = _scores_and_families(source, model, as_of, config)
@@ -53,9 +56,15 @@ def score_drops(
         deltas = {f: row[f"family__{f}"] - row[f"family__{f}_before"] for f in FAMILIES}
         top = sorted(deltas.items(), key=lambda kv: kv[1], reverse=True)[:families_shown]
         moved.append(", ".join(f"{f} (+{d:.2f})" for f, d in top if d > 0) or "none")
+    details = {
+        column: fallen[column].to_numpy()
+        for column in ("account_name", "csm")
+        if column in fallen.columns
+    }
     out = pd.DataFrame(
         {
             "account_id": fallen.index,
+            **details,
             "as_of": as_of,
             "previous_score": fallen["health_score_before"].to_numpy(),
             "health_score": fallen["health_score"].to_numpy(),
