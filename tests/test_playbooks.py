@@ -242,6 +242,8 @@ renewal_date_beats_days,contract,10,2024-06-30,2024-05-01
 renewal_within_60_days_due_now,contract,,2024-01-20,2024-01-01
 renewal_from_days_only,contract,100,,2024-02-10
 renewal_unknown_uses_due_days,contract,,,2024-01-15
+support_renewing_in_2_days_due_the_day_before,support,2,,2024-01-02
+usage_renewing_today_due_now,usage,0,,2024-01-01
 """
 
 

@@ -114,7 +114,8 @@ def recommend_playbooks(
         ``arr_at_risk`` (``churn_probability * arr``; work each queue in descending order).
         ``due_by`` is ``as_of + due_days``, except for playbooks with
         ``due_before_renewal_days``: then it is that many days before the renewal date (from
-        ``renewal_date``, else ``as_of + days_to_renewal``), but never before ``as_of``.
+        ``renewal_date``, else ``as_of + days_to_renewal``). Either way it is never after
+        the day before the renewal, and never before ``as_of``.
 
     Raises
     ------
@@ -312,4 +313,8 @@ def _due_by(
     due = as_of + pd.to_timedelta(due_days, unit="D")
     target = table["renewal_date"] - pd.to_timedelta(before, unit="D")
     target = target.where(target.isna() | (target >= as_of), as_of)
-    return due.where(target.isna(), target).rename("due_by")
+    due = due.where(target.isna(), target)
+    # Never due after the renewal: at the latest the day before it (and not before as_of).
+    last = table["renewal_date"] - pd.Timedelta(days=1)
+    last = last.where(last.isna() | (last >= as_of), as_of)
+    return due.where(last.isna() | (due <= last), last).rename("due_by")
