@@ -59,7 +59,8 @@ def test_the_examples_validate_without_errors(name, absent):
     data, config = example(name)
     report = validate_data(data, config)
     assert report.ok, report.describe()
-    assert {p.table for p in report.warnings} == absent, report.describe()
+    # Warnings name the missing tables; missing optional columns are listed column by column.
+    assert {p.table for p in report.warnings if p.column is None} == absent, report.describe()
 
 
 def test_ravenstack_reads_its_five_exports_without_the_leaking_columns(ravenstack_set):
