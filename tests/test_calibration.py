@@ -47,6 +47,12 @@ def test_auto_picks_the_lowest_cross_validated_log_loss_and_records_it():
     grid = np.linspace(-6, 0, 50)
     truth = 1 / (1 + np.exp(-(0.6 * grid - 0.8)))
     assert np.max(np.abs(calibrator(grid) - truth)) < 0.03
+    # On fresh rows of the same world it corrects the raw model's miscalibration.
+    from healthscore.evaluate import expected_calibration_error
+
+    z_new, y_new = validation_period(seed=SEED + 1)
+    raw = expected_calibration_error(y_new, 1 / (1 + np.exp(-z_new)))
+    assert expected_calibration_error(y_new, calibrator(z_new)) < raw / 2
 
 
 def test_calibrator_round_trips_through_json():

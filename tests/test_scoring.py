@@ -157,8 +157,8 @@ def test_control_group_is_stratified_and_spares_the_accounts_the_team_must_save(
     reasons = set(flagged["holdout_exclusion"].dropna())
     assert reasons <= {
         "high touch",
-        f"renews within {config.holdout_exclude_renewal_days} days",
-        f"top {config.holdout_exclude_top} by ARR at risk",
+        f"renewing within {config.holdout_exclude_renewal_days} days",
+        f"in the top {config.holdout_exclude_top} by ARR at risk",
         "playbook without control group",
     }
     eligible = flagged[flagged["holdout_exclusion"].isna()]

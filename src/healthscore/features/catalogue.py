@@ -28,6 +28,8 @@ from typing import Literal
 
 import pandas as pd
 
+from healthscore.wording import pluralise
+
 #: Version of the catalogue's meaning. Bump it whenever a feature is added, removed or
 #: computed differently: a bundle trained under another version refuses to score
 #: (:mod:`healthscore.fingerprint`). 2: contract renewal and length from the term grid.
@@ -403,7 +405,8 @@ def sentence(name: str, values: Mapping[str, object]) -> str:
 
     Uses ``change_text`` when the spec names a ``compare_to`` feature whose value is present
     in ``values`` and differs from the current one, ``text`` otherwise, and ``missing_text``
-    when the value itself is missing (capitalised as a sentence of its own).
+    when the value itself is missing (capitalised as a sentence of its own). A count of one
+    takes the singular ("1 escalated ticket").
     """
     spec = feature_spec(name)
     value = values.get(name)
@@ -414,8 +417,8 @@ def sentence(name: str, values: Mapping[str, object]) -> str:
     previous = values.get(spec.compare_to) if spec.compare_to else None
     if spec.change_text and not _missing(previous) and previous != value:
         change = "rose" if float(value) > float(previous) else "fell"  # type: ignore[arg-type]
-        return spec.change_text.format(value=value, previous=previous, change=change)
-    return spec.text.format(value=value)
+        return pluralise(spec.change_text.format(value=value, previous=previous, change=change))
+    return pluralise(spec.text.format(value=value))
 
 
 def catalogue_frame() -> pd.DataFrame:

@@ -78,8 +78,8 @@ def exclusion_reasons(
         [by_tier, soon, in_top],
         [
             tiers.astype(str).str.replace("_", " ").to_numpy(dtype=object),
-            f"renews within {exclude_renewal_days} days",
-            f"top {exclude_top} by ARR at risk",
+            f"renewing within {exclude_renewal_days} days",
+            f"in the top {exclude_top} by ARR at risk",
         ],
         default=None,
     )
