@@ -272,8 +272,9 @@ def _header(
         )
     bands = tier_bands(config)
     scale = (
-        '<p class="scale">Health score 0-100, a fixed function of the churn probability over '
-        "the label horizon (60 = 5%; see docs/scoring.md). "
+        '<p class="scale">Health score 0-100: each tier is a band of churn probability over '
+        "the label horizon, and within it the score is the account's position among that "
+        "tier's accounts in the model's validation period (see docs/scoring.md). "
         f'<span class="badge at_risk">at risk</span> {esc(bands["at_risk"])}; '
         f'<span class="badge watch">watch</span> {esc(bands["watch"])}; '
         f'<span class="badge healthy">healthy</span> {esc(bands["healthy"])}.</p>'
