@@ -327,7 +327,13 @@ class ModelConfig(_Section):
     colsample_bytree: float = Field(0.8, gt=0, le=1)
     reg_lambda: float = Field(1.0, ge=0)
     early_stopping_rounds: int = Field(50, ge=1)
-    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    calibration: Literal["auto", "sigmoid", "beta", "spline", "isotonic"] = Field(
+        "auto",
+        description=(
+            "auto: the smooth map (sigmoid, beta or spline) with the lowest cross-validated "
+            "log loss on the validation period; isotonic: the older step-wise map."
+        ),
+    )
 
 
 class ScoreConfig(_Section):
@@ -369,8 +375,15 @@ class TouchConfig(_Section):
 class CapacityConfig(_Section):
     """How many accounts the CS team can work in one cadence step."""
 
-    csms: int = Field(5, ge=1)
-    accounts_per_csm: int = Field(20, ge=1)
+    csms: int = Field(5, ge=1, description="CSMs on the team (sizes the top-k metrics).")
+    accounts_per_csm: int = Field(
+        20,
+        ge=1,
+        description=(
+            "Accounts one CSM can work in one cadence step: each CSM's list is capped at it, "
+            "the overflow goes to the pooled CS team."
+        ),
+    )
 
     @property
     def top_k(self) -> int:
@@ -381,7 +394,18 @@ class PlaybookConfig(_Section):
     """Where the playbook catalogue lives and how much of it is held out."""
 
     catalogue: str | None = Field(None, description="TOML file; default: the shipped catalogue.")
-    holdout_share: float = Field(0.1, ge=0, lt=1)
+    holdout_share: float = Field(
+        0.1, ge=0, lt=1, description="Share of the eligible at-risk accounts held out."
+    )
+    holdout_exclude_touch_tiers: tuple[Literal["high_touch", "low_touch", "tech_touch"], ...] = (
+        Field(("high_touch",), description="Touch tiers never held out.")
+    )
+    holdout_exclude_renewal_days: int | None = Field(
+        60, ge=0, description="Accounts renewing within this many days are never held out."
+    )
+    holdout_exclude_top: int = Field(
+        20, ge=0, description="The top accounts by ARR at risk are never held out."
+    )
 
 
 class KpiConfig(_Section):

@@ -145,7 +145,7 @@ class HealthModel:
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Probability, health score and risk tier per row of ``frame``."""
         probability = self.predict_proba(frame)
-        score = health_score(probability, self.score_config)
+        score = health_score(probability, self.score_config, reference=self.calibrator.reference)
         return pd.DataFrame(
             {
                 "churn_probability": probability,

@@ -596,6 +596,8 @@ def report(
     bundle = fitted.bundle
     metrics = read_metrics(bundle)
     plots = {p.stem: p for p in sorted((bundle / "plots").glob("*.png"))}
+    from healthscore.scoring import step_back
+
     html = render_report(
         as_of=pd.Timestamp(as_of),
         kpis=compute_kpis(source, config).tail(TREND_PERIODS),
@@ -603,6 +605,8 @@ def report(
         scores=scores,
         metrics=metrics,
         model_plots=plots,
+        score_config=fitted.model.score_config,
+        previous_as_of=step_back(pd.Timestamp(as_of), config),
         loop=closing_the_loop(
             data,
             as_of,

@@ -360,9 +360,23 @@ def check_writable(
     return target
 
 
+def _file_mode() -> int:
+    """The mode the user's umask gives a new file (``0o644`` under the usual ``022``).
+
+    ``mkstemp`` creates its file readable by the owner only; an output is meant for a team (a
+    shared drive, a CRM import), so it gets the permissions a plain ``open`` would give it.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` on success only.
+
+    The file gets the permissions the user's umask gives a new file, not the owner-only mode
+    of a temporary file.
 
     An ``OSError`` while writing (read-only folder, full disk) becomes an
     :class:`OutputError` naming ``target``; the temporary file is removed either way. The
@@ -382,6 +396,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, target)
     except OSError as exc:
         raise OutputError(cannot_write(target, exc)) from exc

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from healthscore.cli.app import ConfigOption, app, config_from, console, plain, progress
+from healthscore.cli.scores import account_label
 
 
 @app.command()
@@ -47,20 +48,32 @@ def demo(
     console.print(plain(f"Scores at {outcome.as_of.date()}: {outcome.scores_path}"))
     if outcome.report_path is not None:
         console.print(plain(f"Report: {outcome.report_path}"))
-    table = Table(title="Top five at-risk accounts by ARR at risk")
-    for col in ("rank", "account", "score", "ARR at risk", "top driver", "playbook", "owner"):
+    from healthscore.playbooks.control import control_group_summary
+
+    console.print(plain(control_group_summary(outcome.scores)))
+    table = Table(title="Top five accounts by ARR at risk")
+    for col in (
+        "rank",
+        "account",
+        "score",
+        "tier",
+        "ARR at risk",
+        "top driver",
+        "playbook",
+        "owner",
+    ):
         table.add_column(col)
-    top = outcome.scores[outcome.scores["risk_tier"] == "at_risk"].head(5)
-    for _, row in top.iterrows():
+    for _, row in outcome.scores.sort_values("priority_rank").head(5).iterrows():
         table.add_row(
             *map(
                 plain,
                 (
                     row["priority_rank"],
-                    row["account_id"],
+                    account_label(row),
                     f"{row['health_score']:.0f}",
+                    str(row["risk_tier"]).replace("_", " "),
                     f"{row['arr_at_risk']:,.0f}",
-                    row["driver_1_text"] or "",
+                    row["driver_1_text"] if isinstance(row["driver_1_text"], str) else "",
                     row["playbook_id"],
                     row["owner"],
                 ),

@@ -63,6 +63,17 @@ def kpis(
     for _, row in table.tail(last).iterrows():
         view.add_row(*[plain(_cell(fmt, row[col])) for col, _, fmt in _SHOWN])
     console.print(view)
+    shown = table.tail(last)
+    provisional = shown.loc[shown["provisional"].fillna(False).astype(bool), "period"]
+    if len(provisional):
+        periods = ", ".join(str(p) for p in provisional)
+        verb = "is" if len(provisional) == 1 else "are"
+        console.print(
+            plain(
+                f"{periods} {verb} not final yet: a renewal may still arrive within the grace "
+                "period and undo some of the churn."
+            )
+        )
     if out is not None:
         console.print(plain(f"Wrote {out}"))
 

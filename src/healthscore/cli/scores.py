@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from healthscore.cli.app import (
     plain,
     progress,
 )
+from healthscore.wording import count
 
 AsOfOption = Annotated[
     str,
@@ -53,12 +55,24 @@ def score(
     at_risk = scores[scores["risk_tier"] == "at_risk"]
     console.print(
         plain(
-            f"Scored {len(scores):,} accounts at {as_of}: {len(at_risk):,} at risk, "
+            f"Scored {count(len(scores), 'account')} at {as_of}: {len(at_risk):,} at risk, "
             f"ARR at risk {scores['arr_at_risk'].sum():,.0f}. Wrote {out}."
         )
     )
+    from healthscore.playbooks.control import control_group_summary
+
+    console.print(plain(control_group_summary(scores)))
     table = Table(title="Top 5 by ARR at risk")
-    for col in ("rank", "account", "score", "tier", "ARR at risk", "top driver", "playbook"):
+    for col in (
+        "rank",
+        "account",
+        "score",
+        "tier",
+        "ARR at risk",
+        "top driver",
+        "playbook",
+        "owner",
+    ):
         table.add_column(col)
     for _, row in scores.head(5).iterrows():
         table.add_row(
@@ -66,16 +80,25 @@ def score(
                 plain,
                 (
                     row["priority_rank"],
-                    row["account_id"],
+                    account_label(row),
                     f"{row['health_score']:.0f}",
-                    row["risk_tier"],
+                    str(row["risk_tier"]).replace("_", " "),
                     f"{row['arr_at_risk']:,.0f}",
-                    row["driver_1_text"] or "",
+                    row["driver_1_text"] if isinstance(row["driver_1_text"], str) else "",
                     row["playbook_id"],
+                    row["owner"],
                 ),
             )
         )
     console.print(table)
+
+
+def account_label(row: Mapping[str, object]) -> str:
+    """``Name (id)``, or the id alone when the data has no name."""
+    name = row.get("account_name")
+    if isinstance(name, str) and name:
+        return f"{name} ({row['account_id']})"
+    return str(row["account_id"])
 
 
 @app.command()
@@ -96,15 +119,17 @@ def alerts(
     if drops.empty:
         console.print(plain(f"No account lost more than {drop:g} points at {as_of}."))
         return
-    table = Table(title=f"{len(drops)} accounts lost more than {drop:g} points")
-    for col in ("account", "before", "now", "change", "tier", "families that moved"):
+    table = Table(title=f"{count(len(drops), 'account')} lost more than {drop:g} points")
+    for col in ("account", "CSM", "before", "now", "change", "tier", "families that moved"):
         table.add_column(col)
     for _, row in drops.iterrows():
+        csm = row.get("csm")
         table.add_row(
             *map(
                 plain,
                 (
-                    row["account_id"],
+                    account_label(row),
+                    csm if isinstance(csm, str) else "",
                     f"{row['previous_score']:.0f}",
                     f"{row['health_score']:.0f}",
                     f"{row['change']:+.1f}",

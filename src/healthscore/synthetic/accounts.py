@@ -57,6 +57,18 @@ _NAME_PARTS = (
 )
 
 
+#: The simulated CS team: each CSM owns a book of enterprise and mid-market accounts.
+CSM_NAMES: tuple[str, ...] = (
+    "Dana Reyes",
+    "Sam Okafor",
+    "Priya Natarajan",
+    "Lena Fischer",
+    "Marco Rossi",
+)
+#: Segments whose accounts have a named CSM of record; SMB accounts are served by teams.
+NAMED_CSM_SEGMENTS: tuple[str, ...] = ("mid_market", "enterprise")
+
+
 @dataclass(frozen=True)
 class Accounts:
     """Arrays describing every account, one position per account (ordered by sign-up)."""
@@ -208,11 +220,17 @@ def accounts_table(accounts: Accounts, rng: np.random.Generator) -> pd.DataFrame
     n = accounts.n
     parts = [np.array(p, dtype=object)[rng.integers(0, len(p), n)] for p in _NAME_PARTS]
     names = parts[0] + parts[1] + " " + parts[2]
+    segments = np.array(cat.SEGMENTS)[accounts.segment]
+    named = np.isin(segments, NAMED_CSM_SEGMENTS)
+    # Round robin in sign-up order: balanced books, no random draw (the world stays the same).
+    book = np.cumsum(named) - 1
+    owners = np.where(named, np.array(CSM_NAMES, dtype=object)[book % len(CSM_NAMES)], None)
     return pd.DataFrame(
         {
             "account_id": pd.array(accounts.ids, dtype="str"),
             "created_at": timestamps(accounts.created_day),
             "name": pd.array(names, dtype="str"),
+            "owner": pd.array(owners, dtype="str"),
             "industry": pd.array(np.array(cat.INDUSTRIES)[accounts.industry], dtype="str"),
             "segment": pd.array(np.array(cat.SEGMENTS)[accounts.segment], dtype="str"),
             "region": pd.array(np.array(cat.REGIONS)[accounts.region], dtype="str"),
