@@ -183,7 +183,7 @@ def test_drivers_only_where_read_give_the_same_scores_and_playbooks(trained, sco
     )
     assert (watch["risk_tier"] == "healthy").any() and (watch["risk_tier"] != "healthy").any()
     driver_columns = [c for c in full.columns if c.startswith(("driver_", "family__"))]
-    driver_columns.append("top_family")
+    driver_columns += ["top_family", "peer_group"]  # the peers the drivers are compared with
     same = [c for c in full.columns if c not in driver_columns]
     pd.testing.assert_frame_equal(watch[same], full[same])
     flagged = (full["risk_tier"] != "healthy").to_numpy()
@@ -404,8 +404,12 @@ def test_explain_builds_one_account_and_agrees_with_the_scores(trained, scores, 
             )
         full = [n for n, excluded in built if not excluded]
         assert len(full) == 1, built  # one full feature build ...
-        peers = (scores["peer_group"] == row["peer_group"]).sum()
-        assert full[0] <= peers + 6 < len(scores)  # ... of the peers and the account's history
+        # ... of the peers (same segment and stage, or the same stage for a small group)
+        # and the account's history, never the portfolio
+        stage = scores["lifecycle_stage"] == row["lifecycle_stage"]
+        peers = (stage & (scores["segment"] == row["segment"])).sum()
+        widest = peers if peers >= 20 else stage.sum()
+        assert full[0] <= widest + 6 < len(scores)
         assert [h for h in card.history["health_score"]][-1] == row["health_score"]
 
 
