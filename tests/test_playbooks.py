@@ -489,15 +489,17 @@ def test_families_match_the_family_columns():
 # risk (churn probability 0.2 for all); the top 3 of the list (the key account is first)
 # are protected here.
 CONTROL_CASES = """\
-account_id,risk_tier,arr,days_to_renewal,segment,expected_exclusion
-key_account,at_risk,66000,1,enterprise,high touch
-renewing_soon,at_risk,20000,45,mid_market,renewing within 60 days
-renewing_at_the_limit,watch,20000,60,mid_market,renewing within 60 days
-top_of_the_list,at_risk,40000,200,mid_market,in the top 3 by ARR at risk
-third_of_the_list,watch,39000,200,SMB,in the top 3 by ARR at risk
-eligible,at_risk,20000,61,SMB,
-eligible_renewal_unknown,watch,5000,,SMB,
-healthy,healthy,20000,10,SMB,
+account_id,risk_tier,arr,days_to_renewal,contract__length_days,segment,expected_exclusion
+key_account,at_risk,66000,1,365,enterprise,high touch
+renewing_soon,at_risk,20000,45,365,mid_market,renewing within 60 days
+renewing_at_the_limit,watch,20000,60,182,mid_market,renewing within 60 days
+top_of_the_list,at_risk,40000,200,365,mid_market,in the top 3 by ARR at risk
+third_of_the_list,watch,39000,200,365,SMB,in the top 3 by ARR at risk
+eligible,at_risk,20000,61,365,SMB,
+eligible_renewal_unknown,watch,5000,,,SMB,
+month_to_month_renews_every_month,watch,5000,12,31,SMB,
+term_unknown_renewing_soon,watch,5000,12,,SMB,renewing within 60 days
+healthy,healthy,20000,10,365,SMB,
 """
 
 

@@ -248,7 +248,7 @@ def narrowed_source(source: DataSource, account_ids: list[str]) -> DataSource:
             sql = f"SELECT * FROM {name}"
         params = {**ids, "end": source.data_end} if "$end" in sql else ids if "$ids" in sql else {}
         frames[name] = source.con.sql(sql, params=params).to_arrow_table()
-    return source_from_frames(frames, data_end=source.data_end)  # type: ignore[arg-type]
+    return source_from_frames(frames, data_end=source.data_end)
 
 
 def _control_text(scores: pd.Series, catalogue: PlaybookCatalogue, config: Config) -> str:

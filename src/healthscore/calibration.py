@@ -32,7 +32,7 @@ load.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
@@ -112,15 +112,15 @@ class Calibrator:
         return out
 
     @classmethod
-    def from_dict(cls, raw: dict[str, object]) -> Calibrator:
+    def from_dict(cls, raw: dict[str, Any]) -> Calibrator:
         selection = raw.get("selection_log_loss") or {}
         reference = raw.get("score_reference")
         return cls(
-            raw["kind"],  # type: ignore[arg-type]
-            tuple(raw["x"]),  # type: ignore[arg-type]
-            tuple(raw["y"]),  # type: ignore[arg-type]
-            dict(selection),  # type: ignore[arg-type]
-            ScoreReference.from_dict(reference) if reference else None,  # type: ignore[arg-type]
+            raw["kind"],
+            tuple(raw["x"]),
+            tuple(raw["y"]),
+            dict(selection),
+            ScoreReference.from_dict(reference) if reference else None,
         )
 
 

@@ -91,41 +91,6 @@ FLAG_FEATURES: Mapping[str, str] = {"contract__cancellation_known": "A cancellat
 _DIRECTION: dict[str, int] = {s.name: s.direction for s in CATALOGUE}
 
 
-def top_family(families: pd.DataFrame) -> pd.Series:
-    """The family with the largest positive (risk-raising) contribution; NaN if none is."""
-    values = families.to_numpy(dtype=float)
-    best = values.argmax(axis=1)
-    names = np.array([c.removeprefix("family__") for c in families.columns], dtype=object)
-    chosen = names[best]
-    chosen[values.max(axis=1) <= 0] = None
-    return pd.Series(chosen, index=families.index, name="top_family", dtype=object)
-
-
-def top_drivers(contributions: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:
-    """The ``n`` most risk-raising features per row, with their families and contributions.
-
-    Columns ``driver_k``, ``driver_k_family``, ``driver_k_contribution`` for k = 1..n; a slot
-    stays empty when fewer than k features raise the risk. Context features
-    (:data:`CONTEXT_FEATURES`) are never drivers.
-    """
-    features = driver_features(contributions.columns)
-    values = contributions[features].to_numpy(dtype=float)
-    order = np.argsort(-values, axis=1, kind="stable")[:, :n]
-    names = np.array(features, dtype=object)
-    out = pd.DataFrame(index=contributions.index)
-    for k in range(n):
-        idx = order[:, k] if k < order.shape[1] else np.zeros(len(values), dtype=int)
-        contrib = values[np.arange(len(values)), idx]
-        positive = contrib > 0
-        out[f"driver_{k + 1}"] = np.where(positive, names[idx], None)
-        out[f"driver_{k + 1}_family"] = np.where(positive, [family_of(x) for x in names[idx]], None)
-        out[f"driver_{k + 1}_contribution"] = np.where(positive, contrib, np.nan)
-    return out
-
-
-# ------------------------------------------------------------------------------ peers
-
-
 def peer_groups(features: pd.DataFrame, *, min_size: int = MIN_PEERS) -> pd.DataFrame:
     """The peer group of every row: same ``as_of``, segment and lifecycle stage.
 

@@ -31,6 +31,7 @@ itself is the score. The probability is always kept beside the score.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,8 +89,8 @@ class ScoreReference:
         return {"knots": list(self.knots), "size": self.size}
 
     @classmethod
-    def from_dict(cls, raw: dict[str, object]) -> ScoreReference:
-        return cls(tuple(raw["knots"]), int(raw["size"]))  # type: ignore[arg-type]
+    def from_dict(cls, raw: dict[str, Any]) -> ScoreReference:
+        return cls(tuple(raw["knots"]), int(raw["size"]))
 
 
 #: A band holding fewer reference accounts than this is mapped by the curve instead.

@@ -555,6 +555,7 @@ def _model_section(metrics: Mapping[str, object], model_plots: Mapping[str, Path
         facts.append(("Oracle ROC AUC (best possible)", number(metrics.get("oracle_roc_auc"), 3)))
     fact_list = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in facts)
     suspects = metrics.get("leak_suspects") or []
+    suspects = suspects if isinstance(suspects, list) else []
     alarm = (
         '<div class="alarm"><b>Possible leak.</b> '
         + " ".join(

@@ -66,7 +66,7 @@ def date(value: object) -> str:
     if missing(value):
         return NA
     try:
-        return esc(pd.Timestamp(value).date().isoformat())  # type: ignore[arg-type]
+        return esc(pd.Timestamp(value).date().isoformat())
     except (TypeError, ValueError):
         return text(value)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -141,7 +142,7 @@ def _plain(value: object) -> object:
     return value
 
 
-def kpi_summary(kpis: pd.DataFrame) -> dict[str, object]:
+def kpi_summary(kpis: pd.DataFrame) -> dict[str, Any]:
     """Headline figures for report tiles: the latest *final* period, and its onboarding.
 
     ``period`` is the latest period that is not provisional (its churn can no longer be

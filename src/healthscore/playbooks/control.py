@@ -5,9 +5,11 @@ and when it looks like the treated accounts. So the draw is:
 
 * **Eligible:** accounts at risk (risk tier ``at_risk`` or ``watch``) on a playbook that allows
   a holdout, *except* accounts of the excluded touch tiers (default: ``high_touch``, whose
-  named CSM will not leave a key account alone), accounts renewing within
+  named CSM will not leave a key account alone), accounts whose *term* renews within
   ``exclude_renewal_days`` (default 60: too late to learn anything and too costly to lose),
-  and the ``exclude_top`` accounts with the most ARR at risk (default 20). Each excluded
+  and the ``exclude_top`` accounts with the most ARR at risk (default 20). A month-to-month
+  contract renews every month, so for it the renewal is no deadline: its accounts stay
+  eligible (a term is month-to-month when the current term runs 31 days or less). Each excluded
   account keeps the reason in ``holdout_exclusion``, so the exclusions can be counted.
 * **Stratified:** the eligible accounts are split into strata by risk tier and segment, and
   ``share`` of every stratum is held out (proportional allocation: each stratum gets the whole
@@ -28,6 +30,8 @@ import pandas as pd
 
 from healthscore.wording import count
 
+#: A term this short or shorter renews every month: its renewal is no deadline.
+MONTH_TO_MONTH_DAYS = 31
 HOLDOUT_RISK_TIERS = ("at_risk", "watch")
 """Only accounts at risk can be held out: a control group is only informative where we act."""
 
@@ -61,14 +65,21 @@ def exclusion_reasons(
 ) -> pd.Series:
     """Why each account may never be held out (``None`` when nothing stops it).
 
-    ``table`` has ``touch_tier``, ``days_to_renewal`` and ``arr_at_risk``; the top
-    ``exclude_top`` accounts by ARR at risk are ranked over all of ``table``.
+    ``table`` has ``touch_tier``, ``days_to_renewal`` and ``arr_at_risk`` (and, when known,
+    ``contract__length_days``: month-to-month terms are never excluded for their renewal);
+    the top ``exclude_top`` accounts by ARR at risk are ranked over all of ``table``.
     """
     tiers = table["touch_tier"].astype("object")
     by_tier = tiers.isin(tuple(exclude_touch_tiers)).to_numpy(dtype=bool)
     days = pd.to_numeric(table["days_to_renewal"]).to_numpy(dtype="float64", na_value=np.nan)
+    term = (
+        pd.to_numeric(table["contract__length_days"]).to_numpy(dtype="float64", na_value=np.nan)
+        if "contract__length_days" in table.columns
+        else np.full(len(table), np.nan)
+    )
+    month_to_month = term <= MONTH_TO_MONTH_DAYS
     soon = (
-        days <= exclude_renewal_days
+        (days <= exclude_renewal_days) & ~month_to_month
         if exclude_renewal_days is not None
         else np.zeros(len(table), dtype=bool)
     )
@@ -78,10 +89,10 @@ def exclusion_reasons(
         [by_tier, soon, in_top],
         [
             tiers.astype(str).str.replace("_", " ").to_numpy(dtype=object),
-            f"renewing within {exclude_renewal_days} days",
-            f"in the top {exclude_top} by ARR at risk",
+            np.full(len(table), f"renewing within {exclude_renewal_days} days", dtype=object),
+            np.full(len(table), f"in the top {exclude_top} by ARR at risk", dtype=object),
         ],
-        default=None,
+        default=np.full(len(table), None, dtype=object),
     )
     return pd.Series(reasons, index=table.index, dtype="object", name="holdout_exclusion")
 
