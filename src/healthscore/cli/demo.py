@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from healthscore.cli.app import ConfigOption, app, config_from, console, plain, progress
-from healthscore.cli.scores import account_label
+from healthscore.cli.output import account_label
 
 
 @app.command()

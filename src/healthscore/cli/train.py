@@ -1,4 +1,4 @@
-"""``build``, ``features`` and ``train``: from raw tables to a tracked, registered model."""
+"""``train``: fit, evaluate out of time, record in MLflow, gate the registry."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from healthscore.cli.app import (
     ConfigOption,
     DataOption,
     app,
-    check_date,
     config_from,
     console,
     plain,
@@ -91,73 +90,3 @@ def train(
         from healthscore.tracking import ui_command
 
         console.print(plain(f"Open MLflow: {ui_command(str(outcome.tracking_uri))}"))
-
-
-@app.command()
-def build(
-    data: DataOption,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Training set file (.parquet).")],
-    config: ConfigOption = None,
-) -> None:
-    """Build the training set: one row per (account_id, as_of), features and label."""
-    from healthscore.pipeline import build_dataset
-
-    with progress("Building snapshots, labels and features"):
-        ts = build_dataset(data, config_from(config), out=out)
-    meta = ts.metadata
-    rate = meta["n_churned"] / max(meta["n_labelled"], 1)
-    console.print(
-        plain(
-            f"Wrote {out}: {meta['n_rows']:,} snapshots, {meta['n_labelled']:,} labelled "
-            f"({meta['n_rows'] - meta['n_labelled']:,} censored), churn rate {rate:.1%} over "
-            f"{meta['horizon_days']} days, {len(meta['features'])} features. "
-            f"Metadata: {out}.meta.json"
-        )
-    )
-
-
-@app.command()
-def features(
-    data: Annotated[
-        Path | None, typer.Option("--data", "-d", help="Folder of input tables.")
-    ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="Observation date (ISO).", callback=check_date),
-    ] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output .csv/.parquet.")] = None,
-    list_: Annotated[bool, typer.Option("--list", help="Print the feature catalogue.")] = False,
-    config: ConfigOption = None,
-) -> None:
-    """Features of every eligible account at AS_OF, or the catalogue with --list."""
-    from healthscore.errors import ConfigError
-
-    if list_:
-        from healthscore.features import catalogue_frame
-
-        catalogue = catalogue_frame()
-        view = Table(title=f"Feature catalogue ({len(catalogue)} features)")
-        for col in ("name", "family", "window_days", "direction"):
-            view.add_column(col, no_wrap=True)
-        view.add_column("description")
-        for _, row in catalogue.iterrows():
-            view.add_row(
-                *[
-                    plain(row[c])
-                    for c in ("name", "family", "window_days", "direction", "description")
-                ]
-            )
-        console.print(view)
-        return
-    if data is None or as_of is None or out is None:
-        raise ConfigError("features needs --data, --as-of and --out (or --list)")
-    from healthscore.pipeline import features_table
-
-    with progress(f"Computing features at {as_of}"):
-        table = features_table(data, as_of, config_from(config), out=out)
-    console.print(
-        plain(
-            f"Wrote {out}: {len(table):,} eligible accounts x "
-            f"{len(table.columns) - 2} features at {as_of}"
-        )
-    )

@@ -1,4 +1,4 @@
-"""``kpis`` and ``report``: retention KPIs and the CS leader's HTML page."""
+"""``kpis``: retention KPIs per month or quarter."""
 
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ from rich.table import Table
 from healthscore.cli.app import (
     ConfigOption,
     DataOption,
-    ForceOption,
-    ModelOption,
     app,
-    check_date,
     config_from,
     console,
     plain,
@@ -76,30 +73,3 @@ def kpis(
         )
     if out is not None:
         console.print(plain(f"Wrote {out}"))
-
-
-@app.command()
-def report(
-    data: DataOption,
-    as_of: Annotated[
-        str, typer.Option("--as-of", help="Observation date (ISO).", callback=check_date)
-    ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file.")] = Path(
-        "reports/report.html"
-    ),
-    model: ModelOption = None,
-    config: ConfigOption = None,
-    force: ForceOption = False,
-    scores: Annotated[
-        Path | None,
-        typer.Option(help="Folder of past score files to measure (default: the report's)."),
-    ] = None,
-) -> None:
-    """Write one self-contained HTML report for CS leaders (KPIs, risk, accounts, model)."""
-    from healthscore.pipeline import report as write
-
-    with progress("Scoring and writing the report"):
-        path = write(
-            data, as_of, config_from(config), out=out, model=model, force=force, past_scores=scores
-        )
-    console.print(plain(f"Wrote {path}"))

@@ -1,4 +1,4 @@
-"""``generate`` and ``validate``: make the embedded default data, check any data."""
+"""``generate``: simulate a B2B SaaS history, the embedded default data."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import typer
 
 from healthscore.cli.app import (
     ConfigOption,
-    DataOption,
     app,
     check_date,
     config_from,
@@ -18,6 +17,41 @@ from healthscore.cli.app import (
     progress,
 )
 from healthscore.errors import SchemaError
+
+
+def _generate_with_actions(
+    out: Path,
+    accounts: int,
+    start: str,
+    end: str,
+    seed: int,
+    fmt: str,
+    act_at: str | None,
+    config: Path | None,
+) -> None:
+    from healthscore.pipeline import SCORES_DIR, generate_with_actions
+
+    with progress(f"Simulating {accounts} accounts, scoring a past date, running the plays"):
+        world = generate_with_actions(
+            out,
+            n_accounts=accounts,
+            start=start,
+            end=end,
+            seed=seed,
+            fmt=fmt,
+            config=config_from(config),
+            act_at=act_at,
+        )
+    console.print(plain(f"Wrote {out} (seed {seed}), the team acting on {world.as_of.date()}:"))
+    for table, rows in world.rows.items():
+        console.print(plain(f"  {table:<16} {rows:>12,} rows"))
+    console.print(
+        plain(
+            f"The score file of that run is {world.scores_path}; the true effect of every play "
+            f"is in {Path(out) / '_truth' / 'treatment.parquet'}. Measure it with\n"
+            f"  healthscore outcomes --data {out} --scores {Path(out) / SCORES_DIR}"
+        )
+    )
 
 
 @app.command()
@@ -63,52 +97,3 @@ def generate(
     console.print(plain(f"Wrote {out} (seed {seed}):"))
     for table, rows in summary.items():
         console.print(plain(f"  {table:<16} {rows:>12,} rows"))
-
-
-def _generate_with_actions(
-    out: Path,
-    accounts: int,
-    start: str,
-    end: str,
-    seed: int,
-    fmt: str,
-    act_at: str | None,
-    config: Path | None,
-) -> None:
-    from healthscore.pipeline import SCORES_DIR, generate_with_actions
-
-    with progress(f"Simulating {accounts} accounts, scoring a past date, running the plays"):
-        world = generate_with_actions(
-            out,
-            n_accounts=accounts,
-            start=start,
-            end=end,
-            seed=seed,
-            fmt=fmt,
-            config=config_from(config),
-            act_at=act_at,
-        )
-    console.print(plain(f"Wrote {out} (seed {seed}), the team acting on {world.as_of.date()}:"))
-    for table, rows in world.rows.items():
-        console.print(plain(f"  {table:<16} {rows:>12,} rows"))
-    console.print(
-        plain(
-            f"The score file of that run is {world.scores_path}; the true effect of every play "
-            f"is in {Path(out) / '_truth' / 'treatment.parquet'}. Measure it with\n"
-            f"  healthscore outcomes --data {out} --scores {Path(out) / SCORES_DIR}"
-        )
-    )
-
-
-@app.command()
-def validate(data: DataOption, config: ConfigOption = None) -> None:
-    """Check DATA against the input contract; list every problem at once."""
-    from healthscore.validation import validate_data
-
-    with progress("Validating"):
-        report = validate_data(data, config_from(config))
-    console.print(plain(report.describe()))
-    for table, rows in report.row_counts.items():
-        console.print(plain(f"  {table:<16} {rows:>12,} rows"))
-    if not report.ok:
-        raise typer.Exit(1)
