@@ -114,7 +114,7 @@ def test_latest_is_swapped_in_one_step(tmp_path):
 
 
 def test_a_half_written_cache_entry_is_a_miss(trained, tmp_path, caplog):
-    from healthscore.pipeline import training_set_for
+    from healthscore.dataset import training_set_for
     from healthscore.storage import open_source
 
     cache = tmp_path / "cache"

@@ -60,7 +60,7 @@ def test_shares_sum_to_one_without_the_bias():
 @pytest.fixture(scope="module")
 def planted(trained):
     """The session world's training set with the label blurred into a support feature."""
-    from healthscore.pipeline import training_set_for
+    from healthscore.dataset import training_set_for
     from healthscore.storage import open_source
 
     frame = training_set_for(

@@ -39,13 +39,13 @@ def example(name: str) -> tuple[Path, Config]:
 @pytest.fixture(scope="module")
 def ravenstack_set():
     from healthscore.dataset import build_training_set
-    from healthscore.pipeline import open_checked_source
+    from healthscore.validation import validated_source
 
     data, config = example("ravenstack")
     config = config.with_overrides(**LIGHT)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # logins and NPS are absent: those families are off
-        return build_training_set(open_checked_source(data, config), config), config
+        return build_training_set(validated_source(data, config), config), config
 
 
 @pytest.mark.parametrize(

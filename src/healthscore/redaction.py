@@ -16,7 +16,11 @@ too. Text that is not a URL passes through unchanged.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
+
+from sqlalchemy.engine import make_url
 
 HIDDEN = "***"
 #: Query parameters whose value is a secret.
@@ -37,9 +41,6 @@ def _parsed(text: str):  # noqa: ANN202 - a sqlalchemy URL, imported lazily
     password at its first ``@``. Re-encoding the user info first gives the same URL a driver
     reads when the password is encoded as it should be.
     """
-    from urllib.parse import quote
-
-    from sqlalchemy.engine import make_url
 
     scheme, rest = text.split("://", 1)
     head, mark, tail = rest.partition("?")
@@ -51,7 +52,7 @@ def _parsed(text: str):  # noqa: ANN202 - a sqlalchemy URL, imported lazily
     return make_url(f"{scheme}://{rest}")
 
 
-def redact_url(text: str) -> str:
+def redact_url(text: str | Path) -> str:
     """``text`` with the password and secret query parameters of a URL hidden.
 
     Examples
@@ -82,8 +83,6 @@ def redact_url(text: str) -> str:
 
 def _replace_secret(text: str, secret: str) -> str:
     """``text`` with ``secret`` hidden, as written and as URL-encoded."""
-    from urllib.parse import quote, quote_plus
-
     for form in sorted({secret, quote(secret, safe=""), quote_plus(secret)}, key=len, reverse=True):
         if form:
             text = text.replace(form, HIDDEN)

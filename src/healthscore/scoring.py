@@ -27,6 +27,7 @@ from healthscore.explain import describe_drivers, family_contributions
 from healthscore.features import features_on
 from healthscore.model import HealthModel
 from healthscore.playbooks import PlaybookCatalogue, recommend_playbooks
+from healthscore.snapshots import step_back
 from healthscore.storage import DataSource
 
 N_DRIVERS = 3
@@ -81,16 +82,6 @@ OPTIONAL_OUTPUT_COLUMNS: tuple[str, ...] = (
     "days_to_renewal",
     "top_family",
 )
-
-
-def step_back(as_of: pd.Timestamp, config: Config) -> pd.Timestamp:
-    """The previous observation date on the configured cadence."""
-    offsets = {
-        "month": pd.DateOffset(months=1),
-        "quarter": pd.DateOffset(months=3),
-        "week": pd.DateOffset(weeks=1),
-    }
-    return pd.Timestamp(as_of) - offsets[config.snapshots.cadence]
 
 
 @contextmanager
