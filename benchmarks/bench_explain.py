@@ -21,10 +21,10 @@ import pandas as pd
 
 from healthscore.config import Config
 from healthscore.pipeline import explain, score
-from healthscore.snapshots import latest_as_of
-from healthscore.validation import validated_source
 from healthscore.scoring import N_DRIVERS
+from healthscore.snapshots import latest_as_of
 from healthscore.storage import open_source
+from healthscore.validation import validated_source
 
 
 def main() -> None:

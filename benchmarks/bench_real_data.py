@@ -23,8 +23,8 @@ from pathlib import Path
 from healthscore.config import load_config
 from healthscore.dataset import build_training_set
 from healthscore.permutation import permutation_check
-from healthscore.validation import validated_source
 from healthscore.training import fit_and_evaluate
+from healthscore.validation import validated_source
 
 ROOT = Path(__file__).resolve().parents[1]
 #: name -> (folder under the data sets root, example config)

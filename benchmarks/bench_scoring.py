@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import book  # noqa: E402
-from peak import peak_rss_gib  # noqa: E402
+import book
+from peak import peak_rss_gib
 
 TARGET_SECONDS, TARGET_GIB = 30.0, 2.0
 

@@ -57,7 +57,7 @@ def project_name(data: str | Path, config: Config) -> str:
     if "://" in text:
         try:
             database = make_url(text).database or ""
-        except Exception:  # noqa: BLE001 - any unparsable URL falls back to its last part
+        except Exception:
             database = text.rsplit("/", 1)[-1]
         return _safe(Path(database).stem or "default")
     path = Path(text)

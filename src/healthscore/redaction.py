@@ -34,7 +34,7 @@ def is_url(text: str) -> bool:
     return bool(_URL.match(text))
 
 
-def _parsed(text: str):  # noqa: ANN202 - a sqlalchemy URL, imported lazily
+def _parsed(text: str):
     """``text`` parsed by SQLAlchemy, the user info split at the *last* ``@`` before the query.
 
     Passwords are often written raw, ``@`` and ``/`` included; SQLAlchemy would cut such a
@@ -71,7 +71,7 @@ def redact_url(text: str | Path) -> str:
         return text
     try:
         url = _parsed(text)
-    except Exception:  # noqa: BLE001 - not a database URL: hide what looks like user:password@
+    except Exception:
         return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{HIDDEN}@", text)
     rendered = url.render_as_string(hide_password=True)
     for name, value in url.query.items():
@@ -96,7 +96,7 @@ def secrets_in(text: str) -> list[str]:
         return []
     try:
         url = _parsed(text)
-    except Exception:  # noqa: BLE001
+    except Exception:
         match = _USERINFO.search(text)
         return [text[match.end("user") + 1 : match.end() - 1]] if match else []
     found = [url.password] if url.password else []

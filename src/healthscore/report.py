@@ -26,7 +26,7 @@ import pandas as pd
 from healthscore import report_charts
 from healthscore.config import ScoreConfig
 from healthscore.errors import DataError
-from healthscore.health import tier_bands
+from healthscore.health import FLAGGED_TIERS, tier_bands
 from healthscore.kpis import KPI_DEFINITIONS, kpi_summary
 from healthscore.report_html import (
     NA,
@@ -450,7 +450,7 @@ def _risk_section(scores: pd.DataFrame) -> str:
 
 
 def _accounts_section(scores: pd.DataFrame, *, top_n: int) -> str:
-    flagged = scores[scores["risk_tier"].isin(["at_risk", "watch"])]
+    flagged = scores[scores["risk_tier"].isin(FLAGGED_TIERS)]
     top = flagged.sort_values("priority_rank", kind="stable", na_position="last").head(top_n)
     has_segment = "segment" in scores.columns
     head = ["#", "Account", "Health", "Churn risk", "ARR", "ARR at risk", "Touch"]

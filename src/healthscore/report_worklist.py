@@ -12,12 +12,12 @@ import pandas as pd
 
 from healthscore import report_charts
 from healthscore.config import ScoreConfig
-from healthscore.health import risk_tier
+from healthscore.health import FLAGGED_TIERS, risk_tier
 from healthscore.report_html import NA, count, esc, missing, number, section, table, text
 from healthscore.wording import count as counted
 
 NO_CSM = "No CSM on record"
-_FLAGGED = ("at_risk", "watch")
+_FLAGGED = FLAGGED_TIERS
 
 
 def previous_tiers(scores: pd.DataFrame, config: ScoreConfig) -> pd.Series:

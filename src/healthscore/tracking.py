@@ -52,7 +52,7 @@ class HealthScorePyfunc(PythonModel):
 
         self.model = load_bundle_model(context.artifacts["bundle"])
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:  # noqa: ANN001
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
         return self.model.predict_proba(model_input)
 
 
