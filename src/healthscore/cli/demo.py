@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from healthscore import simulation_defaults as default
 from healthscore.cli.app import ConfigOption, app, config_from, console, plain, progress
 from healthscore.cli.output import account_label
 
@@ -17,8 +18,8 @@ def demo(
     workdir: Annotated[
         Path, typer.Option(help="Where data/, models/, mlruns/, reports/ go.")
     ] = Path("."),
-    accounts: Annotated[int, typer.Option(help="Simulated accounts.")] = 3000,
-    seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 42,
+    accounts: Annotated[int, typer.Option(help="Simulated accounts.")] = default.ACCOUNTS,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = default.SEED,
     regenerate: Annotated[bool, typer.Option(help="Simulate again even if data exists.")] = False,
     config: ConfigOption = None,
 ) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from healthscore import simulation_defaults as default
 from healthscore.config import Config
 from healthscore.dataset import TrainingSet, build_training_set, save_training_set
 from healthscore.scoring import eligible_features
@@ -17,10 +18,10 @@ from healthscore.validation import validated_source
 def generate_data(
     out: str | Path,
     *,
-    n_accounts: int = 3000,
-    start: str = "2023-01-01",
-    end: str = "2026-01-01",
-    seed: int = 42,
+    n_accounts: int = default.ACCOUNTS,
+    start: str = default.START,
+    end: str = default.END,
+    seed: int = default.SEED,
     fmt: str = "parquet",
 ) -> dict[str, int]:
     """Simulate a world and write its tables to ``out`` and its ground truth to ``out/_truth``.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from healthscore import simulation_defaults as default
 from healthscore.config import Config
 from healthscore.pipeline.data import generate_data
 from healthscore.pipeline.report import report
@@ -34,8 +35,8 @@ class DemoOutcome:
 def demo(
     *,
     workdir: str | Path = ".",
-    n_accounts: int = 3000,
-    seed: int = 42,
+    n_accounts: int = default.ACCOUNTS,
+    seed: int = default.SEED,
     config: Config | None = None,
     regenerate: bool = False,
 ) -> DemoOutcome:

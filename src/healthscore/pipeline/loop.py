@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from healthscore import simulation_defaults as default
 from healthscore.bundle import read_metrics
 from healthscore.config import Config
 from healthscore.dataset import CACHE_DIR, build_training_set, training_set_for
@@ -72,10 +73,10 @@ class ActionsWorld:
 def generate_with_actions(
     out: str | Path,
     *,
-    n_accounts: int = 3000,
-    start: str = "2023-01-01",
-    end: str = "2026-01-01",
-    seed: int = 42,
+    n_accounts: int = default.ACCOUNTS,
+    start: str = default.START,
+    end: str = default.END,
+    seed: int = default.SEED,
     fmt: str = "parquet",
     config: Config | None = None,
     act_at: str | None = None,
