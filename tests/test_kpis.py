@@ -36,6 +36,7 @@ from healthscore.kpis import (
     compute_kpis,
     kpi_summary,
     kpis_markdown,
+    mean_retention_curve,
 )
 from healthscore.storage import source_from_frames
 
@@ -320,21 +321,46 @@ def test_unknown_freq_is_a_clear_error():
         compute_kpis(_source(), freq="week")
 
 
-def test_kpi_summary_is_the_latest_period(monthly):
+def test_kpi_summary_is_the_latest_final_period(monthly):
     summary = kpi_summary(monthly.reset_index())
-    # June: 5 customers, 33 600 ARR (A 12000, B 9000, C 3600, D 3000, E 6000), ARPA 33600/5/12.
-    assert summary["period"] == "2024-06" and summary["provisional"] is True
+    # June is provisional (a renewal may start until Jul 30); May is the latest final month:
+    # 5 customers, 33 600 ARR (A 12000, B 9000, C 3600, D 3000, E 6000), ARPA from its start
+    # (Apr 30: 4 customers, 30 600 ARR) = 30600 / 4 / 12.
+    assert summary["period"] == "2024-05" and summary["provisional"] is False
+    assert summary["later_periods"] == ["2024-06"]
     assert summary["customers"] == 5 and summary["arr"] == pytest.approx(33600.0)
-    assert summary["arpa"] == pytest.approx(560.0)
+    assert summary["arpa"] == pytest.approx(637.5)
     assert summary["ltv"] is None and summary["nps"] is None  # no churn, no responses
+    # Onboarding is reported on signups whose 90 days are over: February's (E, 100 %).
+    assert summary["onboarding_period"] == "2024-02"
+    assert summary["onboarding_completion_pct"] == pytest.approx(100.0)
+
+
+def test_kpi_summary_when_every_period_is_provisional(monthly):
+    summary = kpi_summary(monthly.reset_index().tail(1))
+    assert summary["period"] == "2024-06" and summary["provisional"] is True
+
+
+def test_periods_start_with_the_observed_history():
+    """Signups and multi-year contracts long before the data's activity add no empty years."""
+    old = {
+        "accounts": ACCOUNTS + "OLD,2016-03-01\n",
+        "contracts": CONTRACTS + "OLD1,OLD,2021-06-01,2024-06-01,50000\n",
+    }
+    kpis = compute_kpis(_source(**old)).set_index("period")
+    assert kpis.index[0] == "2024-01"  # the first login is 2024-01-02
+    assert kpis.loc["2024-01", "customers_start"] == 1  # OLD was already a customer
+    cohorts = cohort_retention(_source(**old))
+    assert list(cohorts.index) == ["2024-01", "2024-02"]  # OLD's acquisition was not observed
 
 
 def test_cohort_logo_retention():
     table = cohort_retention(_source(), by="logos")
-    # Jan cohort A-D: D out on Mar 31 and Apr 30 (3/4), back from May. Feb cohort: E only;
-    # its 6th month (July) is not over yet -> NaN.
+    # Jan cohort A-D: D's first spell ends Mar 1 (3/4 from March on; its win-back in May is
+    # a new acquisition, so the curve never rises). Feb cohort: E only; its 6th month (July)
+    # is not over yet -> NaN.
     expected = pd.DataFrame(
-        [[1.0, 1.0, 0.75, 0.75, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0, 1.0, math.nan]],
+        [[1.0, 1.0, 0.75, 0.75, 0.75, 0.75], [1.0, 1.0, 1.0, 1.0, 1.0, math.nan]],
         index=pd.Index(["2024-01", "2024-02"], name="cohort"),
         columns=pd.Index(range(6), name="periods_since_acquisition"),
     )
@@ -356,3 +382,19 @@ def test_every_column_is_documented():
     assert [d.column for d in KPI_DEFINITIONS] == list(KPI_COLUMNS)
     docs = Path(__file__).resolve().parents[1] / "docs" / "kpis.md"
     assert kpis_markdown() in docs.read_text(encoding="utf-8"), "docs/kpis.md table is stale"
+
+
+def test_cohort_curves_and_their_mean_never_rise():
+    table = cohort_retention(_source(), by="logos")
+    assert (table.diff(axis=1).fillna(0) <= 1e-12).all().all()
+    # Cohorts of different quality reaching different ages: a plain column mean would rise
+    # where only the good old cohort is left; the chained mean does not, and it stops where
+    # fewer than min_cohorts cohorts are old enough.
+    cohorts = pd.DataFrame(
+        [[1.0, 0.95, 0.9, 0.88], [1.0, 0.6, 0.5, math.nan], [1.0, 0.7, math.nan, math.nan]]
+    )
+    assert cohorts.mean().diff().max() > 0  # the naive mean rises from 1 to 2
+    curve = mean_retention_curve(cohorts, min_cohorts=2)
+    assert (curve.diff().dropna() <= 0).all()
+    assert curve.tolist()[:3] == pytest.approx([1.0, 0.75, 0.75 * (0.9 / 0.95 + 0.5 / 0.6) / 2])
+    assert math.isnan(curve.iloc[3])

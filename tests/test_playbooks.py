@@ -242,6 +242,8 @@ renewal_date_beats_days,contract,10,2024-06-30,2024-05-01
 renewal_within_60_days_due_now,contract,,2024-01-20,2024-01-01
 renewal_from_days_only,contract,100,,2024-02-10
 renewal_unknown_uses_due_days,contract,,,2024-01-15
+support_renewing_in_2_days_due_the_day_before,support,2,,2024-01-02
+usage_renewing_today_due_now,usage,0,,2024-01-01
 """
 
 
@@ -479,3 +481,107 @@ def test_missing_required_column_is_a_schema_error(catalogue):
 
 def test_families_match_the_family_columns():
     assert FAMILIES == ("usage", "adoption", "support", "satisfaction", "contract", "account")
+
+
+# ------------------------------------------------------------ control group and capacity
+
+# At-risk accounts: who may be held out, and the reason when not. `arr` orders the ARR at
+# risk (churn probability 0.2 for all); the top 3 of the list (the key account is first)
+# are protected here.
+CONTROL_CASES = """\
+account_id,risk_tier,arr,days_to_renewal,contract__length_days,segment,expected_exclusion
+key_account,at_risk,66000,1,365,enterprise,high touch
+renewing_soon,at_risk,20000,45,365,mid_market,renewing within 60 days
+renewing_at_the_limit,watch,20000,60,182,mid_market,renewing within 60 days
+top_of_the_list,at_risk,40000,200,365,mid_market,in the top 3 by ARR at risk
+third_of_the_list,watch,39000,200,365,SMB,in the top 3 by ARR at risk
+eligible,at_risk,20000,61,365,SMB,
+eligible_renewal_unknown,watch,5000,,,SMB,
+month_to_month_renews_every_month,watch,5000,12,31,SMB,
+term_unknown_renewing_soon,watch,5000,12,,SMB,renewing within 60 days
+healthy,healthy,20000,10,365,SMB,
+"""
+
+
+def test_control_group_exclusions_are_named_per_account(catalogue):
+    accounts = pd.read_csv(io.StringIO(CONTROL_CASES), keep_default_na=True)
+    accounts = accounts.assign(as_of=AS_OF, churn_probability=0.2, top_family="usage")
+    out = recommend_playbooks(
+        accounts.drop(columns="expected_exclusion"),
+        catalogue,
+        touch=TOUCH,
+        holdout_share=0.5,
+        holdout_exclude_top=3,
+    )
+    expected = accounts["expected_exclusion"].where(accounts["expected_exclusion"].notna())
+    assert out["holdout_exclusion"].fillna("").tolist() == expected.fillna("").tolist()
+    assert not out.loc[out["holdout_exclusion"].notna(), "holdout"].any()
+    assert not out.loc[accounts["risk_tier"] == "healthy", "holdout"].any()
+
+
+def test_control_group_is_stratified_by_tier_and_segment(catalogue):
+    rng = np.random.default_rng(8)
+    print("seed=8")
+    n = 3000
+    accounts = pd.DataFrame(
+        {
+            "account_id": [f"acct-{i}" for i in range(n)],
+            "as_of": AS_OF,
+            "risk_tier": rng.choice(["at_risk", "watch"], n, p=[0.3, 0.7]),
+            "segment": rng.choice(["SMB", "mid_market", "enterprise"], n, p=[0.6, 0.3, 0.1]),
+            "arr": 5_000.0,
+            "churn_probability": rng.uniform(0.05, 0.5, n),
+            "days_to_renewal": 200.0,
+            "top_family": "usage",
+        }
+    )
+    out = recommend_playbooks(
+        accounts, catalogue, touch=TOUCH, holdout_share=0.1, holdout_exclude_top=0
+    )
+    strata = accounts.assign(holdout=out["holdout"]).groupby(["risk_tier", "segment"])
+    counts = strata["holdout"].agg(["sum", "size"])
+    # Proportional allocation: every stratum within one account of its share.
+    assert ((counts["sum"] - 0.1 * counts["size"]).abs() < 1).all()
+    assert out["holdout"].sum() == round(0.1 * n)
+    # The same accounts whatever the row order.
+    again = recommend_playbooks(
+        accounts.iloc[::-1], catalogue, touch=TOUCH, holdout_share=0.1, holdout_exclude_top=0
+    )
+    pd.testing.assert_series_equal(out["holdout"], again["holdout"].sort_index())
+
+
+def test_each_csm_list_is_capped_and_the_overflow_goes_to_the_pooled_team(catalogue):
+    from healthscore.config import CapacityConfig
+
+    accounts = pd.DataFrame(
+        {
+            "account_id": [f"a{i}" for i in range(7)],
+            "as_of": AS_OF,
+            "risk_tier": "at_risk",
+            "arr": [90_000.0, 80_000.0, 70_000.0, 60_000.0, 55_000.0, 20_000.0, 500.0],
+            "churn_probability": 0.3,
+            "days_to_renewal": 10.0,
+            "top_family": "usage",
+            "csm": ["Dana", "Dana", "Dana", "Sam", None, "Dana", "Dana"],
+        }
+    )
+    out = recommend_playbooks(
+        accounts,
+        catalogue,
+        touch=TOUCH,
+        holdout_share=0.0,
+        capacity=CapacityConfig(csms=1, accounts_per_csm=2),
+    )
+    assert out["owner"].tolist() == [
+        "Dana",
+        "Dana",
+        "pooled CS team",  # Dana's third high-touch account: over her capacity of 2
+        "Sam",
+        "account CSM",  # high touch without a CSM on record
+        "pooled CS team",  # low touch
+        "automated sequence",  # tech touch
+    ]
+    assert out.loc[2, "owner_reason"] == (
+        "overflow: Dana's list is full (2 accounts with more ARR at risk)"
+    )
+    assert out["action_due"].all()

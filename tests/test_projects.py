@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -174,7 +175,11 @@ def test_the_printed_mlflow_command_runs_as_printed(checkout, capsys):
     argv[argv.index("--port") + 1] = port  # the printed 5000 may be taken on this machine
     log = (checkout / "ui.log").open("w")
     server = subprocess.Popen(
-        [*argv, "--host", "127.0.0.1"], cwd=checkout, stdout=log, stderr=subprocess.STDOUT
+        [*argv, "--host", "127.0.0.1"],
+        cwd=checkout,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # the UI starts workers: stop the whole group at the end
     )
     try:
         url = (
@@ -190,8 +195,12 @@ def test_the_printed_mlflow_command_runs_as_printed(checkout, capsys):
                 time.sleep(1)
         assert found and "healthscore-beta" in found, (checkout / "ui.log").read_text()[-2000:]
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
 
 
 @pytest.mark.parametrize(
@@ -215,7 +224,7 @@ def test_a_configured_project_name_wins():
 
 def test_copy_of_a_project_under_the_same_name_is_accepted(checkout, tmp_path):
     """Next week's export in another folder matches when [project] name says it is the same."""
-    from healthscore.pipeline import load_model
+    from healthscore.model_loading import load_model
     from healthscore.storage import open_source
 
     copy = tmp_path / "alpha_next_week"

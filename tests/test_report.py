@@ -48,6 +48,8 @@ _PLAYBOOKS = {
     "account": ("onboarding_rescue", "Onboarding rescue"),
 }
 _ACTIONS = "Call the champion | Review usage dashboard together | Agree a success plan"
+_NAMES = ("Northwind Labs", "Bluestone Health", "Cedar Logistics", "Atlas Media")
+_CSMS = ("Dana Reyes", "Sam Okafor", "Priya Natarajan")
 
 
 def fake_scores(n: int = 200, *, seed: int = SEED) -> pd.DataFrame:
@@ -93,9 +95,20 @@ def fake_scores(n: int = 200, *, seed: int = SEED) -> pd.DataFrame:
     scores["playbook_id"] = [p for p, _ in plays]
     scores["playbook_title"] = [title for _, title in plays]
     scores["playbook_actions"] = _ACTIONS
-    scores["owner"] = [OWNERS[t] for t in touch]
+    for slot in range(3):
+        scores[f"driver_{slot + 1}_points"] = np.round(rng.uniform(0.2, 6.0, size=n), 2)
+    scores["account_name"] = [f"{_NAMES[i % len(_NAMES)]} {i}" for i in range(n)]
+    scores["csm"] = np.where(touch != "tech_touch", np.resize(_CSMS, n), None)
+    scores["holdout"] = (rng.uniform(size=n) < 0.1) & (tier != "healthy")
+    due = (scores["playbook_id"] != "monitor") & ~scores["holdout"]
+    named = (touch == "high_touch") & pd.notna(scores["csm"])
+    scores["owner"] = np.where(named, scores["csm"], [OWNERS[t] for t in touch])
+    scores["owner_reason"] = np.where(named, "high touch: the account's CSM", "pooled or automated")
+    scores["action_due"] = due
+    scores["holdout_exclusion"] = np.where(
+        (tier != "healthy") & ~scores["holdout"] & (touch == "high_touch"), "high touch", None
+    )
     scores["due_by"] = AS_OF + pd.Timedelta(days=14)
-    scores["holdout"] = rng.uniform(size=n) < 0.1
     scores["model_version"] = "churn-lgbm v7"
     scores["segment"] = rng.choice(["SMB", "Mid-market", "Enterprise"], size=n, p=[0.5, 0.3, 0.2])
     return scores
@@ -261,20 +274,61 @@ def test_sections_show_what_the_leader_needs(inputs, page):
     top = flagged.nsmallest(20, "priority_rank")
     healthy = scores[scores["risk_tier"] == "healthy"].nsmallest(5, "priority_rank")
     listed = [a for a in top["account_id"] if a != MALICIOUS]
-    assert sum(f"<b>{a}</b>" in page for a in listed) == len(listed) >= 19
-    assert not any(f"<b>{a}</b>" in page for a in healthy["account_id"])
+    accounts = page.split('class="accounts"')[1].split("</table>")[0]
+    assert sum(f"<small>{a}</small>" in accounts for a in listed) == len(listed) >= 19
+    assert not any(f"<small>{a}</small>" in accounts for a in healthy["account_id"])
+    for name in top["account_name"]:
+        assert f"<b>{name}</b>" in accounts
     for text in ("Logo churn", "GRR", "NRR", "NPS", "LTV", "Onboarding", "Rule scorecard",
                  "Logistic regression", "Oracle ROC AUC", "2024-01-01..2024-06-30", "holdout",
-                 "pooled CS team", "account CSM", "automated sequence", "Calibration"):  # fmt: skip
+                 "pooled CS team", "automated sequence", "Calibration", "Dana Reyes",
+                 "Each CSM&#x27;s portfolio", "What changed since the last scoring run",
+                 "churn risk above 12.6%", "Control group"):  # fmt: skip
         assert text in page, text
     assert "n/a" in page  # the rule scorecard's undefined ARR recall
+    tiles = re.findall(r'<div class="value">([^<]*)</div>', page)
+    assert tiles and "n/a" not in tiles, "a tile shows n/a"
 
 
-def test_workload_excludes_holdout(inputs, page):
+def test_tiles_show_the_last_final_month_and_onboarding_of_a_finished_window(inputs, page):
+    kpis = inputs["kpis"]
+    final = kpis[~kpis["provisional"]].iloc[-1]
+    assert f"Last final month: {final['period']}" in page
+    assert f"{kpis['period'].iloc[-1]} is not final yet" in page
+    assert "provisional</span>" not in page  # no "latest complete ... provisional" label
+    onboarding = page.split('<div class="label">Onboarding</div>')[1].split("</div></div>")[0]
+    assert "signed up in" in onboarding
+
+
+def test_trend_arrows_compare_with_the_previous_run(inputs, page):
     scores = inputs["scores"]
-    worked = scores[~scores["holdout"]]
+    before = scores["health_score"] - scores["score_change"]
+    was_at_risk = int((before < 45).sum())
+    now_at_risk = int((scores["risk_tier"] == "at_risk").sum())
+    at_risk = page.split('<div class="label">At risk</div>')[1].split("</div></div>")[0]
+    assert f"{now_at_risk - was_at_risk:+d} vs the previous run" in at_risk
+
+
+def test_portfolio_view_per_csm(inputs, page):
+    scores = inputs["scores"]
+    view = page.split('class="portfolio"')[1].split("</table>")[0]
+    for csm in _CSMS:
+        book = scores[scores["csm"] == csm]
+        row = view.split(f"<b>{csm}</b>")[1].split("</tr>")[0]
+        cells = re.findall(r"<td>([^<]*)</td>", row)
+        assert cells[0] == str(len(book))  # accounts in the book
+        mine = book[(book["owner"] == csm) & book["action_due"]]
+        assert str(len(mine)) in cells  # actions for the CSM
+    assert "No CSM on record" in view
+
+
+def test_workload_excludes_holdout_and_counts_the_exclusions(inputs, page):
+    scores = inputs["scores"]
+    worked = scores[scores["action_due"]]  # neither held out nor on monitor
     n_holdout = int(scores["holdout"].sum())
-    assert f"{n_holdout} holdout account(s) excluded" in page
+    assert f"the {n_holdout} holdout accounts of the control group and the accounts on" in page
+    excluded = int(scores["holdout_exclusion"].notna().sum())
+    assert f"Never held out: {excluded} accounts: high touch." in page
     table = page.split('class="workload"')[1].split("</table>")[0]
     total_row = table.split("<tr>")[-1]
     assert f"<td>{len(worked)}<br>" in total_row

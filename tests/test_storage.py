@@ -100,3 +100,22 @@ def test_integer_ids_in_parquet_become_text(tmp_path):
     assert accounts["account_id"].tolist() == ["101", "102"]
     logins = source.query("SELECT DISTINCT account_id FROM logins JOIN accounts USING (account_id)")
     assert logins["account_id"].tolist() == ["101"]
+
+
+def test_outputs_get_the_permissions_of_the_users_umask(tmp_path):
+    """Not the owner-only mode of a temporary file: colleagues on a shared drive can read."""
+    import os
+
+    from healthscore.storage import write_frame, write_text
+
+    old = os.umask(0o022)
+    try:
+        csv = write_frame(pd.DataFrame({"a": [1]}), tmp_path / "scores.csv")
+        page = write_text("<html></html>", tmp_path / "report.html")
+        os.umask(0o077)
+        private = write_text("x", tmp_path / "private.txt")
+    finally:
+        os.umask(old)
+    assert csv.stat().st_mode & 0o777 == 0o644
+    assert page.stat().st_mode & 0o777 == 0o644
+    assert private.stat().st_mode & 0o777 == 0o600

@@ -32,17 +32,21 @@ def score_drops(
 ) -> pd.DataFrame:
     """Accounts whose health score fell by more than ``drop`` points since the last step.
 
-    Columns: account_id, as_of, previous_score, health_score, change, risk_tier,
-    moved_families (the families whose contribution rose most, with the rise in log-odds).
-    Both dates are built in one pass; contributions are computed for the fallen accounts
-    only.
+    Columns: account_id, account_name and csm (when the data has them), as_of,
+    previous_score, health_score, change, risk_tier, moved_families (the families whose
+    contribution rose most, with the rise in log-odds). Both dates are built in one pass;
+    contributions are computed for the fallen accounts only.
     """
     as_of = pd.Timestamp(as_of)
     now_features, before_features = eligible_features_on(
         source, [as_of, step_back(as_of, config)], config
     )
+    names = [c for c in ("account_name", "csm") if c in now_features.columns]
     now = pd.concat(
-        [now_features[["account_id"]], model.score(now_features)[["health_score", "risk_tier"]]],
+        [
+            now_features[["account_id", *names]],
+            model.score(now_features)[["health_score", "risk_tier"]],
+        ],
         axis=1,
     ).set_index("account_id")
     before = pd.DataFrame(
@@ -71,6 +75,7 @@ def score_drops(
     out = pd.DataFrame(
         {
             "account_id": fallen.index,
+            **{column: fallen[column].to_numpy() for column in names},
             "as_of": as_of,
             "previous_score": fallen["health_score_before"].to_numpy(),
             "health_score": fallen["health_score"].to_numpy(),

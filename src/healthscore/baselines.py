@@ -205,8 +205,8 @@ class RuleScorecard(BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: Sequence[float]) -> RuleScorecard:
         """Fit only the Platt map from score to churn probability; the weights stay fixed."""
-        y = np.asarray(y, dtype=int)
-        if len(np.unique(y)) < 2:
+        labels = np.asarray(y, dtype=int)
+        if len(np.unique(labels)) < 2:
             raise DataError("the rule scorecard's calibration needs both churned and retained rows")
         self.unavailable_columns_ = self._absent(X)
         if self.unavailable_columns_:
@@ -214,7 +214,7 @@ class RuleScorecard(BaseEstimator):
                 "rule scorecard: column(s) %s absent, scored as neutral",
                 ", ".join(self.unavailable_columns_),
             )
-        self.platt_ = LogisticRegression(C=1e6, max_iter=1000).fit(self._feature(X), y)
+        self.platt_ = LogisticRegression(C=1e6, max_iter=1000).fit(self._feature(X), labels)
         self.classes_ = np.array([0, 1])
         return self
 

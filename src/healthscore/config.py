@@ -8,7 +8,9 @@ misspelt ``horizon_dayz`` that falls back to a default would quietly change ever
 
 from __future__ import annotations
 
+import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +26,7 @@ from pydantic import (
 from healthscore.date_formats import check_time_format
 from healthscore.derivations import parse_derivation
 from healthscore.errors import ConfigError
+from healthscore.redaction import redact_config, redact_settings
 from healthscore.schema import TABLES
 
 
@@ -77,7 +80,6 @@ def _iso_date(value: Any) -> Any:
     """An ISO date (``2025-01-01``) as text; anything else is a config error."""
     if value is None:
         return None
-    from datetime import date
 
     try:
         return date.fromisoformat(str(value)).isoformat()
@@ -327,7 +329,13 @@ class ModelConfig(_Section):
     colsample_bytree: float = Field(0.8, gt=0, le=1)
     reg_lambda: float = Field(1.0, ge=0)
     early_stopping_rounds: int = Field(50, ge=1)
-    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    calibration: Literal["auto", "sigmoid", "beta", "spline", "isotonic"] = Field(
+        "auto",
+        description=(
+            "auto: the smooth map (sigmoid, beta or spline) with the lowest cross-validated "
+            "log loss on the validation period; isotonic: the older step-wise map."
+        ),
+    )
 
 
 class ScoreConfig(_Section):
@@ -369,8 +377,15 @@ class TouchConfig(_Section):
 class CapacityConfig(_Section):
     """How many accounts the CS team can work in one cadence step."""
 
-    csms: int = Field(5, ge=1)
-    accounts_per_csm: int = Field(20, ge=1)
+    csms: int = Field(5, ge=1, description="CSMs on the team (sizes the top-k metrics).")
+    accounts_per_csm: int = Field(
+        20,
+        ge=1,
+        description=(
+            "Accounts one CSM can work in one cadence step: each CSM's list is capped at it, "
+            "the overflow goes to the pooled CS team."
+        ),
+    )
 
     @property
     def top_k(self) -> int:
@@ -381,7 +396,18 @@ class PlaybookConfig(_Section):
     """Where the playbook catalogue lives and how much of it is held out."""
 
     catalogue: str | None = Field(None, description="TOML file; default: the shipped catalogue.")
-    holdout_share: float = Field(0.1, ge=0, lt=1)
+    holdout_share: float = Field(
+        0.1, ge=0, lt=1, description="Share of the eligible at-risk accounts held out."
+    )
+    holdout_exclude_touch_tiers: tuple[Literal["high_touch", "low_touch", "tech_touch"], ...] = (
+        Field(("high_touch",), description="Touch tiers never held out.")
+    )
+    holdout_exclude_renewal_days: int | None = Field(
+        60, ge=0, description="Accounts renewing within this many days are never held out."
+    )
+    holdout_exclude_top: int = Field(
+        20, ge=0, description="The top accounts by ARR at risk are never held out."
+    )
 
 
 class KpiConfig(_Section):
@@ -471,7 +497,6 @@ class EngineConfig(_Section):
     @field_validator("memory_limit")
     @classmethod
     def _size(cls, value: str | None) -> str | None:
-        import re
 
         if value is not None and not re.fullmatch(
             r"\s*\d+(\.\d+)?\s*(B|KB|KIB|MB|MIB|GB|GIB|TB|TIB)\s*", value.upper()
@@ -646,8 +671,6 @@ def load_config(path: str | Path | None = None) -> Config:
 
 def recordable(config: Config) -> dict[str, Any]:
     """The config as plain data that may be written anywhere: every URL's secrets hidden."""
-    from healthscore.redaction import redact_config, redact_settings
-
     raw = redact_config(config.model_dump(mode="json"))
     raw["engine"]["spark"]["conf"] = redact_settings(raw["engine"]["spark"]["conf"])
     return raw

@@ -360,7 +360,7 @@ def unknown_term_notice(source: DataSource, *, grace_days: int) -> str | None:
         )
     register_terms(source, grace_days=grace_days)
     scheduled = "AND scheduled_end IS NULL" if "scheduled_end" in present else ""
-    unknown, total = source.con.execute(
+    unknown, total = source.con.execute(  # type: ignore[misc]
         f"SELECT count(*) FILTER (WHERE term_months IS NULL {scheduled}), count(*) "
         f"FROM {TERMS_TABLE}"
     ).fetchone()

@@ -22,6 +22,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from healthscore.errors import DataError
@@ -49,7 +50,7 @@ _TOP_K_KEYS: tuple[str, ...] = ("precision_at_k", "recall_at_k", "arr_recall_at_
 # ------------------------------------------------------------------ helpers
 
 
-def _arrays(y_true: Sequence[float], prob: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(y_true: ArrayLike, prob: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y_true, dtype=float)
     p = np.asarray(prob, dtype=float)
     if y.shape != p.shape or y.ndim != 1:
@@ -81,8 +82,8 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str | None], *, tabl
 
 
 def calibration_table(
-    y_true: Sequence[float],
-    prob: Sequence[float],
+    y_true: ArrayLike,
+    prob: ArrayLike,
     *,
     n_bins: int = 10,
     strategy: Literal["quantile", "uniform"] = "quantile",
@@ -120,8 +121,8 @@ def calibration_table(
 
 
 def expected_calibration_error(
-    y_true: Sequence[float],
-    prob: Sequence[float],
+    y_true: ArrayLike,
+    prob: ArrayLike,
     *,
     n_bins: int = 10,
     strategy: Literal["quantile", "uniform"] = "quantile",
@@ -152,7 +153,7 @@ def _n_top(n: int, fraction: float) -> int:
     return max(1, math.ceil(round(fraction * n, 9)))
 
 
-def lift_at(y_true: Sequence[float], prob: Sequence[float], *, fraction: float = 0.1) -> float:
+def lift_at(y_true: ArrayLike, prob: ArrayLike, *, fraction: float = 0.1) -> float:
     """Churn rate among the riskiest ``fraction`` of rows, divided by the overall churn rate.
 
     The top holds ``ceil(fraction * n)`` rows (at least one). A lift of 3 means a CSM working
@@ -171,9 +172,7 @@ def lift_at(y_true: Sequence[float], prob: Sequence[float], *, fraction: float =
     return float(y[top].mean() / y.mean())
 
 
-def cumulative_gains(
-    y_true: Sequence[float], prob: Sequence[float]
-) -> tuple[np.ndarray, np.ndarray]:
+def cumulative_gains(y_true: ArrayLike, prob: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Share of rows contacted against share of churners caught, riskiest first.
 
     Returns
@@ -189,11 +188,11 @@ def cumulative_gains(
 
 
 def top_k_metrics(
-    y_true: Sequence[float],
-    prob: Sequence[float],
+    y_true: ArrayLike,
+    prob: ArrayLike,
     *,
     k: int,
-    arr: Sequence[float] | None = None,
+    arr: ArrayLike | None = None,
 ) -> dict[str, float]:
     """What a team that works the ``k`` riskiest rows of one list would catch.
 

@@ -1,20 +1,45 @@
-"""Per-account risk drivers: exact TreeSHAP contributions, grouped by driver family.
+"""Per-account risk drivers: exact TreeSHAP contributions, checked against comparable accounts.
 
 Contributions are in log-odds of the uncalibrated model: per row they add up, with the
 ``bias`` (the expected value), to the raw score. Calibration is monotone, so the order of
 drivers is the order of their effect on the calibrated probability too. A feature's family
 is the part of its name before ``__`` (``usage__logins_30d`` is a usage driver), so families
 and playbooks compose without glue.
+
+The driver rule
+---------------
+A tree model can attribute risk to a value that is, on its own, perfectly healthy ("2,164
+logins in 90 days" raising risk because of how it interacts with other signals). A person
+cannot check such a driver and stops trusting the list. So a feature is shown as a driver
+only when all three hold:
+
+1. its contribution raises this account's risk (positive SHAP value), and
+2. the account's value is on the risky side of its **peers**: comparable accounts, same
+   segment and lifecycle stage, scored at the same ``as_of``. "Risky side" follows the
+   feature's direction in the catalogue: below the peers' median when more is safer
+   (logins), above it when more is riskier (tickets). Features without a direction, context
+   features and missing values are never drivers.
+3. it adds at least :data:`MIN_POINTS` (0.1) percentage points of churn risk: a signal that
+   moves a 0.03% risk to 0.031% is true but not worth a CSM's attention.
+
+A peer group smaller than :data:`MIN_PEERS` accounts widens to the lifecycle stage alone,
+then to every account scored at that date, and the sentence names the group it used
+(:func:`peer_groups`). Each driver's sentence carries the account's value and the peers'
+median ("12 logins in the last 90 days, against a median of 85 for mid-market accounts in
+their first year"), and its weight is given in percentage points of churn risk
+(:func:`risk_points`). The playbook is picked by the family of the first shown driver.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
+
 import numpy as np
 import pandas as pd
 
-from healthscore.features.catalogue import CATALOGUE
-
-FAMILIES: tuple[str, ...] = ("usage", "adoption", "support", "satisfaction", "contract", "account")
+from healthscore.features.catalogue import CATALOGUE, FAMILIES, feature_spec
+from healthscore.wording import peer_label, pluralise
 
 #: Features that say *when* or *for whom* risk materialises rather than *why* (their role in
 #: the catalogue is "context"): they stay in the model and in the family totals, but are not
@@ -53,33 +78,289 @@ def family_contributions(
     return out
 
 
-def top_family(families: pd.DataFrame) -> pd.Series:
-    """The family with the largest positive (risk-raising) contribution; NaN if none is."""
-    values = families.to_numpy(dtype=float)
-    best = values.argmax(axis=1)
-    names = np.array([c.removeprefix("family__") for c in families.columns], dtype=object)
-    chosen = names[best]
-    chosen[values.max(axis=1) <= 0] = None
-    return pd.Series(chosen, index=families.index, name="top_family", dtype=object)
+#: The columns that define comparable accounts, finest first.
+PEER_KEYS: tuple[str, ...] = ("account__segment", "contract__lifecycle_stage")
+#: Smallest peer group whose median is shown; a smaller one widens (see :func:`peer_groups`).
+MIN_PEERS = 20
+#: Smallest effect on the churn probability, in percentage points, a shown driver must have.
+MIN_POINTS = 0.1
+#: Features that are 0/1 flags: their peer figure is the share of peers with the flag.
+FLAG_FEATURES: Mapping[str, str] = {"contract__cancellation_known": "A cancellation is on record"}
+_DIRECTION: dict[str, int] = {s.name: s.direction for s in CATALOGUE}
 
 
-def top_drivers(contributions: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:
-    """The ``n`` most risk-raising features per row, with their families and contributions.
+def peer_groups(features: pd.DataFrame, *, min_size: int = MIN_PEERS) -> pd.DataFrame:
+    """The peer group of every row: same ``as_of``, segment and lifecycle stage.
 
-    Columns ``driver_k``, ``driver_k_family``, ``driver_k_contribution`` for k = 1..n; a slot
-    stays empty when fewer than k features raise the risk. Context features
-    (:data:`CONTEXT_FEATURES`) are never drivers.
+    A group with fewer than ``min_size`` rows widens to the same lifecycle stage, then to
+    every row of that ``as_of``. Returns ``peer_group`` (a key: rows sharing it are peers)
+    and ``peer_label`` (the group in words), on ``features``' index.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"as_of": "2025-01-01", "account__segment": ["SMB"] * 3,
+    ...                      "contract__lifecycle_stage": ["mature"] * 3})
+    >>> peer_groups(rows, min_size=2)["peer_label"].tolist()[0]
+    'SMB accounts that have been customers for over a year'
     """
-    features = driver_features(contributions.columns)
-    values = contributions[features].to_numpy(dtype=float)
-    order = np.argsort(-values, axis=1, kind="stable")[:, :n]
-    names = np.array(features, dtype=object)
-    out = pd.DataFrame(index=contributions.index)
+    as_of = pd.to_datetime(features["as_of"]).dt.strftime("%Y-%m-%d")
+    values = {
+        key: (
+            features[key].astype("object").where(features[key].notna(), None)
+            if key in features.columns
+            else pd.Series(None, index=features.index, dtype="object")
+        )
+        for key in PEER_KEYS
+    }
+    segment, stage = values["account__segment"], values["contract__lifecycle_stage"]
+    levels = (
+        (segment, stage),
+        (pd.Series(None, index=features.index, dtype="object"), stage),
+        (pd.Series(None, index=features.index, dtype="object"),) * 2,
+    )
+    group = pd.Series(None, index=features.index, dtype="object")
+    label = pd.Series(None, index=features.index, dtype="object")
+    for i, (seg, stg) in enumerate(levels):
+        key = (
+            as_of + "|" + seg.fillna("(none)").astype(str) + "|" + stg.fillna("(none)").astype(str)
+        )
+        size = key.map(key.value_counts())
+        take = group.isna() & ((size >= min_size) | (i == len(levels) - 1))
+        group[take] = key[take]
+        label[take] = [peer_label(a, b) for a, b in zip(seg[take], stg[take], strict=True)]
+    return pd.DataFrame({"peer_group": group, "peer_label": label}, index=features.index)
+
+
+def peer_medians(
+    features: pd.DataFrame, groups: pd.DataFrame, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """Each row's peer figure for every driver feature: the median of its peer group.
+
+    Flags (:data:`FLAG_FEATURES`) get the share of peers with the flag instead. Missing values
+    are left out of the median; a group with no value gives NaN.
+    """
+    columns = columns if columns is not None else candidate_features(features.columns)
+    numeric = features[columns].apply(pd.to_numeric, errors="coerce").astype("float64")
+    grouped = numeric.groupby(groups["peer_group"].to_numpy())
+    medians = grouped.transform("median")
+    flags = [c for c in columns if c in FLAG_FEATURES]
+    if flags:
+        medians[flags] = grouped[flags].transform("mean")
+    return medians.set_axis(features.index)
+
+
+def candidate_features(columns: list[str] | pd.Index) -> list[str]:
+    """Driver features with a risk direction: the only ones a person can check against peers."""
+    return [c for c in driver_features(columns) if _DIRECTION.get(c, 0) != 0]
+
+
+# ------------------------------------------------------------------------------ drivers
+
+
+def select_drivers(
+    contributions: pd.DataFrame,
+    features: pd.DataFrame,
+    medians: pd.DataFrame,
+    *,
+    n: int = 3,
+    calibrate: Callable[[np.ndarray], np.ndarray] | None = None,
+    min_points: float = MIN_POINTS,
+) -> pd.DataFrame:
+    """The ``n`` largest risk-raising features per row whose value is worse than its peers'.
+
+    ``contributions`` (TreeSHAP, log-odds) may hold a subset of ``features``' rows (those
+    explained); ``medians`` comes from :func:`peer_medians` over all of them. With
+    ``calibrate`` (the model's calibration map), a driver must also add at least
+    ``min_points`` percentage points of churn risk (:func:`risk_points`). Returns, on
+    ``contributions``' index, ``driver_k``, ``driver_k_family``, ``driver_k_contribution``
+    (log-odds), ``driver_k_points`` (NaN without ``calibrate``), ``driver_k_value`` and
+    ``driver_k_peer_value`` for k = 1..n; a slot stays empty when fewer than k features pass
+    the rule (see the module's docstring).
+    """
+    index = contributions.index
+    names = [c for c in candidate_features(contributions.columns) if c in medians.columns]
+    contrib = contributions[names].to_numpy(dtype="float64")
+    values = (
+        features.loc[index, names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype="float64")
+    )
+    peers = medians.loc[index, names].to_numpy(dtype="float64")
+    direction = np.array([_DIRECTION[c] for c in names], dtype="float64")
+    with np.errstate(invalid="ignore"):
+        risky = direction * (values - peers) > 0
+    points = np.full(contrib.shape, np.nan)
+    shown = (contrib > 0) & risky
+    if calibrate is not None and contrib.size:
+        raw = contributions.sum(axis=1).to_numpy(dtype="float64")[:, None]
+        points = 100.0 * (calibrate(raw) - calibrate(raw - contrib))
+        shown &= points >= min_points
+    ranked = np.where(shown, contrib, -np.inf)
+    # A column of -inf at the end gives every row an empty slot to point at.
+    ranked = np.column_stack([ranked, np.full(len(index), -np.inf)])
+    order = np.argsort(-ranked, axis=1, kind="stable")
+    labels = np.array([*names, None], dtype=object)
+    rows = np.arange(len(index))
+    out = pd.DataFrame(index=index)
     for k in range(n):
-        idx = order[:, k] if k < order.shape[1] else np.zeros(len(values), dtype=int)
-        contrib = values[np.arange(len(values)), idx]
-        positive = contrib > 0
-        out[f"driver_{k + 1}"] = np.where(positive, names[idx], None)
-        out[f"driver_{k + 1}_family"] = np.where(positive, [family_of(x) for x in names[idx]], None)
-        out[f"driver_{k + 1}_contribution"] = np.where(positive, contrib, np.nan)
+        idx = order[:, min(k, order.shape[1] - 1)]
+        ok = np.isfinite(ranked[rows, idx]) if k < order.shape[1] else np.zeros(len(index), bool)
+        idx = np.where(ok, idx, len(names))
+        name = pd.Series(labels[idx], index=index, dtype="object")
+        out[f"driver_{k + 1}"] = name
+        out[f"driver_{k + 1}_family"] = pd.Series(
+            [family_of(x) if isinstance(x, str) else None for x in name], index=index, dtype=object
+        )
+        for suffix, table in (
+            ("contribution", contrib),
+            ("points", points),
+            ("value", values),
+            ("peer_value", peers),
+        ):
+            padded = np.column_stack([table, np.full(len(index), np.nan)])
+            out[f"driver_{k + 1}_{suffix}"] = padded[rows, idx]
     return out
+
+
+def describe_drivers(
+    features: pd.DataFrame,
+    contributions: pd.DataFrame,
+    calibrate: Callable[[np.ndarray], np.ndarray],
+    *,
+    n: int = 3,
+    medians: pd.DataFrame | None = None,
+    groups: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The shown drivers of the explained rows, in numbers and in words.
+
+    ``features`` holds every account scored at the date (the peers); ``contributions`` the
+    rows explained (all or a subset, on ``features``' index). ``medians`` and ``groups`` may
+    be given when computed elsewhere (the account card computes them from the peer group
+    alone). Returns, on ``contributions``' index, the columns of :func:`select_drivers` with
+    ``driver_k_value`` and ``driver_k_peer_value`` renamed ``driver_k_peer_median``, plus
+    ``driver_k_points`` (percentage points of churn risk, :func:`risk_points`),
+    ``driver_k_text``, ``peer_group`` (the peers in words) and ``top_family`` (the family of
+    the first shown driver, which picks the playbook; missing when none is shown).
+    """
+    groups = groups if groups is not None else peer_groups(features)
+    medians = medians if medians is not None else peer_medians(features, groups)
+    drivers = select_drivers(contributions, features, medians, n=n, calibrate=calibrate)
+    labels = groups.loc[contributions.index, "peer_label"]
+    records = features.loc[contributions.index].to_dict("records")
+    out = pd.DataFrame(index=contributions.index)
+    for k in range(1, n + 1):
+        name, peer = drivers[f"driver_{k}"], drivers[f"driver_{k}_peer_value"]
+        out[f"driver_{k}"] = name
+        out[f"driver_{k}_family"] = drivers[f"driver_{k}_family"]
+        out[f"driver_{k}_contribution"] = drivers[f"driver_{k}_contribution"]
+        out[f"driver_{k}_points"] = drivers[f"driver_{k}_points"].round(2)
+        out[f"driver_{k}_value"] = drivers[f"driver_{k}_value"]
+        out[f"driver_{k}_peer_median"] = peer
+        out[f"driver_{k}_text"] = [
+            driver_sentence(f, rec, m, who) if isinstance(f, str) else None
+            for f, rec, m, who in zip(name, records, peer, labels, strict=True)
+        ]
+    out["peer_group"] = labels.astype("object")
+    out["top_family"] = drivers["driver_1_family"].astype("object")
+    return out
+
+
+def risk_points(
+    contributions: pd.Series | np.ndarray,
+    raw_log_odds: pd.Series | np.ndarray,
+    calibrate: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """A contribution as percentage points of churn risk.
+
+    How much lower the calibrated churn probability would be without this contribution: the
+    calibrated probability at the raw log-odds minus the one at the raw log-odds less the
+    contribution, times 100. Missing contributions give NaN.
+
+    Examples
+    --------
+    >>> sigmoid = lambda z: 1 / (1 + np.exp(-z))
+    >>> risk_points(np.array([np.log(3)]), np.array([0.0]), sigmoid).round(1).tolist()
+    [25.0]
+    """
+    c = np.asarray(contributions, dtype="float64")
+    z = np.asarray(raw_log_odds, dtype="float64")
+    known = ~np.isnan(c)
+    out = np.full(len(c), np.nan)
+    if known.any():
+        out[known] = 100.0 * (calibrate(z[known]) - calibrate(z[known] - c[known]))
+    return out
+
+
+def driver_sentence(feature: str, row: Mapping[str, object], peer_value: float, peers: str) -> str:
+    """The sentence of one shown driver: the account's value and its peers' figure.
+
+    The change over the period is said ("Logins fell from 40 to 12 ...") only when it went
+    the risky way; numbers get one or two more decimals when rounding would make the
+    account's value and the peers' figure look equal.
+
+    Examples
+    --------
+    >>> driver_sentence("usage__logins_90d", {"usage__logins_90d": 12.0}, 85.0,
+    ...                 "mid-market accounts in their first year")
+    '12 logins in the last 90 days, against a median of 85 for mid-market accounts in their \
+first year'
+    >>> driver_sentence("support__escalations_90d", {"support__escalations_90d": 1.0}, 0.0,
+    ...                 "SMB accounts")
+    '1 escalated ticket in the last 90 days, against a median of 0 for SMB accounts'
+    """
+    spec = feature_spec(feature)
+    value = float(row[feature])  # type: ignore[arg-type]
+    if feature in FLAG_FEATURES:
+        return f"{FLAG_FEATURES[feature]}, as for {peer_value:.0%} of {peers}"
+    fmt = _value_format(spec.text)
+    extra = next(
+        (
+            e
+            for e in range(3)
+            if format(value, _widen(fmt, e)) != format(peer_value, _widen(fmt, e))
+        ),
+        0,
+    )
+    template, change = spec.text, ""
+    previous = _number(row.get(spec.compare_to)) if spec.compare_to else float("nan")
+    if spec.change_text and not np.isnan(previous) and (value - previous) * spec.direction > 0:
+        template, change = spec.change_text, ("rose" if value > previous else "fell")
+    body = template.format(
+        value=_Shown(value, extra), previous=_Shown(previous, extra), change=change
+    )
+    peer = format(peer_value, _widen(fmt, extra))
+    return f"{pluralise(body)}, against a median of {peer} for {peers}"
+
+
+class _Shown(float):
+    """A number that formats with ``extra`` more decimals than its template asks for."""
+
+    def __new__(cls, value: float, extra: int) -> _Shown:
+        shown = super().__new__(cls, value)
+        shown.extra = extra  # type: ignore[attr-defined]
+        return shown
+
+    def __format__(self, spec: str) -> str:
+        return format(float(self), _widen(spec, self.extra))  # type: ignore[attr-defined]
+
+
+_FORMAT = re.compile(r"\{value:([^}]*)\}")
+
+
+def _value_format(template: str) -> str:
+    """The format spec of ``{value:...}`` in a sentence template (``.0f`` if none)."""
+    found = _FORMAT.search(template)
+    return found.group(1) if found else ".0f"
+
+
+def _widen(spec: str, extra: int) -> str:
+    """``spec`` with ``extra`` more decimals (``.0f`` -> ``.1f``)."""
+    if not extra:
+        return spec
+    return re.sub(r"\.(\d+)", lambda m: f".{int(m.group(1)) + extra}", spec)
+
+
+def _number(value: object) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
+    return number

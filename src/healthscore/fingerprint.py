@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from healthscore.config import Config
 from healthscore.errors import ModelError
 from healthscore.features.catalogue import CATALOGUE_VERSION
@@ -57,11 +59,9 @@ def project_name(data: str | Path, config: Config) -> str:
     if text.startswith("spark://"):  # tables of a Spark catalog: the schema names the project
         return _safe(text.removeprefix("spark://").strip("/").rsplit(".", 1)[-1] or "default")
     if "://" in text:
-        from sqlalchemy.engine import make_url
-
         try:
             database = make_url(text).database or ""
-        except Exception:  # noqa: BLE001 - any unparsable URL falls back to its last part
+        except Exception:
             database = text.rsplit("/", 1)[-1]
         return _safe(Path(database).stem or "default")
     path = Path(text)
@@ -96,7 +96,7 @@ class SchemaFingerprint:
         return cls(
             project=str(raw["project"]),
             tables={str(k): tuple(str(c) for c in v) for k, v in tables.items()},
-            catalogue_version=int(raw.get("catalogue_version", 0)),  # type: ignore[arg-type]
+            catalogue_version=int(str(raw.get("catalogue_version", 0))),
         )
 
     def mismatches(self, data: SchemaFingerprint) -> list[str]:

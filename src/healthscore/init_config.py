@@ -25,12 +25,18 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
+from healthscore.config import config_from_dict
 from healthscore.errors import ConfigError
 from healthscore.schema import TABLES
+from healthscore.sources import open_tables
+from healthscore.storage import write_text
 
 #: Reads a few distinct values of ``(export, column)``.
 ValuesOf = Callable[[str, str], list[str]]
@@ -372,10 +378,10 @@ def match_columns(
     found: dict[str, str] = {}
     for contract, synonyms in COLUMN_SYNONYMS[table].items():
         for synonym in synonyms:
-            column = by_norm.get(synonym)
-            if column is not None and column not in used:
-                found[contract] = column
-                used.add(column)
+            match = by_norm.get(synonym)
+            if match is not None and match not in used:
+                found[contract] = match
+                used.add(match)
                 break
     return found
 
@@ -482,9 +488,9 @@ def guess_config(
     >>> guess.tables["contracts"].derive
     {'arr': 'mrr * 12'}
     """
-    exports = {name: list(columns) for name, columns in exports.items()}
-    assigned = _assign(exports)
-    guess = ConfigGuess(origin, exports)
+    listed = {name: list(columns) for name, columns in exports.items()}
+    assigned = _assign(listed)
+    guess = ConfigGuess(origin, listed)
     for table, export in assigned.items():
         columns = exports[export]
         tg = TableGuess(table, export, match_columns(table, columns))
@@ -657,8 +663,8 @@ def _table_lines(tg: TableGuess) -> list[str]:
     if tg.derive:
         lines.append(f"[data.tables.{tg.table}.derive]")
         lines += [f"{_key(k)} = {_value(v)}" for k, v in tg.derive.items()]
-    for column, recode in tg.values.items():
-        lines.append(f"[data.tables.{tg.table}.values.{_key(column)}]")
+    for name, recode in tg.values.items():
+        lines.append(f"[data.tables.{tg.table}.values.{_key(name)}]")
         lines += [f"{_key(k)} = {_value(v)}" for k, v in recode.items()]
     return lines
 
@@ -708,9 +714,6 @@ def render_toml(guess: ConfigGuess, *, config_name: str = "healthscore.toml") ->
 
 def inspect_data(data: str | Path) -> tuple[dict[str, list[str]], ValuesOf, str]:
     """The exports of ``data`` with their columns, a values reader, and the origin."""
-    import duckdb
-
-    from healthscore.sources import open_tables
 
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
@@ -728,10 +731,6 @@ def write_starter_config(data: str | Path, out: str | Path, *, force: bool = Fal
 
     Raises :class:`~healthscore.errors.ConfigError` if ``out`` exists and ``force`` is false.
     """
-    import tomllib
-
-    from healthscore.config import config_from_dict
-    from healthscore.storage import write_text
 
     out = Path(out)
     if out.exists() and not force:

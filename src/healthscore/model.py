@@ -99,7 +99,7 @@ class HealthModel:
             callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
         )
         best = int(booster.best_iteration or booster.current_iteration())
-        raw_valid = booster.predict(x_valid, num_iteration=best, raw_score=True)
+        raw_valid = np.asarray(booster.predict(x_valid, num_iteration=best, raw_score=True))
         calibrator = fit_calibrator(raw_valid, y_valid, kind=config.calibration)
         return cls(
             features,
@@ -126,11 +126,13 @@ class HealthModel:
 
     def raw_log_odds(self, frame: pd.DataFrame) -> np.ndarray:
         """Uncalibrated LightGBM log-odds (what SHAP contributions add up to)."""
-        return self.booster.predict(
-            self.matrix(frame),
-            num_iteration=self.best_iteration,
-            raw_score=True,
-            num_threads=self.num_threads,
+        return np.asarray(
+            self.booster.predict(
+                self.matrix(frame),
+                num_iteration=self.best_iteration,
+                raw_score=True,
+                num_threads=self.num_threads,
+            )
         )
 
     def uncalibrated_probability(self, frame: pd.DataFrame) -> np.ndarray:
@@ -143,7 +145,7 @@ class HealthModel:
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Probability, health score and risk tier per row of ``frame``."""
         probability = self.predict_proba(frame)
-        score = health_score(probability, self.score_config)
+        score = health_score(probability, self.score_config, reference=self.calibrator.reference)
         return pd.DataFrame(
             {
                 "churn_probability": probability,

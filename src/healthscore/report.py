@@ -1,11 +1,11 @@
 """The customer-success leader's report: one self-contained HTML page.
 
-The page answers, top to bottom, the questions a CS leader brings to a weekly review: how is
-the book doing (KPI tiles and trends), are newer cohorts keeping their logos (cohort curves),
-how much revenue is at risk today and where (health distribution, ARR at risk), which accounts
-need a call this week and what to say (the top at-risk table with drivers and playbooks), who
-carries the work (playbook workload per owner), and can the score be trusted (the model
-against its baselines, and its calibration).
+The page answers, top to bottom, the questions a CS leader brings to a Monday review: how is
+the book doing (risk today against the last scoring run, KPI tiles of the last final month,
+trends), what changed since the last scoring run, are newer cohorts keeping their logos,
+where the risk is, which accounts to call this week and who calls them, what each CSM has on
+their plate, who carries the work (and which accounts are held out as the control group), and
+can the score be trusted (the model against its baselines, and its calibration).
 
 The page carries everything it needs: CSS inline, every chart an embedded PNG, no external
 script, font or link, so it renders the same from an e-mail attachment or an offline laptop.
@@ -16,7 +16,6 @@ user data. A missing value (no NPS survey, a metric undefined on the test period
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,19 +24,53 @@ from pathlib import Path
 import pandas as pd
 
 from healthscore import report_charts
+from healthscore.config import ScoreConfig
 from healthscore.errors import DataError
+from healthscore.health import FLAGGED_TIERS, tier_bands
 from healthscore.kpis import KPI_DEFINITIONS, kpi_summary
+from healthscore.report_html import (
+    NA,
+    as_float,
+    count,
+    date,
+    esc,
+    missing,
+    number,
+    pct,
+    section,
+    table,
+    text,
+    tile,
+    trend,
+)
 from healthscore.report_outcomes import LoopReport, loop_sections
+from healthscore.report_worklist import (
+    account_cell,
+    changes_section,
+    control_group_summary,
+    portfolio_section,
+    previous_tiers,
+    renewal_words,
+)
 from healthscore.scoring import OPTIONAL_OUTPUT_COLUMNS, OUTPUT_COLUMNS
 from healthscore.storage import write_text
 from healthscore.touch import OWNERS
+from healthscore.wording import count as counted
 
-SCORE_COLUMNS: tuple[str, ...] = tuple(
-    c for c in OUTPUT_COLUMNS if c not in OPTIONAL_OUTPUT_COLUMNS
+#: Score columns the report shows when present, so that an older scores file still renders.
+_USED_WHEN_PRESENT: frozenset[str] = frozenset(
+    [
+        *OPTIONAL_OUTPUT_COLUMNS,
+        *(f"driver_{k}_{s}" for k in (1, 2, 3) for s in ("points", "value", "peer_median")),
+        "peer_group",
+        "owner_reason",
+        "action_due",
+        "holdout_exclusion",
+    ]
 )
-"""The columns :func:`render_report` needs in ``scores``; ``segment`` is optional."""
+SCORE_COLUMNS: tuple[str, ...] = tuple(c for c in OUTPUT_COLUMNS if c not in _USED_WHEN_PRESENT)
+"""The columns :func:`render_report` needs in ``scores``; the rest are used when present."""
 
-_NA = "n/a"
 _FORMULAS: dict[str, str] = {d.column: d.formula.replace("`", "") for d in KPI_DEFINITIONS}
 
 
@@ -52,8 +85,8 @@ class _Tile:
 
 
 _KPI_TILES: tuple[_Tile, ...] = (
-    _Tile("Customers", "customers", "customers_end", "count", True, "customers at period end"),
-    _Tile("ARR", "arr", "arr_end", "amount", True, "annual recurring revenue at period end"),
+    _Tile("Customers", "customers", "customers_end", "count", True, "customers at month end"),
+    _Tile("ARR", "arr", "arr_end", "amount", True, "annual recurring revenue at month end"),
     _Tile(
         "Logo churn",
         "logo_churn_rate_pct",
@@ -66,14 +99,14 @@ _KPI_TILES: tuple[_Tile, ...] = (
     _Tile("NRR", "nrr_pct", "nrr_pct", "pct", True, "ARR kept, with expansion"),
     _Tile("NPS", "nps", "nps", "points", True, "promoters minus detractors"),
     _Tile("LTV", "ltv", "ltv", "amount", True, "lifetime gross margin per account"),
-    _Tile(
-        "Onboarding",
-        "onboarding_completion_pct",
-        "onboarding_completion_pct",
-        "pct",
-        True,
-        "new accounts activated",
-    ),
+)
+_ONBOARDING = _Tile(
+    "Onboarding",
+    "onboarding_completion_pct",
+    "onboarding_completion_pct",
+    "pct",
+    True,
+    "new accounts activated",
 )
 
 _MODEL_METRICS: tuple[tuple[str, str, bool, str], ...] = (
@@ -126,6 +159,8 @@ def render_report(
     top_n: int = 20,
     title: str = "Customer health report",
     loop: LoopReport | None = None,
+    score_config: ScoreConfig | None = None,
+    previous_as_of: pd.Timestamp | None = None,
 ) -> str:
     """Render the CS leader's report as one self-contained HTML page.
 
@@ -135,13 +170,15 @@ def render_report(
         The scoring date of ``scores``, shown in the header.
     kpis
         Retention KPIs per period, as returned by :func:`healthscore.kpis.compute_kpis`. The
-        tiles show the latest period with the change from the one before; may be empty.
+        tiles show the latest final period (:func:`healthscore.kpis.kpi_summary`) with the
+        change from the one before; may be empty.
     cohorts
         Logo retention per cohort, as returned by :func:`healthscore.kpis.cohort_retention`;
-        the latest 12 cohorts are drawn. May be empty.
+        the latest 12 cohorts are drawn with the average curve. May be empty.
     scores
-        One row per account scored at ``as_of``, with the columns of :data:`SCORE_COLUMNS`
-        and optionally ``segment``.
+        One row per account scored at ``as_of``, with the columns of :data:`SCORE_COLUMNS`;
+        ``account_name``, ``csm``, ``segment``, ``owner_reason``, ``action_due``,
+        ``holdout_exclusion`` and the drivers' ``_points`` are used when present.
     metrics
         The model's test metrics and its baselines' (``baseline_rules_*``,
         ``baseline_logreg_*``); ``oracle_roc_auc``, ``test_period`` and ``ece`` when known.
@@ -158,6 +195,12 @@ def render_report(
         What ``outcomes`` and ``monitor`` found, for the sections "Did the plays work?" and
         "Can we still trust the model?" (see :mod:`healthscore.report_outcomes`); None leaves
         them out.
+    score_config
+        The score scale and tiers of the model that scored (default: the defaults); the
+        header states each tier as a band of churn probability.
+    previous_as_of
+        The date of the previous scoring run, which ``score_change`` compares with; it names
+        the comparison ("vs 2025-12-01").
 
     Returns
     -------
@@ -177,18 +220,22 @@ def render_report(
     """
     if top_n < 0:
         raise ValueError(f"top_n is {top_n}; use 0 or more accounts")
-    missing = [column for column in SCORE_COLUMNS if column not in scores.columns]
-    if missing:
+    missing_columns = [column for column in SCORE_COLUMNS if column not in scores.columns]
+    if missing_columns:
         raise DataError(
-            f"scores lacks column(s) {', '.join(missing)}; the report needs the output of "
-            "scoring (one row per account with drivers and playbooks)"
+            f"scores lacks column(s) {', '.join(missing_columns)}; the report needs the output "
+            "of scoring (one row per account with drivers and playbooks)"
         )
+    config = score_config or ScoreConfig()
+    since = date(previous_as_of) if previous_as_of is not None else "the previous run"
     sections = [
-        _header(title, as_of=as_of, kpis=kpis, scores=scores, metrics=metrics),
-        _kpi_section(kpis, scores),
+        _header(title, as_of=as_of, kpis=kpis, scores=scores, metrics=metrics, config=config),
+        _kpi_section(kpis, scores, config=config, since=since),
+        changes_section(scores, config, since=since),
         _cohort_section(cohorts),
         _risk_section(scores),
         _accounts_section(scores, top_n=top_n),
+        portfolio_section(scores),
         _workload_section(scores),
         _model_section(metrics, model_plots or {}),
         loop_sections(loop),
@@ -211,163 +258,257 @@ def _header(
     kpis: pd.DataFrame,
     scores: pd.DataFrame,
     metrics: Mapping[str, object],
+    config: ScoreConfig,
 ) -> str:
     versions = sorted({str(v) for v in scores["model_version"].dropna()})
     facts = [
-        ("Scored as of", _date(as_of)),
-        ("Accounts scored", _count(len(scores))),
-        ("Latest KPI period", _NA if kpis.empty else _text(_latest(kpis)["period"])),
-        ("Model", _esc(", ".join(versions)) if versions else _NA),
-        ("Test period", _text(metrics.get("test_period"))),
+        ("Scored as of", date(as_of)),
+        ("Accounts scored", count(len(scores))),
+        ("KPIs of", NA if kpis.empty else text(kpi_summary(kpis)["period"])),
+        ("Model", esc(", ".join(versions)) if versions else NA),
+        ("Test period", text(metrics.get("test_period"))),
     ]
-    items = "".join(f"<span><b>{_esc(k)}</b> {v}</span>" for k, v in facts)
+    items = "".join(f"<span><b>{esc(k)}</b> {v}</span>" for k, v in facts)
     checks = sorted({str(c) for c in scores.get("model_check", pd.Series(dtype=str)).dropna()})
     forced = [c for c in checks if c != "ok"]
     if forced:
         items += (
             '<span class="alarm"><b>Model of other data, scored with --force:</b> '
-            + _esc("; ".join(forced).removeprefix("forced: "))
+            + esc("; ".join(forced).removeprefix("forced: "))
             + "</span>"
         )
+    bands = tier_bands(config)
+    scale = (
+        '<p class="scale">Health score 0-100: each tier is a band of churn probability over '
+        "the label horizon, and within it the score is the account's position among that "
+        "tier's accounts in the model's validation period (see docs/scoring.md). "
+        f'<span class="badge at_risk">at risk</span> {esc(bands["at_risk"])}; '
+        f'<span class="badge watch">watch</span> {esc(bands["watch"])}; '
+        f'<span class="badge healthy">healthy</span> {esc(bands["healthy"])}.</p>'
+    )
     nav = "".join(
-        f'<a href="#{anchor}">{_esc(name)}</a>'
+        f'<a href="#{anchor}">{esc(name)}</a>'
         for anchor, name in (
             ("kpis", "KPIs"),
+            ("changes", "Changes"),
             ("cohorts", "Cohorts"),
             ("risk", "Risk"),
-            ("accounts", "At-risk accounts"),
+            ("accounts", "Accounts to call"),
+            ("portfolio", "CSM portfolios"),
             ("workload", "Workload"),
             ("model", "Model"),
         )
     )
-    return f'<header><h1>{_esc(title)}</h1><p class="facts">{items}</p><nav>{nav}</nav></header>'
-
-
-def _kpi_section(kpis: pd.DataFrame, scores: pd.DataFrame) -> str:
-    tiles = [_risk_tiles(scores)]
-    if kpis.empty:
-        heading = "no complete period yet"
-        tiles.append("".join(_tile(t.label, _NA, t.note) for t in _KPI_TILES))
-    else:
-        ordered = kpis.sort_values("period_start")
-        summary = kpi_summary(ordered)
-        previous = ordered.iloc[-2] if len(ordered) > 1 else None
-        heading = f"period {_text(summary['period'])}"
-        if summary.get("provisional"):
-            heading += ' <span class="badge watch">provisional</span>'
-        tiles.append("".join(_kpi_tile(t, summary, previous) for t in _KPI_TILES))
-    trend = _image(report_charts.kpi_trends(kpis), "KPI trends", empty="No complete period yet.")
-    return _section(
-        "kpis",
-        "How the book is doing",
-        f'<h3>Today</h3><div class="tiles">{tiles[0]}</div>'
-        f'<h3>Latest complete {heading}</h3><div class="tiles">{tiles[1]}</div>'
-        f"<h3>Trends</h3>{trend}"
-        '<p class="hint">Churn is counted in the period a customer first goes without revenue; '
-        "shaded periods are provisional: a late renewal may still undo some of their churn.</p>",
+    return (
+        f'<header><h1>{esc(title)}</h1><p class="facts">{items}</p>{scale}<nav>{nav}</nav></header>'
     )
 
 
-def _risk_tiles(scores: pd.DataFrame) -> str:
+def _kpi_section(
+    kpis: pd.DataFrame, scores: pd.DataFrame, *, config: ScoreConfig, since: str
+) -> str:
+    today = _risk_tiles(scores, config=config, since=since)
+    if kpis.empty:
+        heading = "Last month: no complete month yet"
+        tiles = "".join(tile(t.label, NA, t.note) for t in (*_KPI_TILES, _ONBOARDING))
+        note = ""
+    else:
+        ordered = kpis.sort_values("period_start").reset_index(drop=True)
+        summary = kpi_summary(ordered)
+        position = ordered.index[ordered["period"].astype(str) == str(summary["period"])][0]
+        previous = ordered.iloc[position - 1] if position > 0 else None
+        final = "" if summary.get("provisional") else "final "
+        heading = f"Last {final}month: {text(summary['period'])}"
+        tiles = "".join(_kpi_tile(t, summary, previous) for t in _KPI_TILES)
+        tiles += _onboarding_tile(ordered, summary)
+        later = summary.get("later_periods") or []
+        note = (
+            f'<p class="hint">{esc(", ".join(later))} '
+            f"{'is' if len(later) == 1 else 'are'} not final yet: a renewal may still arrive "
+            "within the grace period and undo some of its churn, so the tiles show the last "
+            "final month; the trends shade the months that are not final.</p>"
+            if later
+            else ""
+        )
+        if summary.get("provisional"):
+            note = (
+                '<p class="hint">No month is final yet: a renewal may still arrive within the '
+                "grace period and undo some of this month's churn.</p>"
+            )
+    trends = report_charts.kpi_trends(kpis)
+    chart = (
+        f'<img src="{trends}" alt="KPI trends">'
+        if trends
+        else '<p class="empty">No complete period yet.</p>'
+    )
+    return section(
+        "kpis",
+        "How the book is doing",
+        f'<h3>Today, against the scoring run of {since}</h3><div class="tiles">{today}</div>'
+        f'<h3>{heading}</h3><div class="tiles">{tiles}</div>{note}'
+        f"<h3>Trends</h3>{chart}"
+        '<p class="hint">Churn is counted in the month a customer first goes without revenue. '
+        "Arrows compare with the month before (KPIs) or with the previous scoring run (today).</p>",
+    )
+
+
+def _risk_tiles(scores: pd.DataFrame, *, config: ScoreConfig, since: str) -> str:
     tiers = scores["risk_tier"].astype("str")
+    before = previous_tiers(scores, config)
+    compared = before.notna()
     total_arr = _sum(scores["arr"])
     arr_at_risk = _sum(scores["arr_at_risk"])
     share = arr_at_risk / total_arr * 100 if total_arr > 0 else float("nan")
     n = len(scores)
+
+    def tier_tile(tier: str, label: str) -> str:
+        now = int((tiers == tier).sum())
+        change = float(now - int((before == tier).sum())) if compared.any() else float("nan")
+        delta = trend(change, f"{change:+.0f}", higher_is_better=False, since=since)
+        return tile(label, count(now), _share(tiers == tier, n), delta=delta)
+
+    held = scores["holdout"].fillna(False).astype(bool)
     return "".join(
         [
-            _tile("Accounts scored", _count(n), f"ARR {report_charts.compact_amount(total_arr)}"),
-            _tile("At risk", _count((tiers == "at_risk").sum()), _share(tiers == "at_risk", n)),
-            _tile("Watch", _count((tiers == "watch").sum()), _share(tiers == "watch", n)),
-            _tile(
+            tile("Accounts scored", count(n), f"ARR {report_charts.compact_amount(total_arr)}"),
+            tier_tile("at_risk", "At risk"),
+            tier_tile("watch", "Watch"),
+            tile(
                 "ARR at risk",
                 report_charts.compact_amount(arr_at_risk),
-                f"{_pct(share)} of ARR (ARR x churn probability)",
+                f"{pct(share)} of ARR (ARR x churn probability)",
+            ),
+            tile(
+                "Control group",
+                count(int(held.sum())),
+                "at-risk accounts held out: no action",
             ),
         ]
     )
 
 
-def _cohort_section(cohorts: pd.DataFrame) -> str:
-    image = _image(
-        report_charts.cohort_curves(cohorts), "Cohort retention curves", empty="No cohort yet."
+def _onboarding_tile(kpis: pd.DataFrame, summary: Mapping[str, object]) -> str:
+    period = summary.get("onboarding_period")
+    value = as_float(summary.get("onboarding_completion_pct"))
+    if period is None:
+        return tile("Onboarding", NA, "no signup month has finished its onboarding window yet")
+    done = kpis.dropna(subset=["onboarding_completion_pct"]).reset_index(drop=True)
+    delta = ""
+    if len(done) > 1:
+        before = float(done["onboarding_completion_pct"].iloc[-2])
+        delta = trend(
+            value - before,
+            f"{value - before:+.1f} pts",
+            higher_is_better=True,
+            since=str(done["period"].iloc[-2]),
+        )
+    return tile(
+        "Onboarding",
+        pct(value),
+        f"of the accounts signed up in {period} activated (the latest month whose "
+        "onboarding windows are over)",
+        delta=delta,
+        formula=_FORMULAS.get("onboarding_completion_pct"),
     )
-    return _section(
+
+
+def _cohort_section(cohorts: pd.DataFrame) -> str:
+    image = report_charts.cohort_curves(cohorts)
+    body = (
+        f'<img src="{image}" alt="Cohort retention curves">'
+        if image
+        else '<p class="empty">No cohort yet.</p>'
+    )
+    return section(
         "cohorts",
         "Are newer customers staying?",
-        f'{image}<p class="hint">Each line is the share of one acquisition cohort\'s accounts '
-        "still customers after that many periods; the dashed line is the mean of all cohorts. "
-        "A recent cohort below it is churning faster than usual: look at its onboarding.</p>",
+        f'{body}<p class="hint">Each line is the share of one acquisition cohort still a '
+        "customer since it was acquired, after that many months; it can only fall. The dashed "
+        "line is the average cohort, over the cohorts old enough to have reached each month "
+        "(at least three). A recent cohort below it is churning faster than usual: look at its "
+        "onboarding.</p>",
     )
 
 
 def _risk_section(scores: pd.DataFrame) -> str:
-    histogram = _image(
-        report_charts.health_histogram(scores), "Health distribution", empty="No account scored."
-    )
-    bars = _image(report_charts.arr_at_risk_bars(scores), "ARR at risk", empty="No account scored.")
-    return _section(
+    histogram = report_charts.health_histogram(scores)
+    bars = report_charts.arr_at_risk_bars(scores)
+    if histogram is None:
+        body = '<p class="empty">No account scored.</p>'
+    else:
+        body = (
+            f'<div class="pair"><img src="{histogram}" alt="Health distribution">'
+            f'<img src="{bars}" alt="ARR at risk"></div>'
+        )
+    return section(
         "risk",
         "Where the risk is",
-        f'<div class="pair">{histogram}{bars}</div>'
-        '<p class="hint">The health score falls as the churn probability rises; the tiers are '
-        "its colour bands. ARR at risk weighs each account's ARR by its churn probability, so "
-        "it is the revenue the book expects to lose if nothing is done.</p>",
+        body + '<p class="hint">The health score falls as the churn probability rises; the '
+        "tiers are its colour bands. ARR at risk weighs each account's ARR by its churn "
+        "probability, so it is the revenue the book expects to lose if nothing is done.</p>",
     )
 
 
 def _accounts_section(scores: pd.DataFrame, *, top_n: int) -> str:
-    flagged = scores[scores["risk_tier"].isin(["at_risk", "watch"])]
+    flagged = scores[scores["risk_tier"].isin(FLAGGED_TIERS)]
     top = flagged.sort_values("priority_rank", kind="stable", na_position="last").head(top_n)
     has_segment = "segment" in scores.columns
     head = ["#", "Account", "Health", "Churn risk", "ARR", "ARR at risk", "Touch"]
     head += ["Segment"] if has_segment else []
-    head += ["Why (top drivers)", "Playbook", "Owner", "Due"]
+    head += ["Why (signals worse than peers)", "Playbook", "Owner", "Due"]
     rows = []
-    for r in top.to_dict("records"):
+    for position, r in enumerate(top.to_dict("records"), start=1):
         tier = str(r["risk_tier"])
         cells = [
-            _text(r["priority_rank"]),
-            f"<b>{_text(r['account_id'])}</b>",
-            f'<span class="badge {_esc(tier)}">{_number(r["health_score"], 1)}</span>'
+            str(position),
+            account_cell(r),
+            f'<span class="badge {esc(tier)}">{number(r["health_score"], 1)}</span>'
             f"<br><small>{_change(r['score_change'])}</small>",
-            _pct(_float(r["churn_probability"]) * 100),
+            pct(as_float(r["churn_probability"]) * 100),
             report_charts.compact_amount(r["arr"]),
             report_charts.compact_amount(r["arr_at_risk"]),
-            _text(str(r["touch_tier"]).replace("_", " ")),
+            text(str(r["touch_tier"]).replace("_", " ")),
         ]
-        cells += [_text(r["segment"])] if has_segment else []
-        cells += [_drivers(r), _playbook(r), _text(r["owner"]), _date(r["due_by"])]
+        cells += [text(r["segment"])] if has_segment else []
+        cells += [_drivers(r), _playbook(r), _owner(r), _due(r)]
         rows.append(cells)
     if not rows:
-        return _section(
+        return section(
             "accounts", "Accounts to call this week", '<p class="empty">No account scored.</p>'
         )
-    return _section(
+    return section(
         "accounts",
-        f"Accounts to call this week (top {len(rows)} by ARR at risk)",
-        _table(head, rows, css="accounts")
-        + '<p class="hint">Drivers are the signals that raise this account\'s risk the most, '
-        "with their contribution to the log-odds of churn. Accounts marked <i>holdout</i> are "
-        "deliberately left untreated so the playbook's effect can be measured: do not contact "
-        "them.</p>",
+        f"Accounts to call this week (top {len(rows)} at risk or on watch, by ARR at risk)",
+        table(head, rows, css="accounts")
+        + '<p class="hint">A signal is listed only when it raises this account\'s risk and '
+        "the account is worse on it than comparable accounts (same segment and lifecycle "
+        "stage, scored the same day); the figure after it is how many percentage points of "
+        "churn risk it adds. Accounts marked <i>holdout</i> are the control group: left "
+        "untreated so the playbook's effect can be measured; do not contact them.</p>",
     )
 
 
 def _workload_section(scores: pd.DataFrame) -> str:
     holdout = scores["holdout"].fillna(False).astype(bool)
-    worked = scores[~holdout]
+    if "action_due" in scores.columns:
+        worked = scores[scores["action_due"].fillna(False).astype(bool)]
+        what = "Plays due this scoring run"
+        left_out = "and the accounts on <i>monitor</i> (nothing to do)"
+    else:
+        worked = scores[~holdout]
+        what, left_out = "Accounts with a playbook", ""
     intro = (
-        f'<p class="hint">Accounts with a playbook due, per owner (count and ARR at risk); '
-        f"{_count(int(holdout.sum()))} holdout account(s) excluded.</p>"
+        f'<p class="hint">{what}, per owner (count and ARR at risk); the '
+        f"{counted(int(holdout.sum()), 'holdout account')} of the control group {left_out} "
+        "are left out.</p>" + control_group_summary(scores)
     )
     if worked.empty:
-        return _section(
+        return section(
             "workload", "Who carries the work", intro + '<p class="empty">No account to work.</p>'
         )
     owners_seen = set(worked["owner"].astype("str"))
-    owners = [o for o in OWNERS.values() if o in owners_seen]
-    owners += sorted(owners_seen - set(owners))
+    teams = [o for o in OWNERS.values() if o in owners_seen]
+    owners = sorted(owners_seen - set(teams)) + teams
     arr = pd.to_numeric(worked["arr_at_risk"], errors="coerce")
     grouped = (
         worked.assign(_arr=arr, _owner=worked["owner"].astype("str"))
@@ -378,7 +519,7 @@ def _workload_section(scores: pd.DataFrame) -> str:
     by_play = grouped.groupby(level="playbook_id")["arr"].sum().sort_values(ascending=False)
     rows = []
     for play in by_play.index:
-        cells = [f"<b>{_text(titles.get(play))}</b><br><small>{_text(play)}</small>"]
+        cells = [f"<b>{text(titles.get(play))}</b><br><small>{text(play)}</small>"]
         for owner in owners:
             cells.append(_workload_cell(grouped, (play, owner)))
         cells.append(_workload_cell(grouped.xs(play, level="playbook_id").sum(), None))
@@ -390,34 +531,35 @@ def _workload_section(scores: pd.DataFrame) -> str:
         + [_workload_cell(totals.sum(), None)]
     )
     head = ["Playbook", *owners, "All owners"]
-    return _section("workload", "Who carries the work", intro + _table(head, rows, css="workload"))
+    return section("workload", "Who carries the work", intro + table(head, rows, css="workload"))
 
 
 def _model_section(metrics: Mapping[str, object], model_plots: Mapping[str, Path]) -> str:
     head = ["Metric", *(name for _, name in _MODEL_COLUMNS), "What it tells you"]
     rows = []
     for key, label, higher, meaning in _MODEL_METRICS:
-        values = [_float(metrics.get(prefix + key)) for prefix, _ in _MODEL_COLUMNS]
+        values = [as_float(metrics.get(prefix + key)) for prefix, _ in _MODEL_COLUMNS]
         known = [v for v in values if not math.isnan(v)]
         best = (max(known) if higher else min(known)) if known else float("nan")
-        cells = [_esc(label)]
+        cells = [esc(label)]
         for value in values:
-            shown = _number(value, 3)
+            shown = number(value, 3)
             cells.append(f"<b>{shown}</b>" if value == best else shown)
-        rows.append([*cells, _esc(meaning)])
+        rows.append([*cells, esc(meaning)])
     facts = [
-        ("Test period", _text(metrics.get("test_period"))),
-        ("Accounts worked (k)", _text(metrics.get("top_k"))),
-        ("Calibration error (ECE)", _number(metrics.get("ece"), 3)),
+        ("Test period", text(metrics.get("test_period"))),
+        ("Accounts worked (k)", text(metrics.get("top_k"))),
+        ("Calibration error (ECE)", number(metrics.get("ece"), 3)),
     ]
-    if not math.isnan(_float(metrics.get("oracle_roc_auc"))):
-        facts.append(("Oracle ROC AUC (best possible)", _number(metrics.get("oracle_roc_auc"), 3)))
-    fact_list = "".join(f"<dt>{_esc(k)}</dt><dd>{v}</dd>" for k, v in facts)
+    if not math.isnan(as_float(metrics.get("oracle_roc_auc"))):
+        facts.append(("Oracle ROC AUC (best possible)", number(metrics.get("oracle_roc_auc"), 3)))
+    fact_list = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in facts)
     suspects = metrics.get("leak_suspects") or []
+    suspects = suspects if isinstance(suspects, list) else []
     alarm = (
         '<div class="alarm"><b>Possible leak.</b> '
         + " ".join(
-            f"{_esc(str(s.get('feature')))} {_esc(str(s.get('reason')))}."
+            f"{esc(str(s.get('feature')))} {esc(str(s.get('reason')))}."
             for s in suspects
             if isinstance(s, Mapping)
         )
@@ -428,12 +570,12 @@ def _model_section(metrics: Mapping[str, object], model_plots: Mapping[str, Path
     )
     ordered = sorted(model_plots, key=lambda name: name != "calibration")
     plots = "".join(_model_plot(name, model_plots[name]) for name in ordered)
-    return _section(
+    return section(
         "model",
         "Can the score be trusted?",
         alarm
         + f'<dl class="facts">{fact_list}</dl>'
-        + _table(head, rows, css="metrics")
+        + table(head, rows, css="metrics")
         + '<p class="hint">The best value of each row is in bold. The model earns its place '
         "only if it beats both baselines on the test period, which it never saw in training."
         "</p>"
@@ -449,11 +591,11 @@ def _model_plot(name: str, path: Path) -> str:
     title, caption = _PLOT_TITLES.get(name, (name.replace("_", " ").capitalize(), ""))
     path = Path(path)
     if not path.is_file():
-        body = f'<p class="empty">Plot file not found: {_esc(str(path))}</p>'
+        body = f'<p class="empty">Plot file not found: {esc(str(path))}</p>'
     else:
-        body = _image(report_charts.png_data_uri(path.read_bytes()), title, empty="")
-    hint = f'<p class="hint">{_esc(caption)}</p>' if caption else ""
-    return f"<figure><figcaption>{_esc(title)}</figcaption>{body}{hint}</figure>"
+        body = f'<img src="{report_charts.png_data_uri(path.read_bytes())}" alt="{esc(title)}">'
+    hint = f'<p class="hint">{esc(caption)}</p>' if caption else ""
+    return f"<figure><figcaption>{esc(title)}</figcaption>{body}{hint}</figure>"
 
 
 # ------------------------------------------------------------- HTML pieces
@@ -465,64 +607,32 @@ def _page(title: str, sections: Iterable[str]) -> str:
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_esc(title)}</title><style>{_CSS}</style></head>\n"
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head>\n"
         f"<body>\n{body}\n<script>{_IMAGE_CHECK}</script>\n</body></html>\n"
     )
 
 
-def _section(anchor: str, heading: str, body: str) -> str:
-    return f'<section id="{anchor}"><h2>{_esc(heading)}</h2>{body}</section>'
-
-
-def _table(head: list[str], rows: list[list[str]], *, css: str) -> str:
-    header = "".join(f"<th>{_esc(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{css}"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _image(data_uri: str | None, alt: str, *, empty: str) -> str:
-    if data_uri is None:
-        return f'<p class="empty">{_esc(empty)}</p>'
-    return f'<img src="{data_uri}" alt="{_esc(alt)}">'
-
-
-def _tile(label: str, value: str, note: str, *, delta: str = "", formula: str | None = None) -> str:
-    hover = f' title="{_esc(formula)}"' if formula else ""
-    return (
-        f'<div class="tile"{hover}><div class="label">{_esc(label)}</div>'
-        f'<div class="value">{value}</div>{delta}<div class="note">{_esc(note)}</div></div>'
-    )
-
-
-def _kpi_tile(tile: _Tile, summary: Mapping[str, object], previous: pd.Series | None) -> str:
-    """One KPI tile: the latest value, its change from the previous period, its formula."""
-    value = _float(summary.get(tile.key))
+def _kpi_tile(spec: _Tile, summary: Mapping[str, object], previous: pd.Series | None) -> str:
+    """One KPI tile: the value, its change from the month before, its formula on hover."""
+    value = as_float(summary.get(spec.key))
     shown = {
-        "count": _count,
+        "count": count,
         "amount": report_charts.compact_amount,
-        "pct": _pct,
-        "points": lambda v: _number(v, 0),
-    }[tile.kind](value)
+        "pct": pct,
+        "points": lambda v: number(v, 0),
+    }[spec.kind](value)
     delta = ""
-    before = _float(previous.get(tile.column)) if previous is not None else float("nan")
+    before = as_float(previous.get(spec.column)) if previous is not None else float("nan")
     if not (math.isnan(value) or math.isnan(before)):
-        if tile.kind in ("pct", "points"):
-            change, text = value - before, f"{value - before:+.1f} pts"
+        if spec.kind in ("pct", "points"):
+            change, label = value - before, f"{value - before:+.1f} pts"
         elif before != 0:
-            change, text = value - before, f"{(value - before) / abs(before) * 100:+.1f}%"
+            change, label = value - before, f"{(value - before) / abs(before) * 100:+.1f}%"
         else:
-            change, text = 0.0, ""
-        if text:
-            good = (
-                "flat"
-                if change == 0
-                else ("up" if (change > 0) == tile.higher_is_better else "down")
-            )
-            delta = (
-                f'<div class="delta {good}">{_esc(text)} vs '
-                f"{_text(previous.get('period'))}</div>"  # type: ignore[union-attr]
-            )
-    return _tile(tile.label, shown, tile.note, delta=delta, formula=_FORMULAS.get(tile.column))
+            change, label = float("nan"), ""
+        since = str(previous.get("period"))  # type: ignore[union-attr]
+        delta = trend(change, label, higher_is_better=spec.higher_is_better, since=since)
+    return tile(spec.label, shown, spec.note, delta=delta, formula=_FORMULAS.get(spec.column))
 
 
 def _workload_cell(grouped: pd.DataFrame | pd.Series, key: tuple[str, str] | None) -> str:
@@ -531,105 +641,68 @@ def _workload_cell(grouped: pd.DataFrame | pd.Series, key: tuple[str, str] | Non
             return '<span class="muted">-</span>'
         grouped = grouped.loc[key]
     return (
-        f"{_count(grouped['accounts'])}<br>"
+        f"{count(grouped['accounts'])}<br>"
         f"<small>{report_charts.compact_amount(grouped['arr'])}</small>"
     )
 
 
 def _drivers(row: Mapping[str, object]) -> str:
     items = []
+    peers = row.get("peer_group")
+    suffix = "" if missing(peers) else f" for {peers}"
     for i in (1, 2, 3):
-        text = row.get(f"driver_{i}_text")
-        if _missing(text) or str(text) == "":
+        sentence = row.get(f"driver_{i}_text")
+        if missing(sentence) or str(sentence) == "":
             continue
+        if suffix and str(sentence).endswith(suffix):  # the peers are named once, below
+            sentence = str(sentence)[: -len(suffix)]
         family = row.get(f"driver_{i}_family")
-        share = _float(row.get(f"driver_{i}_contribution"))
-        tag = "" if _missing(family) else f'<span class="tag">{_text(family)}</span> '
-        weight = "" if math.isnan(share) else f' <small class="muted">{share:+.2f}</small>'
-        items.append(f"<li>{tag}{_text(text)}{weight}</li>")
-    return f"<ul>{''.join(items)}</ul>" if items else _NA
+        points = as_float(row.get(f"driver_{i}_points"))
+        tag = "" if missing(family) else f'<span class="tag">{text(family)}</span> '
+        weight = "" if math.isnan(points) else f' <small class="muted">+{points:.1f} pts</small>'
+        items.append(f"<li>{tag}{text(sentence)}{weight}</li>")
+    if not items:
+        return '<span class="muted">no signal worse than its peers</span>'
+    who = "" if not suffix else f'<small class="muted">peers: {text(peers)}</small>'
+    return f"<ul>{''.join(items)}</ul>{who}"
 
 
 def _playbook(row: Mapping[str, object]) -> str:
     actions = row.get("playbook_actions")
-    steps = [] if _missing(actions) else [a.strip() for a in str(actions).split("|")]
-    listed = "".join(f"<li>{_esc(step)}</li>" for step in steps if step)
+    steps = [] if missing(actions) else [a.strip() for a in str(actions).split("|")]
+    listed = "".join(f"<li>{esc(step)}</li>" for step in steps if step)
     holdout = row.get("holdout")
-    in_holdout = not _missing(holdout) and bool(holdout)
+    in_holdout = not missing(holdout) and bool(holdout)
     flag = ' <span class="badge holdout">holdout</span>' if in_holdout else ""
-    return f"<b>{_text(row.get('playbook_title'))}</b>{flag}<ol>{listed}</ol>"
+    return f"<b>{text(row.get('playbook_title'))}</b>{flag}<ol>{listed}</ol>"
 
 
-# ------------------------------------------------------------------ formats
+def _due(row: Mapping[str, object]) -> str:
+    days = as_float(row.get("days_to_renewal"))
+    renews = "" if math.isnan(days) else f"<br><small>{esc(renewal_words(days))}</small>"
+    return date(row["due_by"]) + renews
 
 
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _missing(value: object) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _text(value: object) -> str:
-    return _NA if _missing(value) else _esc(value)
-
-
-def _float(value: object) -> float:
-    if _missing(value) or isinstance(value, bool | str):
-        return float("nan")
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def _number(value: object, digits: int) -> str:
-    number = _float(value)
-    return _NA if math.isnan(number) else f"{number:,.{digits}f}"
-
-
-def _count(value: object) -> str:
-    return _number(value, 0)
-
-
-def _pct(value: object) -> str:
-    number = _float(value)
-    return _NA if math.isnan(number) else f"{number:.1f}%"
-
-
-def _share(mask: pd.Series, n: int) -> str:
-    return f"{_pct(mask.sum() / n * 100 if n else float('nan'))} of accounts"
-
-
-def _change(value: object) -> str:
-    number = _float(value)
-    if math.isnan(number):
-        return f"change {_NA}"
-    css = "down" if number < 0 else "up" if number > 0 else "flat"
-    return f'<span class="delta {css}">{number:+.1f}</span>'
-
-
-def _date(value: object) -> str:
-    if _missing(value):
-        return _NA
-    try:
-        return _esc(pd.Timestamp(value).date().isoformat())
-    except (TypeError, ValueError):
-        return _text(value)
+def _owner(row: Mapping[str, object]) -> str:
+    reason = row.get("owner_reason")
+    note = "" if missing(reason) else f"<br><small>{text(reason)}</small>"
+    return f"{text(row.get('owner'))}{note}"
 
 
 def _sum(values: pd.Series) -> float:
     return float(pd.to_numeric(values, errors="coerce").sum())
 
 
-def _latest(kpis: pd.DataFrame) -> pd.Series:
-    return kpis.sort_values("period_start").iloc[-1]
+def _share(mask: pd.Series, n: int) -> str:
+    return f"{pct(mask.sum() / n * 100 if n else float('nan'))} of accounts"
+
+
+def _change(value: object) -> str:
+    x = as_float(value)
+    if math.isnan(x):
+        return "new"
+    css = "down" if x < 0 else "up" if x > 0 else "flat"
+    return f'<span class="delta {css}">{x:+.1f}</span>'
 
 
 # After the page has loaded, record in the DOM how many images decoded, so that a headless
@@ -672,7 +745,11 @@ td { border-bottom: 1px solid #e3e8ee; padding: 6px 8px; vertical-align: top; }
 tbody tr:nth-child(even) { background: #f7f9fb; }
 td ul, td ol { margin: 0; padding-left: 18px; }
 td ol { font-size: 12px; color: #44546a; }
-table.accounts td:nth-child(2) { min-width: 96px; overflow-wrap: anywhere; }
+table.accounts td:nth-child(2) { min-width: 120px; overflow-wrap: anywhere; }
+table.portfolio td:nth-child(n+2):nth-child(-n+7) { text-align: right; white-space: nowrap; }
+table.portfolio td ol { font-size: 13px; color: inherit; }
+table.changes td:nth-child(3), table.changes td:nth-child(5) { white-space: nowrap; }
+p.scale { font-size: 13px; color: #44546a; margin: 4px 0 8px; }
 table.accounts td:last-child { white-space: nowrap; }
 table.accounts td:nth-child(n+3):nth-child(-n+6) { white-space: nowrap; text-align: right; }
 table.workload td:not(:first-child), table.metrics td:nth-child(n+2):nth-child(-n+4)

@@ -26,6 +26,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from healthscore.health import TIERS
+from healthscore.kpis.cohorts import mean_retention_curve
 from healthscore.touch import TOUCH_TIERS
 
 _DPI = 100
@@ -113,7 +114,9 @@ def cohort_curves(cohorts: pd.DataFrame, *, max_cohorts: int = 12) -> str | None
     """Share of each recent cohort's logos retained, by periods since acquisition.
 
     One line per cohort (the latest ``max_cohorts``, newest in the brightest colour) and the
-    mean over all cohorts as a dashed black line, the curve a new cohort is judged against.
+    average cohort as a dashed black line (:func:`healthscore.kpis.mean_retention_curve`:
+    it never rises and stops where fewer than three cohorts are old enough), the curve a new
+    cohort is judged against.
     """
     table = cohorts.dropna(how="all")
     if table.empty or table.shape[1] == 0:
@@ -126,11 +129,11 @@ def cohort_curves(cohorts: pd.DataFrame, *, max_cohorts: int = 12) -> str | None
     ax = figure.add_subplot()
     for (label, row), colour in zip(recent.iterrows(), colours, strict=True):
         ax.plot(steps, 100 * _floats(row), color=colour, linewidth=1.4, label=str(label))
-    mean = 100 * _floats(table.mean(axis=0, skipna=True))
-    ax.plot(steps, mean, color="black", linestyle="--", linewidth=2, label="mean, all cohorts")
+    mean = 100 * mean_retention_curve(table).to_numpy(dtype=float)
+    ax.plot(steps, mean, color="black", linestyle="--", linewidth=2, label="average cohort")
     top = np.nanmax(100 * table.to_numpy(dtype=float, na_value=np.nan))
     ax.set(
-        xlabel="periods since acquisition",
+        xlabel="months since acquisition",
         ylabel="% of cohort's logos retained",
         title="Cohort retention (logos)",
         ylim=(0, max(105.0, float(top) + 5)),

@@ -352,6 +352,6 @@ def _date(value: object) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return _NA
     try:
-        return _esc(pd.Timestamp(value).date().isoformat())  # type: ignore[arg-type]
+        return _esc(pd.Timestamp(value).date().isoformat())
     except (TypeError, ValueError):
         return _esc(value)

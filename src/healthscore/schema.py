@@ -67,6 +67,13 @@ TABLES: dict[str, TableSpec] = {
                 _c("account_id", "id", True, "Unique account identifier."),
                 _c("created_at", "timestamp", True, "When the account signed up."),
                 _c("name", "text", False, "Display name."),
+                _c(
+                    "owner",
+                    "text",
+                    False,
+                    "The account's CSM (customer success manager): works its plays when it is "
+                    "high touch.",
+                ),
                 _c("industry", "text", False, "Industry, used as a categorical feature."),
                 _c("segment", "text", False, "Market segment (e.g. SMB, mid_market, enterprise)."),
                 _c("region", "text", False, "Sales region."),

@@ -23,10 +23,11 @@ import pandas as pd
 
 from healthscore.config import Config
 from healthscore.errors import DataError
-from healthscore.explain import family_contributions, top_drivers, top_family
-from healthscore.features import features_on, sentence
+from healthscore.explain import describe_drivers, family_contributions
+from healthscore.features import features_on
 from healthscore.model import HealthModel
 from healthscore.playbooks import PlaybookCatalogue, recommend_playbooks
+from healthscore.snapshots import step_back
 from healthscore.storage import DataSource
 
 N_DRIVERS = 3
@@ -38,6 +39,8 @@ CONTEXT = {
 }
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "account_id",
+    "account_name",
+    "csm",
     "as_of",
     "churn_probability",
     "health_score",
@@ -50,15 +53,19 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     *[
         f"driver_{k}{s}"
         for k in range(1, N_DRIVERS + 1)
-        for s in ("", "_family", "_contribution", "_text")
+        for s in ("", "_family", "_contribution", "_points", "_value", "_peer_median", "_text")
     ],
+    "peer_group",
     "playbook_id",
     "playbook_title",
     "playbook_actions",
     "owner",
+    "owner_reason",
+    "action_due",
     "channel",
     "due_by",
     "holdout",
+    "holdout_exclusion",
     "model_version",
     "segment",
     "lifecycle_stage",
@@ -67,22 +74,14 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 )
 #: Output columns that depend on the data (context the rules used) rather than the contract.
 OPTIONAL_OUTPUT_COLUMNS: tuple[str, ...] = (
+    "account_name",
+    "csm",
     "channel",
     "segment",
     "lifecycle_stage",
     "days_to_renewal",
     "top_family",
 )
-
-
-def step_back(as_of: pd.Timestamp, config: Config) -> pd.Timestamp:
-    """The previous observation date on the configured cadence."""
-    offsets = {
-        "month": pd.DateOffset(months=1),
-        "quarter": pd.DateOffset(months=3),
-        "week": pd.DateOffset(weeks=1),
-    }
-    return pd.Timestamp(as_of) - offsets[config.snapshots.cadence]
 
 
 @contextmanager
@@ -120,6 +119,7 @@ def eligible_features_on(
     features = parts[0]
     if not features.empty:
         features = features.merge(current_arr(source, as_of), on="account_id", how="left")
+        features = features.merge(account_details(source), on="account_id", how="left")
     if features.empty:
         first = source.scalar("SELECT min(start_date) FROM contracts")
         raise DataError(
@@ -143,28 +143,26 @@ def current_arr(source: DataSource, as_of: pd.Timestamp) -> pd.DataFrame:
     )
 
 
-def driver_texts(features: pd.DataFrame, drivers: pd.DataFrame) -> pd.DataFrame:
-    """Plain sentences for each driver slot, built from the catalogue with actual values.
+def account_details(source: DataSource, account_ids: list[str] | None = None) -> pd.DataFrame:
+    """``account_id, account_name, csm``: the display name and the CSM of record.
 
-    Only rows with at least one driver are read.
+    From the optional ``accounts.name`` and ``accounts.owner`` columns; missing when the data
+    has none. ``account_ids`` limits the rows read.
     """
-    out = pd.DataFrame(
-        {
-            f"driver_{k}_text": pd.Series(None, index=drivers.index, dtype=object)
-            for k in range(1, N_DRIVERS + 1)
-        }
+    columns = {"name": "account_name", "owner": "csm"}
+    present = [c for c in columns if source.has_column("accounts", c)]
+    select = ", ".join(
+        [f"CAST(min({c}) AS VARCHAR) AS {columns[c]}" for c in present]
+        + [f"CAST(NULL AS VARCHAR) AS {columns[c]}" for c in columns if c not in present]
     )
-    named = drivers.index[drivers["driver_1"].map(lambda v: isinstance(v, str)).to_numpy(bool)]
-    if len(named) == 0:
-        return out
-    records = features.loc[named].to_dict("records")
-    for k in range(1, N_DRIVERS + 1):
-        names = drivers.loc[named, f"driver_{k}"].tolist()
-        out.loc[named, f"driver_{k}_text"] = [
-            sentence(name, rec) if isinstance(name, str) else None
-            for name, rec in zip(names, records, strict=True)
-        ]
-    return out
+    where = "WHERE account_id IN (SELECT unnest($ids))" if account_ids is not None else ""
+    params = {"ids": list(account_ids)} if account_ids is not None else None
+    details = source.query(
+        f"SELECT account_id, {select} FROM accounts {where} GROUP BY account_id", params
+    )
+    for column in columns.values():
+        details[column] = details[column].astype("str")
+    return details
 
 
 def _spread(frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
@@ -210,12 +208,17 @@ def score_frame(
     model_version: str = "",
     drivers: str = "all",
     timings: MutableMapping[str, float] | None = None,
+    peers: pd.DataFrame | None = None,
+    groups: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Score a feature frame (one row per account at one ``as_of``); no I/O.
 
     ``drivers`` is ``"all"`` (every row gets its SHAP drivers) or ``"watch"`` (see
     :func:`rows_to_explain`); rows without drivers have empty driver and ``family__``
-    columns. ``timings``, when given, collects the seconds spent per stage.
+    columns. The drivers are compared with the peers among ``features``, unless the peer
+    medians and groups (:func:`healthscore.explain.peer_medians`,
+    :func:`~healthscore.explain.peer_groups`) are given, as the account card does for one
+    account. ``timings``, when given, collects the seconds spent per stage.
     """
     with _stage(timings, "predict"):
         scored = model.score(features)
@@ -228,23 +231,22 @@ def score_frame(
             else pd.DataFrame(columns=[*model.features, "bias"], index=subset.index, dtype=float)
         )
         families = family_contributions(contributions, drivers_only=True)
-        chosen = top_drivers(contributions, n=N_DRIVERS)
-        top = top_family(families)
+        described = describe_drivers(
+            features, contributions, model.calibrator, n=N_DRIVERS, medians=peers, groups=groups
+        )
         if not explained.all():
             families = families.reindex(features.index)
-            chosen = _spread(chosen, features.index)
-            top = _spread(top.to_frame(), features.index)["top_family"]
-        texts = driver_texts(features, chosen)
+            described = _spread(described, features.index)
     with _stage(timings, "playbooks"):
-        out = pd.concat([features[["account_id", "as_of"]], scored], axis=1)
+        names = [c for c in ("account_name", "csm") if c in features]
+        out = pd.concat([features[["account_id", *names, "as_of"]], scored], axis=1)
         out["arr"] = features[ARR].astype(float) if ARR in features else np.nan
         if "current_arr" in features:
             out["arr"] = features["current_arr"].astype(float).fillna(out["arr"])
         out["arr_at_risk"] = out["churn_probability"] * out["arr"]
         for feature, column in CONTEXT.items():
             out[column] = features.get(feature, np.nan)
-        out["top_family"] = top
-        out = pd.concat([out, families, chosen, texts], axis=1)
+        out = pd.concat([out, families, described], axis=1)
         context = pd.concat(
             [
                 out,
@@ -254,8 +256,16 @@ def score_frame(
             ],
             axis=1,
         )
+        rules = config.playbooks
         plays = recommend_playbooks(
-            context, catalogue, touch=config.touch, holdout_share=config.playbooks.holdout_share
+            context,
+            catalogue,
+            touch=config.touch,
+            holdout_share=rules.holdout_share,
+            holdout_exclude_touch_tiers=rules.holdout_exclude_touch_tiers,
+            holdout_exclude_renewal_days=rules.holdout_exclude_renewal_days,
+            holdout_exclude_top=rules.holdout_exclude_top,
+            capacity=config.capacity,
         )
         out = pd.concat(
             [out, plays.drop(columns=["account_id", "as_of", "arr_at_risk"], errors="ignore")],

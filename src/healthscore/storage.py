@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
+import json
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -68,7 +70,7 @@ class DataSource:
             raise SchemaError(f"{self.origin}: table '{name}' is not present")
         return self.con.sql(f"SELECT * FROM {quote(name)}").df()
 
-    def scalar(self, sql: str, params: Mapping[str, object] | None = None) -> object:
+    def scalar(self, sql: str, params: Mapping[str, object] | None = None) -> Any:
         """Run a query that returns one value, and return it."""
         return self.con.execute(sql, dict(params or {})).fetchall()[0][0]
 
@@ -138,7 +140,7 @@ def _connect(config: Config | None = None) -> duckdb.DuckDBPyConnection:
     base = Path(engine.temp_directory or tempfile.gettempdir())
     _remove_stale_spill_folders(base)
     spill = base / f"{SPILL_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
-    settings: dict[str, object] = {"temp_directory": str(spill)}
+    settings: dict[str, str | bool | int | float | list[str]] = {"temp_directory": str(spill)}
     memory_limit = engine.memory_limit or default_memory_limit()
     if memory_limit is not None:
         settings["memory_limit"] = memory_limit
@@ -359,9 +361,23 @@ def check_writable(
     return target
 
 
+def _file_mode() -> int:
+    """The mode the user's umask gives a new file (``0o644`` under the usual ``022``).
+
+    ``mkstemp`` creates its file readable by the owner only; an output is meant for a team (a
+    shared drive, a CRM import), so it gets the permissions a plain ``open`` would give it.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` on success only.
+
+    The file gets the permissions the user's umask gives a new file, not the owner-only mode
+    of a temporary file.
 
     An ``OSError`` while writing (read-only folder, full disk) becomes an
     :class:`OutputError` naming ``target``; the temporary file is removed either way. The
@@ -381,6 +397,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, target)
     except OSError as exc:
         raise OutputError(cannot_write(target, exc)) from exc
@@ -512,7 +529,6 @@ def write_frame_with_metadata(
     The metadata is written first and the table last, each atomically: a table on disk always
     has its metadata, so a run killed in between leaves no entry that looks complete.
     """
-    import json
 
     write_text(json.dumps(metadata, indent=2, sort_keys=True, default=str), metadata_path(target))
     write_frame(frame, target)
@@ -531,8 +547,6 @@ def read_frame(path: str | Path) -> pd.DataFrame:
 
 def read_metadata(path: str | Path) -> dict[str, object]:
     """The metadata written beside ``path`` by :func:`write_frame_with_metadata`."""
-    import json
-
     meta = metadata_path(path)
     if not meta.is_file():
         raise SchemaError(f"{meta} does not exist; was {path} written by healthscore?")

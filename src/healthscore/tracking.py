@@ -29,8 +29,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
+from mlflow.pyfunc import PyFuncModel, PythonModel, PythonModelContext
 from mlflow.tracking import MlflowClient
 
+from healthscore.bundle import load_bundle_model
 from healthscore.config import TrackingConfig
 from healthscore.errors import ModelError
 from healthscore.redaction import redact_url, scrub
@@ -43,15 +45,14 @@ CHALLENGER = "challenger"
 GATE_METRIC = "pr_auc"
 
 
-class HealthScorePyfunc(mlflow.pyfunc.PythonModel):
+class HealthScorePyfunc(PythonModel):
     """MLflow wrapper: ``predict`` returns the calibrated churn probability of each row."""
 
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
-        from healthscore.bundle import load_bundle_model
+    def load_context(self, context: PythonModelContext) -> None:
 
         self.model = load_bundle_model(context.artifacts["bundle"])
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:  # noqa: ANN001
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
         return self.model.predict_proba(model_input)
 
 
@@ -73,12 +74,20 @@ def configure(config: TrackingConfig, *, root: str | Path = ".") -> str:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = MlflowClient(uri)
-    if client.get_experiment_by_name(config.experiment) is None:
+    experiment = _named(config.experiment, "experiment")
+    if client.get_experiment_by_name(experiment) is None:
         artifacts = (root / config.artifact_root).resolve()
         artifacts.mkdir(parents=True, exist_ok=True)
-        client.create_experiment(config.experiment, artifact_location=artifacts.as_uri())
-    mlflow.set_experiment(config.experiment)
+        client.create_experiment(experiment, artifact_location=artifacts.as_uri())
+    mlflow.set_experiment(experiment)
     return uri
+
+
+def _named(name: str | None, what: str) -> str:
+    """The experiment or registered model name, which ``TrackingConfig.for_project`` sets."""
+    if not name:
+        raise ModelError(f"the tracking config names no {what}; resolve it with for_project()")
+    return name
 
 
 @contextmanager
@@ -123,7 +132,7 @@ def _sigterm_as_exit() -> Iterator[None]:
 def mark_killed_runs(config: TrackingConfig) -> list[str]:
     """Mark this machine's RUNNING runs whose process is gone as KILLED; return their ids."""
     client = MlflowClient()
-    experiment = client.get_experiment_by_name(str(config.experiment))
+    experiment = client.get_experiment_by_name(_named(config.experiment, "experiment"))
     if experiment is None:
         return []
     host = socket.gethostname().replace("'", "")
@@ -163,8 +172,6 @@ def log_run_contents(
 
 def log_model(bundle_dir: str | Path, input_example: pd.DataFrame) -> str:
     """Log the bundle as a pyfunc model of the active run; return its model URI."""
-    from healthscore.bundle import load_bundle_model
-
     model = load_bundle_model(bundle_dir)
     example = model.matrix(input_example).astype({c: "object" for c in model.categories}).head(5)
     example = example.astype({c: "float64" for c in example.columns if c not in model.categories})
@@ -211,7 +218,7 @@ def register_and_gate(
     champion that cannot be compared hands over to the challenger, and the reason says so.
     """
     client = MlflowClient()
-    name = str(config.registered_model)
+    name = _named(config.registered_model, "registered model")
     mv = mlflow.register_model(model_uri, name, tags={"run_id": run_id})
     client.set_registered_model_alias(name, CHALLENGER, mv.version)
     try:
@@ -255,7 +262,7 @@ def download_bundle(model_uri: str, config: TrackingConfig, *, root: str | Path 
         raise ModelError(f"cannot load {model_uri} from the registry: {detail}") from None
 
 
-def load_pyfunc(model_uri: str) -> mlflow.pyfunc.PyFuncModel:
+def load_pyfunc(model_uri: str) -> PyFuncModel:
     """Load a logged model through MLflow (as any MLflow consumer would)."""
     return mlflow.pyfunc.load_model(model_uri)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,7 @@ class Evaluation:
     """Everything training produced: the model, its test predictions, and the figures."""
 
     model: HealthModel
-    metrics: dict[str, object]
+    metrics: dict[str, Any]
     test: pd.DataFrame
     slices: pd.DataFrame
     backtest: pd.DataFrame
@@ -167,7 +168,7 @@ def fit_and_evaluate(
         arr_col = "_arr"
 
     k = config.capacity.top_k
-    metrics: dict[str, object] = dict(
+    metrics: dict[str, Any] = dict(
         classification_metrics(
             test, k=k, prob_col="churn_probability", label_col="label", arr_col=arr_col
         )

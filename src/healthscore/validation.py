@@ -136,7 +136,8 @@ class _Checker:
     ) -> None:
         relation = ("raw_" if raw else "") + table
         spec = TABLES[table]
-        shown = list(spec.key or ("account_id",)) + [c for c in (show or [column]) if c]
+        extra: list[str | None] = list(show) if show else [column]
+        shown = list(spec.key or ("account_id",)) + [c for c in extra if c]
         shown = [c for c in shown if self.source.has_column(table, c)]
         # Examples first: on clean data (the common case) the LIMIT query stops early and
         # the full count is never needed.
@@ -430,6 +431,17 @@ def check_for_scoring(source: DataSource, config: Config | None = None) -> None:
         checker.table(name)
         checker.numbers(name, config.data.max_number)
     report.raise_for_errors()
+
+
+def validated_source(path: str | Path, config: Config | None = None) -> DataSource:
+    """The data opened once and checked against the contract in full.
+
+    Raises :class:`SchemaError` listing every error; warnings are left to ``validate``.
+    """
+    missing: dict[str, list[str]] = {}
+    source = open_source(path, config, missing_columns=missing)
+    validate_source(source, missing, config=config).raise_for_errors()
+    return source
 
 
 def validate_data(path: str | Path, config: Config | None = None) -> ValidationReport:

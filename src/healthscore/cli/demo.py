@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from healthscore import simulation_defaults as default
 from healthscore.cli.app import ConfigOption, app, config_from, console, plain, progress
+from healthscore.cli.output import account_label
 
 
 @app.command()
@@ -16,8 +18,8 @@ def demo(
     workdir: Annotated[
         Path, typer.Option(help="Where data/, models/, mlruns/, reports/ go.")
     ] = Path("."),
-    accounts: Annotated[int, typer.Option(help="Simulated accounts.")] = 3000,
-    seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 42,
+    accounts: Annotated[int, typer.Option(help="Simulated accounts.")] = default.ACCOUNTS,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = default.SEED,
     regenerate: Annotated[bool, typer.Option(help="Simulate again even if data exists.")] = False,
     config: ConfigOption = None,
 ) -> None:
@@ -47,20 +49,32 @@ def demo(
     console.print(plain(f"Scores at {outcome.as_of.date()}: {outcome.scores_path}"))
     if outcome.report_path is not None:
         console.print(plain(f"Report: {outcome.report_path}"))
-    table = Table(title="Top five at-risk accounts by ARR at risk")
-    for col in ("rank", "account", "score", "ARR at risk", "top driver", "playbook", "owner"):
+    from healthscore.playbooks.control import control_group_summary
+
+    console.print(plain(control_group_summary(outcome.scores)))
+    table = Table(title="Top five accounts by ARR at risk")
+    for col in (
+        "rank",
+        "account",
+        "score",
+        "tier",
+        "ARR at risk",
+        "top driver",
+        "playbook",
+        "owner",
+    ):
         table.add_column(col)
-    top = outcome.scores[outcome.scores["risk_tier"] == "at_risk"].head(5)
-    for _, row in top.iterrows():
+    for _, row in outcome.scores.sort_values("priority_rank").head(5).iterrows():
         table.add_row(
             *map(
                 plain,
                 (
                     row["priority_rank"],
-                    row["account_id"],
+                    account_label(row),
                     f"{row['health_score']:.0f}",
+                    str(row["risk_tier"]).replace("_", " "),
                     f"{row['arr_at_risk']:,.0f}",
-                    row["driver_1_text"] or "",
+                    row["driver_1_text"] if isinstance(row["driver_1_text"], str) else "",
                     row["playbook_id"],
                     row["owner"],
                 ),

@@ -24,17 +24,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, get_args
 
 import pandas as pd
+
+from healthscore.wording import pluralise
 
 #: Version of the catalogue's meaning. Bump it whenever a feature is added, removed or
 #: computed differently: a bundle trained under another version refuses to score
 #: (:mod:`healthscore.fingerprint`). 2: contract renewal and length from the term grid.
 CATALOGUE_VERSION = 2
 
+#: The driver families: the part of a feature's name before ``__``; playbooks map onto them.
 Family = Literal["usage", "adoption", "support", "satisfaction", "contract", "account"]
-FAMILIES: tuple[str, ...] = ("usage", "adoption", "support", "satisfaction", "contract", "account")
+FAMILIES: tuple[Family, ...] = get_args(Family)
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ _USAGE = (
           "{value:.0f} logins in the last 90 days"),
     _spec("usage__logins_prior_30d", "logins", 60, -1,
           "Logins in the 30 days before the last 30 (days 31 to 60 before the snapshot).",
-          "{value:.0f} logins in the 30 days before that"),
+          "{value:.0f} logins between 31 and 60 days ago"),
     _spec("usage__active_users_7d", "logins", 7, -1,
           "Distinct users who logged in during the last 7 days.",
           "{value:.0f} active users in the last 7 days"),
@@ -140,7 +143,7 @@ _USAGE = (
           "{value:.0f} active users in the last 90 days"),
     _spec("usage__active_users_prior_30d", "logins", 60, -1,
           "Distinct users who logged in during days 31 to 60 before the snapshot.",
-          "{value:.0f} active users in the 30 days before that"),
+          "{value:.0f} active users between 31 and 60 days ago"),
     _spec("usage__seat_utilisation_30d", "logins", 30, -1,
           "Active users in the last 30 days per licensed seat (licence utilisation); missing "
           "when the active contracts list no seats.",
@@ -210,7 +213,7 @@ _SUPPORT = (
           change_text="Tickets {change} from {previous:.0f} to {value:.0f} over the last 30 days"),
     _spec("support__tickets_prior_30d", "support_tickets", 60, 1,
           "Tickets opened during days 31 to 60 before the snapshot.",
-          "{value:.0f} tickets in the 30 days before that"),
+          "{value:.0f} tickets opened between 31 and 60 days ago"),
     _spec("support__tickets_90d", "support_tickets", 90, 1,
           "Tickets opened in the last 90 days.",
           "{value:.0f} tickets opened in the last 90 days"),
@@ -403,7 +406,8 @@ def sentence(name: str, values: Mapping[str, object]) -> str:
 
     Uses ``change_text`` when the spec names a ``compare_to`` feature whose value is present
     in ``values`` and differs from the current one, ``text`` otherwise, and ``missing_text``
-    when the value itself is missing (capitalised as a sentence of its own).
+    when the value itself is missing (capitalised as a sentence of its own). A count of one
+    takes the singular ("1 escalated ticket").
     """
     spec = feature_spec(name)
     value = values.get(name)
@@ -414,8 +418,8 @@ def sentence(name: str, values: Mapping[str, object]) -> str:
     previous = values.get(spec.compare_to) if spec.compare_to else None
     if spec.change_text and not _missing(previous) and previous != value:
         change = "rose" if float(value) > float(previous) else "fell"  # type: ignore[arg-type]
-        return spec.change_text.format(value=value, previous=previous, change=change)
-    return spec.text.format(value=value)
+        return pluralise(spec.change_text.format(value=value, previous=previous, change=change))
+    return pluralise(spec.text.format(value=value))
 
 
 def catalogue_frame() -> pd.DataFrame:

@@ -8,8 +8,8 @@ Every figure here rests on one contract-based definition of who is a customer on
 
 from __future__ import annotations
 
-from healthscore.kpis.cohorts import cohort_retention
-from healthscore.kpis.retention import KPI_COLUMNS, compute_kpis
+from healthscore.kpis.cohorts import cohort_retention, mean_retention_curve
+from healthscore.kpis.retention import KPI_COLUMNS, compute_kpis, history_start
 from healthscore.kpis.summary import KPI_DEFINITIONS, KpiDefinition, kpi_summary, kpis_markdown
 
 __all__ = [
@@ -20,4 +20,6 @@ __all__ = [
     "compute_kpis",
     "kpi_summary",
     "kpis_markdown",
+    "history_start",
+    "mean_retention_curve",
 ]

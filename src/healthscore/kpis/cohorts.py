@@ -1,9 +1,15 @@
 """Cohort retention tables: how much of each acquisition cohort is still a customer.
 
 A cohort is the set of accounts first acquired in one month (or quarter): the period holding
-the start of their first customer spell. Accounts that never had a contract belong to no
-cohort, so the table measures retention, not trial conversion. Accounts that churn and come
-back count again from the period they are back, as customers of their original cohort.
+the start of their first customer spell, from the start of the observed history on
+(:func:`healthscore.kpis.retention.history_start`; accounts already customers then belong to
+no cohort, since their acquisition was not observed). Accounts that never had a contract
+belong to no cohort, so the table measures retention, not trial conversion.
+
+Logo retention is a survival curve: the share of the cohort still in its first customer
+spell, so it can only fall (a win-back is a new acquisition in the KPIs, not a return to its
+old cohort). :func:`mean_retention_curve` averages the cohorts the same way, so the average
+never rises either, and only over the cohorts old enough to have reached each period.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from healthscore.kpis._customers import (
     customer_history,
     customers_on,
 )
+from healthscore.kpis.retention import history_start
 from healthscore.storage import DataSource
 
 
@@ -40,9 +47,10 @@ def cohort_retention(
     config
         ``labels.grace_days`` decides which gaps are churn. Default: the defaults.
     by
-        ``"logos"``: the share of the cohort's accounts that are customers on the last day of
-        the period. ``"revenue"``: the cohort's ARR on that day over its ARR on each account's
-        acquisition day; above 1 when expansion outweighs churn and contraction.
+        ``"logos"``: the share of the cohort's accounts still in their first customer spell
+        on the last day of the period (never rises). ``"revenue"``: the cohort's ARR on that
+        day over its ARR on each account's acquisition day; above 1 when expansion outweighs
+        churn and contraction.
     freq
         ``"month"`` or ``"quarter"``: the length of a cohort and of a step.
 
@@ -68,7 +76,7 @@ def cohort_retention(
     empty = pd.DataFrame(index=pd.Index([], name="cohort", dtype="str"), dtype="float64")
     if firsts.empty:
         return empty
-    periods = complete_periods(firsts["spell_start"].min(), source.data_end, freq)
+    periods = complete_periods(history_start(source, config), source.data_end, freq)
     if periods.empty:
         return empty
     periods["step"] = np.arange(len(periods))
@@ -81,7 +89,8 @@ def cohort_retention(
     grid = grid.merge(status, on=["account_id", "day"], how="left")
 
     if by == "logos":
-        grid["value"] = grid["arr"].notna().astype("float64")
+        first_end = grid["account_id"].map(firsts.set_index("account_id")["spell_end"])
+        grid["value"] = (grid["day"] < first_end).astype("float64")
         size = members.groupby("cohort")["account_id"].size().astype("float64")
     else:
         grid["value"] = grid["arr"].fillna(0.0)
@@ -101,12 +110,42 @@ def _cohort_members(
     """Each acquired account's cohort label, cohort step and ARR on its acquisition day."""
     edges = pd.DatetimeIndex(periods["period_start"])
     step = edges.searchsorted(firsts["spell_start"], side="right") - 1
-    complete = firsts["spell_start"] < periods["period_end"].iloc[-1]
-    members = firsts.loc[complete, ["account_id", "spell_start"]].assign(
-        cohort_step=step[complete.to_numpy()]
-    )
+    observed = (step >= 0) & (firsts["spell_start"] < periods["period_end"].iloc[-1]).to_numpy()
+    members = firsts.loc[observed, ["account_id", "spell_start"]].assign(cohort_step=step[observed])
     members["cohort"] = periods["period"].to_numpy()[members["cohort_step"]]
     starting = customers_on(history, members["spell_start"].drop_duplicates())
     starting = starting.rename(columns={"day": "spell_start", "arr": "starting_arr"})
     members = members.merge(starting, on=["account_id", "spell_start"], how="left")
     return members.drop(columns="spell_start")
+
+
+def mean_retention_curve(cohorts: pd.DataFrame, *, min_cohorts: int = 3) -> pd.Series:
+    """The average cohort's retention by periods since acquisition, never rising.
+
+    Chained like a life table: the step from period ``k - 1`` to ``k`` is the mean, over the
+    cohorts observed at ``k``, of their retention at ``k`` over their retention at ``k - 1``;
+    the curve is the running product. Each step is at most 1 for logo retention, so the
+    curve never rises, and a period reached by fewer than ``min_cohorts`` cohorts ends it
+    (NaN), rather than letting one or two old cohorts stand for the average.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame([[1.0, 0.9, 0.8], [1.0, 0.7, None], [1.0, 0.8, None]])
+    >>> mean_retention_curve(table, min_cohorts=2).round(3).tolist()
+    [1.0, 0.8, nan]
+    """
+    values = cohorts.to_numpy(dtype="float64", na_value=np.nan)
+    curve = np.full(values.shape[1], np.nan)
+    if values.size == 0:
+        return pd.Series(curve, index=cohorts.columns, dtype="float64")
+    start = values[:, 0]
+    known = ~np.isnan(start)
+    if known.sum() >= min_cohorts:
+        curve[0] = float(np.mean(start[known]))
+    for k in range(1, values.shape[1]):
+        before, now = values[:, k - 1], values[:, k]
+        usable = ~np.isnan(now) & ~np.isnan(before) & (before > 0)
+        if usable.sum() < min_cohorts or np.isnan(curve[k - 1]):
+            break
+        curve[k] = curve[k - 1] * float(np.mean(now[usable] / before[usable]))
+    return pd.Series(curve, index=cohorts.columns, dtype="float64")

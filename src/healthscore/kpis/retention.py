@@ -23,6 +23,7 @@ from healthscore.kpis._customers import (
     customers_on,
 )
 from healthscore.kpis._engagement import nps_by_period, onboarding_by_period
+from healthscore.snapshots import default_start
 from healthscore.storage import DataSource
 
 #: Columns of :func:`compute_kpis`, in order.
@@ -76,8 +77,9 @@ def compute_kpis(
     Returns
     -------
     pandas.DataFrame
-        One row per complete period (``period_end <= source.data_end``; the partial period
-        at the data's end is dropped), with the columns of :data:`KPI_COLUMNS`, described with
+        One row per complete period from the one holding :func:`history_start` on
+        (``period_end <= source.data_end``; the partial period at the data's end is dropped),
+        with the columns of :data:`KPI_COLUMNS`, described with
         their formulas in :data:`healthscore.kpis.KPI_DEFINITIONS`. Rates are percentages,
         NaN where their denominator is zero. ``provisional`` marks periods ending less than
         ``grace_days`` before the data's end, whose churns a late renewal may still undo.
@@ -92,7 +94,7 @@ def compute_kpis(
     history = customer_history(
         source.table("contracts"), grace_days=config.labels.grace_days, data_end=source.data_end
     )
-    periods = complete_periods(_first_day(source, history), source.data_end, freq)
+    periods = complete_periods(history_start(source, config), source.data_end, freq)
     if periods.empty:
         return pd.DataFrame({column: pd.Series(dtype="float64") for column in KPI_COLUMNS})
 
@@ -107,24 +109,38 @@ def compute_kpis(
     kpis = kpis.merge(nps_by_period(source, freq=freq), on="period_start", how="left")
     onboarding = onboarding_by_period(source, config.kpis, freq=freq)
     kpis = kpis.merge(onboarding, on="period_start", how="left")
+    # A period's onboarding is reported once every account it signed up had its full window.
+    unfinished = (
+        kpis["period_end"] + pd.Timedelta(days=config.kpis.activation_days) > source.data_end
+    )
+    kpis.loc[unfinished, ["onboarding_eligible", "onboarding_completion_pct"]] = np.nan
     kpis["nps_responses"] = kpis["nps_responses"].fillna(0).astype("int64")
     kpis["onboarding_eligible"] = kpis["onboarding_eligible"].fillna(0).astype("int64")
     return kpis[list(KPI_COLUMNS)]
 
 
-def _first_day(source: DataSource, history: CustomerHistory) -> pd.Timestamp:
-    """The earliest signup or contract start: where the first period begins."""
-    created = source.query(
-        "SELECT min(created_at) AS first FROM accounts WHERE created_at < $data_end",
-        {"data_end": source.data_end},
-    )["first"].iloc[0]
-    candidates = [day for day in (created, history.contracts["start_date"].min()) if pd.notna(day)]
-    if not candidates:
+def history_start(source: DataSource, config: Config) -> pd.Timestamp:
+    """Where the observed history starts: the first KPI period is the one holding this day.
+
+    ``snapshots.start`` when set; otherwise the later of the first contract start and the
+    first recorded activity (:func:`healthscore.snapshots.default_start`). Exports often
+    carry accounts signed up, or multi-year contracts started, years before the rest of the
+    data: counting periods from those would report years of a book that was never observed.
+    """
+
+    if config.snapshots.start is not None:
+        return pd.Timestamp(config.snapshots.start)
+    if (
+        source.scalar(
+            "SELECT count(*) FROM contracts WHERE start_date < $end", {"end": source.data_end}
+        )
+        == 0
+    ):
         raise DataError(
-            f"{source.origin}: no account signup or contract start before the data's end "
+            f"{source.origin}: no contract starts before the data's end "
             f"({source.data_end.date()}); there is no period to compute KPIs for"
         )
-    return min(pd.Timestamp(day) for day in candidates)
+    return default_start(source)
 
 
 def _in_period(events: pd.Series, periods: pd.DataFrame) -> pd.Series:

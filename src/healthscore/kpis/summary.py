@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -92,13 +93,15 @@ KPI_DEFINITIONS: tuple[KpiDefinition, ...] = (
     ),
     KpiDefinition(
         "onboarding_eligible",
-        "accounts created in the period whose first `activation_days` ended by data_end",
+        "accounts created in the period, once its last day + `activation_days` is before "
+        "data_end (0 until then)",
         "accounts",
     ),
     KpiDefinition(
         "onboarding_completion_pct",
         "eligible accounts with >= `activation_min_active_users` distinct users logging in "
-        "within their first `activation_days` days, / eligible x 100; NaN without logins",
+        "within their first `activation_days` days, / eligible x 100; NaN until the period's "
+        "windows are over, and without logins",
         "%",
     ),
 )
@@ -139,12 +142,17 @@ def _plain(value: object) -> object:
     return value
 
 
-def kpi_summary(kpis: pd.DataFrame) -> dict[str, object]:
-    """Headline figures of the latest complete period, for report tiles.
+def kpi_summary(kpis: pd.DataFrame) -> dict[str, Any]:
+    """Headline figures for report tiles: the latest *final* period, and its onboarding.
 
-    ``customers`` and ``arr`` are the period's closing figures; rates are those of
-    :func:`healthscore.kpis.compute_kpis`. Missing values (a rate with a zero denominator)
-    are ``None`` so the result serialises to JSON as is.
+    ``period`` is the latest period that is not provisional (its churn can no longer be
+    undone by a late renewal), or the latest one when all are provisional (then
+    ``provisional`` is True). ``customers`` and ``arr`` are its closing figures; rates are
+    those of :func:`healthscore.kpis.compute_kpis`. Onboarding is reported on signups, so it
+    comes from the latest period whose accounts all finished their onboarding window:
+    ``onboarding_period`` names it. ``later_periods`` lists the provisional periods after
+    ``period``. Missing values (a rate with a zero denominator) are ``None`` so the result
+    serialises to JSON as is.
 
     Examples
     --------
@@ -156,5 +164,19 @@ def kpi_summary(kpis: pd.DataFrame) -> dict[str, object]:
             "no complete period to summarise: the history ends before its first month or "
             "quarter is over; set data.end later or supply more history"
         )
-    latest = kpis.sort_values("period_start").iloc[-1]
-    return {tile: _plain(latest[column]) for tile, column in _HEADLINES.items()}
+    ordered = kpis.sort_values("period_start")
+    final = ordered[~ordered["provisional"].fillna(False).astype(bool)]
+    latest = final.iloc[-1] if len(final) else ordered.iloc[-1]
+    summary = {tile: _plain(latest[column]) for tile, column in _HEADLINES.items()}
+    onboarded = ordered.dropna(subset=["onboarding_completion_pct"])
+    if len(onboarded):
+        summary["onboarding_completion_pct"] = _plain(
+            onboarded["onboarding_completion_pct"].iloc[-1]
+        )
+        summary["onboarding_period"] = _plain(onboarded["period"].iloc[-1])
+    else:
+        summary["onboarding_completion_pct"] = None
+        summary["onboarding_period"] = None
+    later = ordered[ordered["period_start"] > latest["period_start"]]
+    summary["later_periods"] = [str(p) for p in later["period"]]
+    return summary

@@ -8,15 +8,15 @@ play auditable (the ``rule`` column) and a holdout measurable.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from healthscore.config import TouchConfig
+from healthscore.config import CapacityConfig, TouchConfig
 from healthscore.errors import ConfigError, SchemaError
+from healthscore.playbooks.capacity import assign_owners
 from healthscore.playbooks.catalogue import (
     FALLBACK_PLAYBOOK,
     FALLBACK_RULE,
@@ -27,13 +27,21 @@ from healthscore.playbooks.catalogue import (
     PlaybookCatalogue,
     Rule,
 )
-from healthscore.touch import OWNERS, TOUCH_TIERS, assign_touch_tiers
+from healthscore.playbooks.control import (
+    HOLDOUT_RISK_TIERS,
+    draw_control_group,
+    exclusion_reasons,
+    holdout_draws,
+)
+from healthscore.touch import TOUCH_TIERS, assign_touch_tiers
 
 REQUIRED_COLUMNS = ("account_id", "as_of", "risk_tier", "arr")
 """Columns :func:`recommend_playbooks` cannot work without; every other one is optional."""
 
-HOLDOUT_RISK_TIERS = ("at_risk", "watch")
-"""Only accounts at risk can be held out: a control group is only informative where we act."""
+#: The strata of the control group: it mirrors the treated accounts in each.
+HOLDOUT_STRATA = ("risk_tier", "segment")
+
+__all__ = ["HOLDOUT_RISK_TIERS", "OUTPUT_COLUMNS", "holdout_draws", "recommend_playbooks"]
 
 OUTPUT_COLUMNS = (
     "account_id",
@@ -44,8 +52,11 @@ OUTPUT_COLUMNS = (
     "touch_tier",
     "channel",
     "owner",
+    "owner_reason",
+    "action_due",
     "due_by",
     "holdout",
+    "holdout_exclusion",
     "rule",
     "arr_at_risk",
 )
@@ -61,6 +72,10 @@ def recommend_playbooks(
     *,
     touch: TouchConfig,
     holdout_share: float,
+    holdout_exclude_touch_tiers: Iterable[str] = ("high_touch",),
+    holdout_exclude_renewal_days: int | None = 60,
+    holdout_exclude_top: int = 20,
+    capacity: CapacityConfig | None = None,
 ) -> pd.DataFrame:
     """One primary playbook per account: the playbook of the first rule the account matches.
 
@@ -78,18 +93,29 @@ def recommend_playbooks(
     touch : TouchConfig
         ARR thresholds of the touch tiers, which decide the channel and owner.
     holdout_share : float
-        Share in [0, 1) of at-risk accounts held out from each playbook, as a control group.
+        Share in [0, 1) of the eligible at-risk accounts held out as a control group, drawn
+        in every stratum of risk tier and segment (see :mod:`healthscore.playbooks.control`).
+    holdout_exclude_touch_tiers, holdout_exclude_renewal_days, holdout_exclude_top
+        Accounts never held out: of these touch tiers, renewing within that many days
+        (``None``: no limit), or among the top accounts by ARR at risk.
+    capacity : CapacityConfig, optional
+        Caps each CSM's list (``csm`` column, from ``accounts.owner``); the overflow goes to
+        the pooled CS team (:func:`~healthscore.playbooks.capacity.assign_owners`). Default:
+        no cap.
 
     Returns
     -------
     pandas.DataFrame
         On ``accounts``' index: ``account_id``, ``as_of``, ``playbook_id``, ``playbook_title``,
-        ``playbook_actions`` (joined by ``" | "``), ``touch_tier``, ``channel``, ``owner``,
-        ``due_by``, ``holdout`` (bool), ``rule`` (the rule that fired, ``"fallback"`` if none)
-        and ``arr_at_risk`` (``churn_probability * arr``; work each queue in descending order).
+        ``playbook_actions`` (joined by ``" | "``), ``touch_tier``, ``channel``, ``owner``
+        (the CSM's name, or the team), ``owner_reason``, ``action_due`` (bool), ``due_by``,
+        ``holdout`` (bool), ``holdout_exclusion`` (why an at-risk account may not be held out,
+        else missing), ``rule`` (the rule that fired, ``"fallback"`` if none) and
+        ``arr_at_risk`` (``churn_probability * arr``; work each queue in descending order).
         ``due_by`` is ``as_of + due_days``, except for playbooks with
         ``due_before_renewal_days``: then it is that many days before the renewal date (from
-        ``renewal_date``, else ``as_of + days_to_renewal``), but never before ``as_of``.
+        ``renewal_date``, else ``as_of + days_to_renewal``). Either way it is never after
+        the day before the renewal, and never before ``as_of``.
 
     Raises
     ------
@@ -123,36 +149,33 @@ def recommend_playbooks(
             ),
             "touch_tier": table["touch_tier"],
             "channel": pd.Series(channels[plays, tiers], index=index, dtype="str"),
-            "owner": table["touch_tier"].map(dict(OWNERS)).astype("str"),
             "due_by": _due_by(table, playbooks, plays),
-            "holdout": _holdout(table, playbooks, plays, share=holdout_share),
             "rule": pd.Series(rule_names, index=index, dtype="str"),
             "arr_at_risk": pd.Series(arr_at_risk, index=index, dtype="float64"),
         },
         index=index,
     )
-    return recommendations
-
-
-def holdout_draws(
-    playbook_ids: Iterable[str], account_ids: Iterable[str]
-) -> npt.NDArray[np.float64]:
-    """A uniform number in [0, 1) per (playbook, account), the same on every run and machine.
-
-    The number is the first 53 bits of ``sha256(f"{playbook_id}:{account_id}")``, so an account
-    stays in (or out of) a playbook's holdout across scoring runs, and the holdouts of two
-    playbooks are independent of each other.
-
-    Examples
-    --------
-    >>> holdout_draws(["monitor"], ["a-1"]).round(4).tolist()
-    [0.6416]
-    """
-    draws = [
-        (int.from_bytes(hashlib.sha256(f"{p}:{a}".encode()).digest()[:8], "big") >> 11) / 2**53
-        for p, a in zip(playbook_ids, account_ids, strict=True)
-    ]
-    return np.asarray(draws, dtype="float64")
+    table = table.assign(arr_at_risk=arr_at_risk, playbook_id=recommendations["playbook_id"])
+    at_risk = table["risk_tier"].isin(HOLDOUT_RISK_TIERS).to_numpy(dtype=bool)
+    allowed = np.array([p.holdout for p in playbooks], dtype=bool)[plays]
+    reasons = exclusion_reasons(
+        table,
+        exclude_touch_tiers=holdout_exclude_touch_tiers,
+        exclude_renewal_days=holdout_exclude_renewal_days,
+        exclude_top=holdout_exclude_top,
+    )
+    reasons = reasons.where(allowed, "playbook without control group").where(at_risk, None)
+    candidates = table[at_risk & reasons.isna().to_numpy()]
+    recommendations["holdout"] = draw_control_group(
+        candidates, share=holdout_share, strata=HOLDOUT_STRATA
+    ).reindex(index, fill_value=False)
+    recommendations["holdout_exclusion"] = reasons.astype("str")
+    owners = assign_owners(
+        table.assign(holdout=recommendations["holdout"]),
+        capacity=capacity or CapacityConfig(accounts_per_csm=10**9),
+    )
+    recommendations = pd.concat([recommendations, owners], axis=1)
+    return recommendations[list(OUTPUT_COLUMNS)]
 
 
 def _text(per_playbook: list[str], plays: npt.NDArray[np.intp], index: pd.Index) -> pd.Series:
@@ -182,7 +205,7 @@ def _prepare(accounts: pd.DataFrame, *, touch: TouchConfig) -> pd.DataFrame:
         column = f"family__{family}"
         values = table[column] if column in table.columns else pd.Series(0.0, index=table.index)
         table[column] = pd.to_numeric(values).fillna(0.0)
-    for column in ("lifecycle_stage", "churn_probability", "days_to_renewal"):
+    for column in ("lifecycle_stage", "churn_probability", "days_to_renewal", "segment"):
         if column not in table.columns:
             table[column] = np.nan
     table["renewal_date"] = _renewal_dates(table)
@@ -290,22 +313,8 @@ def _due_by(
     due = as_of + pd.to_timedelta(due_days, unit="D")
     target = table["renewal_date"] - pd.to_timedelta(before, unit="D")
     target = target.where(target.isna() | (target >= as_of), as_of)
-    return due.where(target.isna(), target).rename("due_by")
-
-
-def _holdout(
-    table: pd.DataFrame,
-    playbooks: tuple[Playbook, ...],
-    plays: npt.NDArray[np.intp],
-    *,
-    share: float,
-) -> pd.Series:
-    """Flag a deterministic ``share`` of each playbook's at-risk accounts as a control group."""
-    eligible = np.array([p.holdout for p in playbooks], dtype=bool)[plays]
-    eligible &= table["risk_tier"].isin(HOLDOUT_RISK_TIERS).to_numpy(dtype=bool)
-    holdout = np.zeros(len(table), dtype=bool)
-    if share > 0 and eligible.any():
-        playbook_ids = np.array([p.id for p in playbooks], dtype=object)[plays[eligible]]
-        account_ids = table["account_id"].astype(str).to_numpy(dtype=object)[eligible]
-        holdout[eligible] = holdout_draws(playbook_ids, account_ids) < share
-    return pd.Series(holdout, index=table.index, dtype=bool)
+    due = due.where(target.isna(), target)
+    # Never due after the renewal: at the latest the day before it (and not before as_of).
+    last = table["renewal_date"] - pd.Timedelta(days=1)
+    last = last.where(last.isna() | (last >= as_of), as_of)
+    return due.where(last.isna() | (due <= last), last).rename("due_by")

@@ -124,7 +124,7 @@ def score(
     """
     from pyspark.sql import functions as F
 
-    from healthscore.pipeline import load_model
+    from healthscore.model_loading import load_model
     from healthscore.playbooks import load_playbooks
     from healthscore.spark.scoring import spark_scores
     from healthscore.storage import read_frame

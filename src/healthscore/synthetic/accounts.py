@@ -57,6 +57,18 @@ _NAME_PARTS = (
 )
 
 
+#: The simulated CS team: each CSM owns a book of enterprise and mid-market accounts.
+CSM_NAMES: tuple[str, ...] = (
+    "Dana Reyes",
+    "Sam Okafor",
+    "Priya Natarajan",
+    "Lena Fischer",
+    "Marco Rossi",
+)
+#: Segments whose accounts have a named CSM of record; SMB accounts are served by teams.
+NAMED_CSM_SEGMENTS: tuple[str, ...] = ("mid_market", "enterprise")
+
+
 @dataclass(frozen=True)
 class Accounts:
     """Arrays describing every account, one position per account (ordered by sign-up)."""
@@ -94,9 +106,10 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _bounded_lognormal(
-    rng: np.random.Generator, median: np.ndarray, low: np.ndarray, high: np.ndarray, sigma: float
-) -> np.ndarray:
+def _bounded_lognormal(rng: np.random.Generator, spec: np.ndarray, *, sigma: float) -> np.ndarray:
+    """Lognormal draws around each row's median, clipped to its bounds (rows: median, low,
+    high)."""
+    median, low, high = spec
     return np.clip(median * np.exp(sigma * rng.standard_normal(len(median))), low, high)
 
 
@@ -136,9 +149,9 @@ def draw_accounts(
     industry = rng.choice(len(cat.INDUSTRIES), n, p=cat.INDUSTRY_SHARES)
     region = rng.choice(len(cat.REGIONS), n, p=cat.REGION_SHARES)
     employees_spec = np.array(cat.SEGMENT_EMPLOYEES)[segment]
-    employees = _bounded_lognormal(rng, *employees_spec.T, sigma=0.8).round().astype(np.int64)
+    employees = _bounded_lognormal(rng, employees_spec.T, sigma=0.8).round().astype(np.int64)
     seats_spec = np.array(cat.SEGMENT_SEATS)[segment]
-    seats = _bounded_lognormal(rng, *seats_spec.T, sigma=0.5).round().astype(np.int64)
+    seats = _bounded_lognormal(rng, seats_spec.T, sigma=0.5).round().astype(np.int64)
     plan = _choice_rows(rng, np.array(cat.SEGMENT_PLAN_MIX)[segment])
     term_mix = np.array(cat.SEGMENT_TERM_MIX)
     if params.halfyear_share > 0:  # the default world draws exactly as before
@@ -207,11 +220,17 @@ def accounts_table(accounts: Accounts, rng: np.random.Generator) -> pd.DataFrame
     n = accounts.n
     parts = [np.array(p, dtype=object)[rng.integers(0, len(p), n)] for p in _NAME_PARTS]
     names = parts[0] + parts[1] + " " + parts[2]
+    segments = np.array(cat.SEGMENTS)[accounts.segment]
+    named = np.isin(segments, NAMED_CSM_SEGMENTS)
+    # Round robin in sign-up order: balanced books, no random draw (the world stays the same).
+    book = np.cumsum(named) - 1
+    owners = np.where(named, np.array(CSM_NAMES, dtype=object)[book % len(CSM_NAMES)], None)
     return pd.DataFrame(
         {
             "account_id": pd.array(accounts.ids, dtype="str"),
             "created_at": timestamps(accounts.created_day),
             "name": pd.array(names, dtype="str"),
+            "owner": pd.array(owners, dtype="str"),
             "industry": pd.array(np.array(cat.INDUSTRIES)[accounts.industry], dtype="str"),
             "segment": pd.array(np.array(cat.SEGMENTS)[accounts.segment], dtype="str"),
             "region": pd.array(np.array(cat.REGIONS)[accounts.region], dtype="str"),

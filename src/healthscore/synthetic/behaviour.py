@@ -11,6 +11,8 @@ summed to one row per user, feature and day, with the number of events in ``quan
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -21,7 +23,7 @@ from healthscore.synthetic.dates import timestamps
 from healthscore.synthetic.support import seconds_in_working_day
 
 
-def string_column(codes: np.ndarray, names: np.ndarray | list[str]) -> pd.Series:
+def string_column(codes: np.ndarray, names: Sequence[str] | np.ndarray) -> pd.Series:
     """A string column holding ``names[codes]``, built without a Python loop over rows."""
     names_array = pa.array(list(names), type=pa.string())
     strings = pa.DictionaryArray.from_arrays(

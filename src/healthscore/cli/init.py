@@ -1,4 +1,4 @@
-"""``init``: a starter config for your own exports."""
+"""``init``: a starter config guessed from the names in a folder of exports."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``kpis`` and ``report``: retention KPIs and the CS leader's HTML page."""
+"""``kpis``: retention KPIs per month or quarter."""
 
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ from rich.table import Table
 from healthscore.cli.app import (
     ConfigOption,
     DataOption,
-    ForceOption,
-    ModelOption,
     app,
-    check_date,
     config_from,
     console,
     plain,
@@ -63,32 +60,16 @@ def kpis(
     for _, row in table.tail(last).iterrows():
         view.add_row(*[plain(_cell(fmt, row[col])) for col, _, fmt in _SHOWN])
     console.print(view)
+    shown = table.tail(last)
+    provisional = shown.loc[shown["provisional"].fillna(False).astype(bool), "period"]
+    if len(provisional):
+        periods = ", ".join(str(p) for p in provisional)
+        verb = "is" if len(provisional) == 1 else "are"
+        console.print(
+            plain(
+                f"{periods} {verb} not final yet: a renewal may still arrive within the grace "
+                "period and undo some of the churn."
+            )
+        )
     if out is not None:
         console.print(plain(f"Wrote {out}"))
-
-
-@app.command()
-def report(
-    data: DataOption,
-    as_of: Annotated[
-        str, typer.Option("--as-of", help="Observation date (ISO).", callback=check_date)
-    ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file.")] = Path(
-        "reports/report.html"
-    ),
-    model: ModelOption = None,
-    config: ConfigOption = None,
-    force: ForceOption = False,
-    scores: Annotated[
-        Path | None,
-        typer.Option(help="Folder of past score files to measure (default: the report's)."),
-    ] = None,
-) -> None:
-    """Write one self-contained HTML report for CS leaders (KPIs, risk, accounts, model)."""
-    from healthscore.pipeline import report as write
-
-    with progress("Scoring and writing the report"):
-        path = write(
-            data, as_of, config_from(config), out=out, model=model, force=force, past_scores=scores
-        )
-    console.print(plain(f"Wrote {path}"))

@@ -1,0 +1,48 @@
+"""``report``: the self-contained HTML page for the CS leader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from healthscore.cli.app import (
+    ConfigOption,
+    DataOption,
+    ForceOption,
+    ModelOption,
+    app,
+    check_date,
+    config_from,
+    console,
+    plain,
+    progress,
+)
+
+
+@app.command()
+def report(
+    data: DataOption,
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="Observation date (ISO).", callback=check_date)
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file.")] = Path(
+        "reports/report.html"
+    ),
+    model: ModelOption = None,
+    config: ConfigOption = None,
+    force: ForceOption = False,
+    scores: Annotated[
+        Path | None,
+        typer.Option(help="Folder of past score files to measure (default: the report's)."),
+    ] = None,
+) -> None:
+    """Write one self-contained HTML report for CS leaders (KPIs, risk, accounts, model)."""
+    from healthscore.pipeline import report as write
+
+    with progress("Scoring and writing the report"):
+        path = write(
+            data, as_of, config_from(config), out=out, model=model, force=force, past_scores=scores
+        )
+    console.print(plain(f"Wrote {path}"))
