@@ -37,9 +37,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import feature_data  # noqa: E402
-from bench_features import assert_same  # noqa: E402
-from peak import peak_rss_gib  # noqa: E402
+import feature_data
+from bench_features import assert_same
+from peak import peak_rss_gib
 
 
 def _snapshots(ids: list[str], dates: pd.DatetimeIndex) -> pd.DataFrame:

@@ -73,11 +73,11 @@ def trained(world_dir, tmp_path_factory) -> Trained:
 
 @pytest.fixture(scope="session")
 def spark():
-    """A local Spark session (two cores) for the whole run; skipped without pyspark.
+    """A local Spark session (two cores) for the whole run.
 
-    Started once: the JVM's start-up is the largest part of a small Spark test.
+    Started once: the JVM's start-up is the largest part of a small Spark test. pyspark is
+    part of the dev extras, so a missing one is an error here, never a skipped test.
     """
-    pytest.importorskip("pyspark")
     from healthscore.spark.session import spark_session
 
     config = Config().with_overrides(

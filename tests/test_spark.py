@@ -1,9 +1,12 @@
 """The Spark engine gives DuckDB's results: features, labels, censoring, scores, the CLI.
 
 Every comparison is the whole frame: same rows in the same order, numbers within 1e-9,
-nulls in the same places, text and flags identical. One small end-to-end comparison (the
-leakage fixture's training set) and the translated expressions run in the default suite;
-the simulated world, scoring and the command line are ``slow``. All share one local
+nulls in the same places, text and flags identical. The default run holds one real check
+of each kind, sized for two cores: the translated expressions, the leakage fixture's
+training set, ``healthscore build --engine spark`` on a small simulated world (every
+feature of every snapshot, labels and censoring) and ``healthscore score --engine spark``
+(every account). The larger worlds, the other label mode, sampling and the packaged JVM
+without ``java`` on the PATH are ``spark_full`` (``make test-spark``). All share one local
 Spark session (``spark`` in conftest.py).
 """
 
@@ -50,6 +53,16 @@ def quietly(function, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return function(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def small_world(tmp_path_factory) -> Path:
+    """A simulated world of 200 accounts over two years (the default run's Spark world)."""
+    from healthscore.pipeline import generate_data
+
+    folder = tmp_path_factory.mktemp("spark-world") / "data"
+    generate_data(folder, n_accounts=200, start="2024-01-01", end="2026-01-01", seed=11)
+    return folder
 
 
 # --- default suite -------------------------------------------------------------------------
@@ -125,10 +138,52 @@ def test_translated_sql_gives_duckdbs_values(spark, query):
         ], column
 
 
-# --- slow: the simulated world, scoring, the command line ------------------------------------
+@pytest.mark.slow
+def test_build_command_with_spark_equals_duckdbs_training_set(spark, small_world, tmp_path):
+    """``healthscore build --engine spark``, as a user runs it: every feature of every
+    snapshot, labels and censoring equal DuckDB's."""
+    from healthscore.cli import main
+
+    out = tmp_path / "training.parquet"
+    args = ["build", "--engine", "spark", "--data", str(small_world), "--out", str(out)]
+    assert quietly(main, args) == 0
+    config = Config()
+    duck = quietly(build_training_set, open_source(small_world, config), config)
+    ours = pd.read_parquet(out)
+    assert len(duck.frame) > 1_000
+    assert duck.frame["censored"].any() and duck.labelled["label"].any()
+    assert_same(duck.frame, ours)
+
+
+SCORE_AS_OF = "2025-12-01"
 
 
 @pytest.mark.slow
+def test_score_command_with_spark_writes_the_local_scores(spark, trained, tmp_path, capsys):
+    """``healthscore score --engine spark``: the local scores, account by account, ranked
+    the same, the columns in the same order."""
+    from healthscore.cli import main
+
+    local_out, spark_out = tmp_path / "local.parquet", tmp_path / "spark.parquet"
+    common = ["--data", str(trained.data), "--as-of", SCORE_AS_OF, "--model"]
+    common.append(str(trained.outcome.latest))
+    assert main(["score", *common, "--out", str(local_out)]) == 0
+    assert main(["score", *common, "--out", str(spark_out), "--engine", "spark"]) == 0
+    printed = capsys.readouterr().out
+    assert "with Spark" in printed and "Top 5 by ARR at risk" in printed
+    local, ours = pd.read_parquet(local_out), pd.read_parquet(spark_out)
+    assert len(ours) == len(local) > 100
+    assert list(ours.columns) == list(local.columns)
+    assert ours["priority_rank"].tolist() == list(range(1, len(ours) + 1))
+    assert ours["account_id"].tolist() == local["account_id"].tolist()
+    _same_scores(local, ours)
+
+
+# --- spark_full (make test-spark): larger worlds, the other modes, the packaged JVM ----------
+
+
+@pytest.mark.slow
+@pytest.mark.spark_full
 def test_every_feature_of_every_snapshot_equals_duckdbs_on_the_simulated_world(spark, world_dir):
     config = Config()
     duck = quietly(build_training_set, open_source(world_dir, config), config)
@@ -140,6 +195,7 @@ def test_every_feature_of_every_snapshot_equals_duckdbs_on_the_simulated_world(s
 
 
 @pytest.mark.slow
+@pytest.mark.spark_full
 def test_renewal_labels_and_logged_churns_equal_duckdbs(spark):
     tables = rich_tables()
     tables["churn_events"] = pd.DataFrame(
@@ -159,6 +215,7 @@ def test_renewal_labels_and_logged_churns_equal_duckdbs(spark):
 
 
 @pytest.mark.slow
+@pytest.mark.spark_full
 def test_a_sample_keeps_whole_accounts(spark):
     tables = rich_tables()
     config = Config().with_overrides(engine={"spark": {"sample": 0.5}})
@@ -170,10 +227,8 @@ def test_a_sample_keeps_whole_accounts(spark):
     assert ours.metadata["account_sample"] == 0.5
 
 
-SCORE_AS_OF = "2025-12-01"
-
-
 @pytest.mark.slow
+@pytest.mark.spark_full
 def test_scores_from_spark_equal_the_local_score_for_every_account(spark, trained, tmp_path):
     from healthscore.pipeline import score
     from healthscore.spark.pipeline import score as spark_score
@@ -207,20 +262,6 @@ def _same_scores(local: pd.DataFrame, ours: pd.DataFrame) -> None:
             assert values[0] == values[1], column
 
 
-@pytest.mark.slow
-def test_score_command_with_spark_writes_the_local_scores(spark, trained, tmp_path, capsys):
-    from healthscore.cli import main
-
-    local_out, spark_out = tmp_path / "local.parquet", tmp_path / "spark.parquet"
-    common = ["--data", str(trained.data), "--as-of", SCORE_AS_OF, "--model"]
-    common.append(str(trained.outcome.latest))
-    assert main(["score", *common, "--out", str(local_out)]) == 0
-    assert main(["score", *common, "--out", str(spark_out), "--engine", "spark"]) == 0
-    printed = capsys.readouterr().out
-    assert "with Spark" in printed and "Top 5 by ARR at risk" in printed
-    _same_scores(pd.read_parquet(local_out), pd.read_parquet(spark_out))
-
-
 def _path_without_java(folder: Path) -> str:
     """A PATH with every program of this one but java (and the venv first)."""
     folder.mkdir()
@@ -235,6 +276,7 @@ def _path_without_java(folder: Path) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.spark_full
 def test_build_command_with_spark_runs_on_the_packaged_java(tmp_path):
     """``healthscore build --engine spark`` with no JAVA_HOME and no java on the PATH."""
     from healthscore.pipeline import generate_data

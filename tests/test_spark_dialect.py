@@ -15,10 +15,10 @@ import pytest
 
 pytest.importorskip("sqlglot")
 
-from healthscore.config import Config, config_from_dict, recordable  # noqa: E402
-from healthscore.errors import ConfigError  # noqa: E402
-from healthscore.fingerprint import project_name  # noqa: E402
-from healthscore.spark.dialect import split_create, to_spark  # noqa: E402
+from healthscore.config import Config, config_from_dict, recordable
+from healthscore.errors import ConfigError
+from healthscore.fingerprint import project_name
+from healthscore.spark.dialect import split_create, to_spark
 
 
 def test_input_tables_are_read_from_the_sessions_views_but_ctes_are_not():

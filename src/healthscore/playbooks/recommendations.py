@@ -40,8 +40,28 @@ REQUIRED_COLUMNS = ("account_id", "as_of", "risk_tier", "arr")
 
 #: The strata of the control group: it mirrors the treated accounts in each.
 HOLDOUT_STRATA = ("risk_tier", "segment")
+#: What :func:`decide_book` reads of each account.
+BOOK_COLUMNS = (
+    "account_id",
+    "risk_tier",
+    "touch_tier",
+    "days_to_renewal",
+    "contract__length_days",
+    "arr_at_risk",
+    "playbook_id",
+    "holdout_allowed",
+    "segment",
+    "csm",
+)
 
-__all__ = ["HOLDOUT_RISK_TIERS", "OUTPUT_COLUMNS", "holdout_draws", "recommend_playbooks"]
+__all__ = [
+    "BOOK_COLUMNS",
+    "HOLDOUT_RISK_TIERS",
+    "OUTPUT_COLUMNS",
+    "decide_book",
+    "holdout_draws",
+    "recommend_playbooks",
+]
 
 OUTPUT_COLUMNS = (
     "account_id",
@@ -155,27 +175,63 @@ def recommend_playbooks(
         },
         index=index,
     )
-    table = table.assign(arr_at_risk=arr_at_risk, playbook_id=recommendations["playbook_id"])
-    at_risk = table["risk_tier"].isin(HOLDOUT_RISK_TIERS).to_numpy(dtype=bool)
-    allowed = np.array([p.holdout for p in playbooks], dtype=bool)[plays]
-    reasons = exclusion_reasons(
+    table = table.assign(
+        arr_at_risk=arr_at_risk,
+        playbook_id=recommendations["playbook_id"],
+        holdout_allowed=np.array([p.holdout for p in playbooks], dtype=bool)[plays],
+    )
+    decided = decide_book(
         table,
+        holdout_share=holdout_share,
+        holdout_exclude_touch_tiers=holdout_exclude_touch_tiers,
+        holdout_exclude_renewal_days=holdout_exclude_renewal_days,
+        holdout_exclude_top=holdout_exclude_top,
+        capacity=capacity,
+    )
+    recommendations = pd.concat([recommendations, decided], axis=1)
+    return recommendations[list(OUTPUT_COLUMNS)]
+
+
+def decide_book(
+    book: pd.DataFrame,
+    *,
+    holdout_share: float,
+    holdout_exclude_touch_tiers: Iterable[str] = ("high_touch",),
+    holdout_exclude_renewal_days: int | None = 60,
+    holdout_exclude_top: int = 20,
+    capacity: CapacityConfig | None = None,
+) -> pd.DataFrame:
+    """The decisions taken over the whole book at once: the control group and the owners.
+
+    Everything else :func:`recommend_playbooks` decides looks at one account; these rank
+    accounts against each other (the top by ARR at risk, each stratum's quota, each CSM's
+    capacity), so an engine that scores the book in parts takes them here, over all of it.
+    ``book`` has, per account, the columns :data:`BOOK_COLUMNS` (``contract__length_days``,
+    ``segment`` and ``csm`` may be missing). Returns ``holdout``, ``holdout_exclusion``,
+    ``action_due``, ``owner`` and ``owner_reason`` on ``book``'s index.
+    """
+    at_risk = book["risk_tier"].isin(HOLDOUT_RISK_TIERS).to_numpy(dtype=bool)
+    allowed = book["holdout_allowed"].to_numpy(dtype=bool)
+    if "segment" not in book.columns:
+        book = book.assign(segment=np.nan)
+    reasons = exclusion_reasons(
+        book,
         exclude_touch_tiers=holdout_exclude_touch_tiers,
         exclude_renewal_days=holdout_exclude_renewal_days,
         exclude_top=holdout_exclude_top,
     )
     reasons = reasons.where(allowed, "playbook without control group").where(at_risk, None)
-    candidates = table[at_risk & reasons.isna().to_numpy()]
-    recommendations["holdout"] = draw_control_group(
+    candidates = book[at_risk & reasons.isna().to_numpy()]
+    decided = pd.DataFrame(index=book.index)
+    decided["holdout"] = draw_control_group(
         candidates, share=holdout_share, strata=HOLDOUT_STRATA
-    ).reindex(index, fill_value=False)
-    recommendations["holdout_exclusion"] = reasons.astype("str")
+    ).reindex(book.index, fill_value=False)
+    decided["holdout_exclusion"] = reasons.astype("str")
     owners = assign_owners(
-        table.assign(holdout=recommendations["holdout"]),
+        book.assign(holdout=decided["holdout"]),
         capacity=capacity or CapacityConfig(accounts_per_csm=10**9),
     )
-    recommendations = pd.concat([recommendations, owners], axis=1)
-    return recommendations[list(OUTPUT_COLUMNS)]
+    return pd.concat([decided, owners], axis=1)
 
 
 def _text(per_playbook: list[str], plays: npt.NDArray[np.intp], index: pd.Index) -> pd.Series:

@@ -25,5 +25,7 @@ In a notebook where ``spark`` is the session:
 >>> from healthscore.config import load_config  # doctest: +SKIP
 >>> from healthscore.spark.pipeline import build_dataset, score  # doctest: +SKIP
 >>> config = load_config("healthscore.toml")  # doctest: +SKIP
->>> ts = build_dataset("s3a://lake/crm", config, out="/dbfs/tmp/ts.parquet", spark=spark)  # doctest: +SKIP
+>>> ts = build_dataset(  # doctest: +SKIP
+...     "s3a://lake/crm", config, out="/dbfs/tmp/ts.parquet", spark=spark
+... )
 """

@@ -38,6 +38,7 @@ from healthscore.contract_terms import TERMS_TABLE, contract_terms
 from healthscore.errors import DataError
 from healthscore.features.build import (
     FAMILY_COMPUTE,
+    FeaturesOffWarning,
     _empty,
     _typed,
     _warn,
@@ -93,7 +94,7 @@ class SparkRun(Session):
     def drop(self, *tables: str) -> None:
         """Views stay until the build ends: a computed result may still read their cache."""
 
-    def register(self, name: str, table: Any) -> None:  # noqa: ANN401 - Arrow or pandas
+    def register(self, name: str, table: Any) -> None:
         frame = table.to_pandas() if hasattr(table, "to_pandas") else table
         self.spark_source.spark.createDataFrame(frame).createOrReplaceTempView(name)
 
@@ -227,8 +228,6 @@ def quiet_features_frame(
     source: SparkSource, snapshots: pd.DataFrame, config: Config
 ) -> pd.DataFrame:
     """:func:`features_frame` without the switched-off warning (scoring)."""
-    from healthscore.features.build import FeaturesOffWarning
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FeaturesOffWarning)
         return features_frame(source, snapshots, config)

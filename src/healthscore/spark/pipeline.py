@@ -25,9 +25,14 @@ import pandas as pd
 from healthscore.config import Config
 from healthscore.dataset import TrainingSet, save_training_set
 from healthscore.errors import OutputError
+from healthscore.model_loading import load_model
+from healthscore.playbooks import load_playbooks
+from healthscore.spark.dataset import build_training_set
+from healthscore.spark.features import quiet_features_frame
+from healthscore.spark.scoring import scoring_snapshots, spark_scores
 from healthscore.spark.session import spark_session
 from healthscore.spark.source import CATALOG_SCHEME, SparkSource, open_spark_source
-from healthscore.storage import FRAME_SUFFIXES, check_writable, write_frame
+from healthscore.storage import FRAME_SUFFIXES, check_writable, read_frame, write_frame
 from healthscore.validation import check_for_scoring
 
 if TYPE_CHECKING:
@@ -51,8 +56,6 @@ def build_dataset(
     spark: SparkSession | None = None,
 ) -> TrainingSet:
     """Build the training set of ``data`` with Spark and write it (Parquet + ``.meta.json``)."""
-    from healthscore.spark.dataset import build_training_set
-
     check_writable(out, suffixes=FRAME_SUFFIXES)
     training_set = build_training_set(open_checked(data, config, spark), config)
     save_training_set(training_set, out)
@@ -64,8 +67,6 @@ def training_inputs(
 ) -> tuple[SparkSource, TrainingSet]:
     """The source and the training set ``train`` fits on, built by Spark (sampled by
     ``[engine.spark] sample``)."""
-    from healthscore.spark.dataset import build_training_set
-
     source = open_checked(data, config, spark)
     return source, build_training_set(source, config)
 
@@ -79,9 +80,6 @@ def features_table(
     spark: SparkSession | None = None,
 ) -> pd.DataFrame:
     """Features of every account eligible at ``as_of``, built by Spark (``features``)."""
-    from healthscore.spark.features import quiet_features_frame
-    from healthscore.spark.scoring import scoring_snapshots
-
     if out is not None:
         check_writable(out, suffixes=FRAME_SUFFIXES)
     source = open_checked(data, config, spark)
@@ -123,11 +121,6 @@ def score(
     that fit in memory). ``model`` and ``force`` are those of the local ``score``.
     """
     from pyspark.sql import functions as F
-
-    from healthscore.model_loading import load_model
-    from healthscore.playbooks import load_playbooks
-    from healthscore.spark.scoring import spark_scores
-    from healthscore.storage import read_frame
 
     out = str(out)
     if out.lower().endswith(".csv"):
@@ -179,9 +172,9 @@ def write_scores(scores: DataFrame, out: str) -> None:
 def _write_parquet(frame: DataFrame, out: str) -> None:
     """Write a Parquet folder under a temporary name beside ``out``, then rename it."""
     spark = frame.sparkSession
-    jvm = spark.sparkContext._jvm  # noqa: SLF001 - the Hadoop FileSystem API has no Python face
+    jvm = spark.sparkContext._jvm
     target = jvm.org.apache.hadoop.fs.Path(out)
-    fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
+    fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     parent = target.getParent()
     temporary = jvm.org.apache.hadoop.fs.Path(
         parent, f".{target.getName()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"

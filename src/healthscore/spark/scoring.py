@@ -29,11 +29,13 @@ import pyarrow as pa
 
 from healthscore.config import Config
 from healthscore.errors import DataError
+from healthscore.explain import FLAG_FEATURES, PEER_KEYS, candidate_features, peer_groups
 from healthscore.features.build import FeaturesOffWarning
 from healthscore.model import HealthModel
 from healthscore.playbooks import PlaybookCatalogue
-from healthscore.scoring import OUTPUT_COLUMNS, current_arr, score_frame, step_back
-from healthscore.snapshots import eligible_accounts
+from healthscore.playbooks.recommendations import BOOK_COLUMNS, decide_book
+from healthscore.scoring import OUTPUT_COLUMNS, account_details, current_arr, score_frame
+from healthscore.snapshots import eligible_accounts, step_back
 from healthscore.spark.features import spark_features
 from healthscore.spark.source import SparkSource
 
@@ -42,6 +44,9 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 _PREVIOUS = "_previous_health_score"
+_GROUP, _LABEL = "_peer_group", "_peer_label"
+#: The columns decided over the whole book (:func:`decide_book`), replaced after scoring.
+_BOOK_DECISIONS = ("holdout", "holdout_exclusion", "action_due", "owner", "owner_reason")
 #: Rows scored on the driver to learn the output's schema.
 _SCHEMA_ROWS = 200
 
@@ -73,7 +78,8 @@ def scoring_snapshots(
 
 def _features(batch: pd.DataFrame) -> pd.DataFrame:
     """A Spark batch as the feature frame the local code path builds."""
-    features = batch.drop(columns=["_row", _PREVIOUS], errors="ignore").reset_index(drop=True)
+    features = batch.drop(columns=["_row", _PREVIOUS, _GROUP, _LABEL], errors="ignore")
+    features = features.reset_index(drop=True)
     features["as_of"] = pd.to_datetime(features["as_of"])
     return features
 
@@ -102,11 +108,19 @@ def _score_function(
     *,
     model_version: str,
     model_check: str,
+    medians: pd.DataFrame,
 ) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """One partition of features (with ``_previous_health_score``) -> its scores."""
+    """One partition of features (with ``_previous_health_score`` and the peer group) -> its
+    scores, drivers compared with the peer medians of the whole book (``medians``, one row
+    per peer group)."""
 
     def score_batch(batch: pd.DataFrame) -> pd.DataFrame:
         features = _features(batch)
+        groups = pd.DataFrame(
+            {"peer_group": batch[_GROUP].to_numpy(), "peer_label": batch[_LABEL].to_numpy()},
+            index=features.index,
+        )
+        peers = medians.reindex(groups["peer_group"].to_numpy()).set_axis(features.index)
         known = batch[_PREVIOUS].notna().to_numpy()
         previous = pd.DataFrame(
             {
@@ -122,6 +136,8 @@ def _score_function(
             previous=previous,
             model_version=model_version,
             drivers=config.score.drivers,
+            peers=peers,
+            groups=groups,
         )
         columns = [c for c in OUTPUT_COLUMNS if c in scores.columns]
         columns += [c for c in scores.columns if c.startswith("family__")]
@@ -197,6 +213,15 @@ def spark_scores(
             now = now.join(spark.createDataFrame(arr), "account_id", "left")
         else:
             now = now.withColumn("current_arr", F.lit(None).cast("double"))
+        details = account_details(small)
+        details["account_id"] = details["account_id"].astype(str)
+        now = now.join(
+            spark.createDataFrame(
+                _plain(details), schema="account_id string, account_name string, csm string"
+            ),
+            "account_id",
+            "left",
+        )
         if previous is None:
             earlier = frame.where(F.col("as_of") == F.lit(dates[1].date()))
             before = earlier.mapInPandas(
@@ -213,11 +238,18 @@ def spark_scores(
                 )
             )
         inputs = now.join(before, "account_id", "left")
+        inputs, medians = _with_peers(inputs, now.columns)
         function = _score_function(
-            worker_model, config, catalogue, model_version=model_version, model_check=model_check
+            worker_model,
+            config,
+            catalogue,
+            model_version=model_version,
+            model_check=model_check,
+            medians=medians,
         )
         schema = _schema(function(inputs.limit(_SCHEMA_ROWS).toPandas()))
-        scored = inputs.mapInPandas(_batches(function), schema)
+        scored = stack.enter_context(_persisted(inputs.mapInPandas(_batches(function), schema)))
+        scored = _decide_book(scored, now, config, catalogue)
         order = Window.orderBy(
             F.col("arr_at_risk").desc_nulls_last(),
             F.col("churn_probability").desc_nulls_last(),
@@ -225,3 +257,98 @@ def spark_scores(
         )
         ranked = scored.withColumn("priority_rank", F.row_number().over(order).cast("long"))
         yield ranked.select(*schema.fieldNames())
+
+
+@contextmanager
+def _persisted(frame: DataFrame) -> Iterator[DataFrame]:
+    """``frame`` computed once (the book's decisions and the output read it twice)."""
+    kept = frame.persist()
+    try:
+        yield kept
+    finally:
+        kept.unpersist()
+
+
+def _with_peers(inputs: DataFrame, columns: list[str]) -> tuple[DataFrame, pd.DataFrame]:
+    """``inputs`` with each account's peer group, and the peer medians of every group.
+
+    The groups are sized over the whole book, so they are found on the driver from the
+    two columns that define them (:func:`healthscore.explain.peer_groups`); the medians of
+    every driver feature per group are aggregated by Spark (exact medians; the share of
+    the group for a flag), as :func:`healthscore.explain.peer_medians` does.
+    """
+    from pyspark.sql import functions as F
+
+    keys = ["account_id", "as_of", *[k for k in PEER_KEYS if k in columns]]
+    rows = inputs.select(*keys).toPandas()
+    rows["as_of"] = pd.to_datetime(rows["as_of"])
+    groups = peer_groups(rows)
+    spark = inputs.sparkSession
+    labelled = spark.createDataFrame(
+        pd.DataFrame(
+            {
+                "account_id": rows["account_id"].astype(str).to_numpy(),
+                _GROUP: groups["peer_group"].astype(str).to_numpy(),
+                _LABEL: groups["peer_label"].astype(str).to_numpy(),
+            }
+        ),
+        schema=f"account_id string, {_GROUP} string, {_LABEL} string",
+    )
+    inputs = inputs.join(labelled, "account_id", "left")
+    wanted = candidate_features(columns)
+
+    def number(name: str):  # type: ignore[no-untyped-def]
+        value = F.col(name).cast("double")
+        return F.when(F.isnan(value), F.lit(None)).otherwise(value)
+
+    aggregates = [
+        (F.avg(number(c)) if c in FLAG_FEATURES else F.percentile(number(c), 0.5)).alias(c)
+        for c in wanted
+    ]
+    medians = inputs.groupBy(_GROUP).agg(*aggregates).toPandas().set_index(_GROUP)
+    return inputs, medians[wanted].astype("float64")
+
+
+def _decide_book(
+    scored: DataFrame, features: DataFrame, config: Config, catalogue: PlaybookCatalogue
+) -> DataFrame:
+    """``scored`` with the control group and the owners decided over the whole book.
+
+    Each partition decided them over its own accounts; :func:`decide_book` takes them again
+    on the driver over the few columns it reads of every account, as the local ``score``
+    does over the book it holds.
+    """
+    from pyspark.sql.types import StructType
+
+    present = [c for c in BOOK_COLUMNS if c in scored.columns]
+    book = scored.select(*present).toPandas()
+    if "contract__length_days" in features.columns:
+        terms = features.select("account_id", "contract__length_days").toPandas()
+        book = book.merge(terms, on="account_id", how="left")
+    allowed = {playbook.id: playbook.holdout for playbook in catalogue.playbooks}
+    book["holdout_allowed"] = book["playbook_id"].map(allowed).fillna(False).astype(bool)
+    rules = config.playbooks
+    decided = decide_book(
+        book,
+        holdout_share=rules.holdout_share,
+        holdout_exclude_touch_tiers=rules.holdout_exclude_touch_tiers,
+        holdout_exclude_renewal_days=rules.holdout_exclude_renewal_days,
+        holdout_exclude_top=rules.holdout_exclude_top,
+        capacity=config.capacity,
+    )
+    decided.insert(0, "account_id", book["account_id"].astype(str).to_numpy())
+    names = ["account_id", *[c for c in _BOOK_DECISIONS if c in scored.columns]]
+    fields = {f.name: f for f in scored.schema.fields}
+    decisions = scored.sparkSession.createDataFrame(
+        _plain(decided[names]), schema=StructType([fields[c] for c in names])
+    )
+    return scored.drop(*names[1:]).join(decisions, "account_id", "left")
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as Python objects (missing: None), as Spark takes them from pandas."""
+    out = frame.copy()
+    for name in out.columns:
+        if not pd.api.types.is_bool_dtype(out[name]):
+            out[name] = out[name].astype(object).where(out[name].notna(), None)
+    return out

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from healthscore.config import Config
 from healthscore.errors import ConfigError
+from healthscore.spark.java import ensure_java
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -78,7 +79,7 @@ def isolated(spark: SparkSession) -> SparkSession:
     """A new session of ``spark``'s context with healthscore's SQL settings."""
     try:
         session = spark.newSession()
-    except Exception:  # noqa: BLE001 - Spark Connect sessions cannot be forked: use as given
+    except Exception:
         session = spark
     for key, value in SESSION_SETTINGS.items():
         session.conf.set(key, value)
@@ -110,8 +111,6 @@ def session_settings(config: Config) -> dict[str, Any]:
 
 def _start(config: Config) -> SparkSession:
     from pyspark.sql import SparkSession
-
-    from healthscore.spark.java import ensure_java
 
     settings = session_settings(config)
     if not _launched_by_spark_submit():

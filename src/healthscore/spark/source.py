@@ -33,6 +33,7 @@ import pandas as pd
 from healthscore.config import Config, DataConfig, TableMapping
 from healthscore.errors import ConfigError, SchemaError
 from healthscore.mapping import raw_select, source_name, wanted_tables
+from healthscore.redaction import redact_url
 from healthscore.schema import EVENT_TABLES, TABLES
 from healthscore.spark.dialect import to_spark
 from healthscore.sql import quote, typed_expression
@@ -126,8 +127,6 @@ def _to_pandas(frame: DataFrame) -> pd.DataFrame:
 
 def describe_data(data: str) -> str:
     """Where the data is, as it may be printed."""
-    from healthscore.redaction import redact_url
-
     return redact_url(str(data))
 
 
@@ -262,9 +261,9 @@ def _read(
 
 def _path_kind(spark: SparkSession, path: str) -> str | None:
     """``"file"``, ``"folder"`` or None, asked of the path's Hadoop file system."""
-    jvm = spark.sparkContext._jvm  # noqa: SLF001 - the Hadoop FileSystem API has no Python face
+    jvm = spark.sparkContext._jvm
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # noqa: SLF001
+    fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if not fs.exists(hadoop_path):
         return None
     return "folder" if fs.getFileStatus(hadoop_path).isDirectory() else "file"
