@@ -12,8 +12,10 @@ cut-off must stay identical. The seed is printed; set ``HEALTHSCORE_LEAKAGE_SEED
 Two controls show the check has teeth: the same change one second *before* the cut-off
 does change features, and a builder that leaks one day is caught.
 
-The Spark engine runs the same check (``test_on_spark_*``, slow): one random round per
-cut-off instead of six, and the control at one cut-off, since each build starts Spark jobs.
+The Spark engine runs the same check (``test_on_spark_*``): in the default run, one random
+round at the last cut-off, whose features on or before it must equal DuckDB's unperturbed
+ones (so the one build checks leakage and equality at once); with ``make test-spark``
+(``spark_full``) one round per cut-off and the control, since each build starts Spark jobs.
 """
 
 from __future__ import annotations
@@ -505,12 +507,28 @@ def spark_baseline(spark_build, tables) -> pd.DataFrame:
 
 @pytest.mark.slow
 @pytest.mark.spark
+def test_on_spark_changes_on_or_after_the_last_cutoff_leave_duckdbs_features(
+    spark_build, tables, baseline
+):
+    cutoff = DATES[-1]
+    print(f"leakage seed: {SEED} (replay with HEALTHSCORE_LEAKAGE_SEED={SEED})")
+    changed = spark_build(perturb(tables, cutoff, np.random.default_rng([SEED, 1])))
+    keep = baseline["as_of"] <= cutoff
+    pd.testing.assert_frame_equal(
+        baseline[keep], changed[keep], check_exact=False, rtol=0, atol=1e-9
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+@pytest.mark.spark_full
 def test_on_spark_the_fixture_gives_duckdbs_features(baseline, spark_baseline):
     pd.testing.assert_frame_equal(baseline, spark_baseline, check_exact=False, rtol=0, atol=1e-9)
 
 
 @pytest.mark.slow
 @pytest.mark.spark
+@pytest.mark.spark_full
 @pytest.mark.parametrize("cutoff", DATES, ids=lambda d: f"{d:%Y-%m-%d}")
 def test_on_spark_changes_on_or_after_as_of_never_change_features(
     spark_build, tables, spark_baseline, cutoff
@@ -524,6 +542,7 @@ def test_on_spark_changes_on_or_after_as_of_never_change_features(
 
 @pytest.mark.slow
 @pytest.mark.spark
+@pytest.mark.spark_full
 def test_on_spark_control_the_same_changes_just_before_as_of_do_show(
     spark_build, tables, spark_baseline
 ):

@@ -68,6 +68,8 @@ def small_world(tmp_path_factory) -> Path:
 # --- default suite -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.spark_full
 def test_training_set_from_spark_equals_duckdbs_on_the_leakage_fixture(spark):
     """Snapshots, every feature, labels and censoring of a small but rich world."""
     tables = rich_tables()
