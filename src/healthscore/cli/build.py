@@ -28,13 +28,15 @@ def build(
 ) -> None:
     """Build the training set: one row per (account_id, as_of), features and label."""
     cfg = config_from(config, engine=engine)
-    if cfg.engine.name == "spark":
-        from healthscore.spark.pipeline import build_dataset
-    else:
-        from healthscore.pipeline import build_dataset
-
     with progress("Building snapshots, labels and features"):
-        ts = build_dataset(data, cfg, out=out)
+        if cfg.engine.name == "spark":
+            from healthscore.spark.pipeline import build_dataset as build_on_spark
+
+            ts = build_on_spark(data, cfg, out=out)
+        else:
+            from healthscore.pipeline import build_dataset
+
+            ts = build_dataset(data, cfg, out=out)
     meta = ts.metadata
     rate = meta["n_churned"] / max(meta["n_labelled"], 1)
     console.print(

@@ -57,13 +57,15 @@ def features(
     if data is None or as_of is None or out is None:
         raise ConfigError("features needs --data, --as-of and --out (or --list)")
     cfg = config_from(config, engine=engine)
-    if cfg.engine.name == "spark":
-        from healthscore.spark.pipeline import features_table
-    else:
-        from healthscore.pipeline import features_table
-
     with progress(f"Computing features at {as_of}"):
-        table = features_table(data, as_of, cfg, out=out)
+        if cfg.engine.name == "spark":
+            from healthscore.spark.pipeline import features_table as features_on_spark
+
+            table = features_on_spark(data, as_of, cfg, out=out)
+        else:
+            from healthscore.pipeline import features_table
+
+            table = features_table(data, as_of, cfg, out=out)
     console.print(
         plain(
             f"Wrote {out}: {len(table):,} eligible accounts x "

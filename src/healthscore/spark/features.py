@@ -74,7 +74,7 @@ class SparkRun(Session):
         bound = {k: _literal(v) for k, v in values.items() if f":{k}" in text}
         return self.spark_source.spark.sql(text, args=bound or None)
 
-    def query(self, sql: str, **params: object) -> DataFrame:  # type: ignore[override]
+    def query(self, sql: str, **params: object) -> DataFrame:
         """Run ``sql`` (DuckDB dialect) in Spark; the result is cached and computed."""
         return self._materialise(self._sql(sql, params))
 
@@ -137,7 +137,13 @@ def spark_session_run(
 ) -> Iterator[SparkRun]:
     """A :class:`SparkRun` with the shared relations of ``snapshots`` in place."""
     as_of = pd.to_datetime(snapshots["as_of"])
-    run = SparkRun(source, config, as_of.min().normalize(), as_of.max().normalize())
+    # A SparkSource answers the questions a Session asks of its DataSource.
+    run = SparkRun(
+        source,  # type: ignore[arg-type]
+        config,
+        as_of.min().normalize(),
+        as_of.max().normalize(),
+    )
     spark = source.spark
     try:
         run.register("_hs_keys", keys_table(snapshots))
@@ -173,7 +179,7 @@ def spark_features(
         for family in FAMILIES:
             wanted = [s for s in specs if s.family == family]
             if wanted:
-                computed = FAMILY_COMPUTE[family](run)  # type: ignore[arg-type]
+                computed = FAMILY_COMPUTE[family](run)
                 frame = frame.join(_family_frame(family, computed, wanted), "_row", "left")
         yield frame.select("_row", "account_id", "as_of", *[s.name for s in specs]), specs
 

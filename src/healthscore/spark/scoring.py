@@ -21,7 +21,7 @@ import dataclasses
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -297,7 +297,7 @@ def _with_peers(inputs: DataFrame, columns: list[str]) -> tuple[DataFrame, pd.Da
     inputs = inputs.join(labelled, "account_id", "left")
     wanted = candidate_features(columns)
 
-    def number(name: str):  # type: ignore[no-untyped-def]
+    def number(name: str) -> Any:
         value = F.col(name).cast("double")
         return F.when(F.isnan(value), F.lit(None)).otherwise(value)
 
