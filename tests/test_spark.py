@@ -68,19 +68,6 @@ def small_world(tmp_path_factory) -> Path:
 # --- default suite -------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-@pytest.mark.spark_full
-def test_training_set_from_spark_equals_duckdbs_on_the_leakage_fixture(spark):
-    """Snapshots, every feature, labels and censoring of a small but rich world."""
-    tables = rich_tables()
-    config = Config()
-    duck = quietly(build_training_set, source_from_frames(tables, data_end=DATA_END), config)
-    ours = quietly(spark_training_set, tables, config, spark, data_end=DATA_END)
-    assert len(duck.frame) > 50 and duck.frame["censored"].any() and duck.labelled["label"].any()
-    assert_same(duck.frame, ours.frame)
-    assert ours.features == duck.features
-
-
 #: Edge cases of each translation rule: month ends, leap days, Unicode spaces, decimals.
 CASES = pd.DataFrame(
     {
@@ -182,6 +169,19 @@ def test_score_command_with_spark_writes_the_local_scores(spark, trained, tmp_pa
 
 
 # --- spark_full (make test-spark): larger worlds, the other modes, the packaged JVM ----------
+
+
+@pytest.mark.slow
+@pytest.mark.spark_full
+def test_training_set_from_spark_equals_duckdbs_on_the_leakage_fixture(spark):
+    """Snapshots, every feature, labels and censoring of a small but rich world."""
+    tables = rich_tables()
+    config = Config()
+    duck = quietly(build_training_set, source_from_frames(tables, data_end=DATA_END), config)
+    ours = quietly(spark_training_set, tables, config, spark, data_end=DATA_END)
+    assert len(duck.frame) > 50 and duck.frame["censored"].any() and duck.labelled["label"].any()
+    assert_same(duck.frame, ours.frame)
+    assert ours.features == duck.features
 
 
 @pytest.mark.slow
