@@ -269,7 +269,7 @@ def score_frame(
         plays = recommend_playbooks(
             context,
             catalogue,
-            touch=config.touch,
+            touch=config.touch.for_currency(config.output.currency),
             holdout_share=rules.holdout_share,
             holdout_exclude_touch_tiers=rules.holdout_exclude_touch_tiers,
             holdout_exclude_renewal_days=rules.holdout_exclude_renewal_days,
