@@ -116,6 +116,11 @@ class Message(str):
         return (str, (str(self),))
 
 
+class Reason(str):
+    """A reason scoring writes in English (``holdout_exclusion``, ``owner_reason``): inside a
+    :class:`Message` it is said with :meth:`Language.reason`."""
+
+
 #: Words for the codes that files keep in English: (context, code) -> message id.
 _WORDS: dict[tuple[str, str], str] = {
     ("risk tier", "healthy"): NC_("risk tier", "healthy"),
@@ -229,7 +234,14 @@ class Language:
         """A :class:`Message` in this language (its values too); other text as it is."""
         if not isinstance(text, Message):
             return "" if text is None else str(text)
-        params = {k: self.say(v) if isinstance(v, Message) else v for k, v in text.params.items()}
+        params = {
+            k: self.say(v)
+            if isinstance(v, Message)
+            else self.reason(v)
+            if isinstance(v, Reason)
+            else v
+            for k, v in text.params.items()
+        }
         return translations(self.locale).gettext(text.msgid) % params
 
     def word(self, context: str, code: object) -> str:

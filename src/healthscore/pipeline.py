@@ -30,6 +30,7 @@ from healthscore.fingerprint import (
     schema_fingerprint,
     write_fingerprint,
 )
+from healthscore.i18n import Language
 from healthscore.model import HealthModel
 from healthscore.redaction import redact_url
 from healthscore.storage import (
@@ -60,14 +61,19 @@ def generate_data(
     end: str = "2026-01-01",
     seed: int = 42,
     fmt: str = "parquet",
+    currency: str = "USD",
+    names: str = "en",
 ) -> dict[str, int]:
     """Simulate a world and write its tables to ``out`` and its ground truth to ``out/_truth``.
 
+    ``currency`` and ``names`` write it in yen with Japanese names (``"JPY"``, ``"ja"``).
     Returns the row count of every table written.
     """
     from healthscore.synthetic import generate_world
 
-    world = generate_world(n_accounts, start=start, end=end, seed=seed)
+    world = generate_world(
+        n_accounts, start=start, end=end, seed=seed, currency=currency, names=names
+    )
     out = Path(out)
     write_tables(world.tables, out, fmt=fmt)
     write_tables(world.truth, out / TRUTH_DIR, fmt="parquet")
@@ -483,7 +489,7 @@ def score(
     timings["open and check schema"] = time.perf_counter() - clock
     clock = time.perf_counter()
     fitted = load_model(model, data, source, config, force=force)
-    catalogue = load_playbooks(config.playbooks.catalogue)
+    catalogue = load_playbooks(config.playbooks.catalogue, locale=config.output.locale)
     timings["load model"] = time.perf_counter() - clock
     prior = read_frame(previous) if previous else None
     scores = score_accounts(
@@ -499,7 +505,7 @@ def score(
     scores["model_check"] = fitted.check
     if out is not None:
         clock = time.perf_counter()
-        write_frame(scores, out)
+        write_frame(scores, out, output=config.output)
         timings["write"] = time.perf_counter() - clock
     return scores
 
@@ -544,7 +550,7 @@ def explain(
         account_id,
         as_of,
         config,
-        catalogue=load_playbooks(config.playbooks.catalogue),
+        catalogue=load_playbooks(config.playbooks.catalogue, locale=config.output.locale),
     )
     return card, fitted.check
 
@@ -563,7 +569,7 @@ def kpis(
 
     table = compute_kpis(open_checked_source(data, config), config, freq=freq)
     if out is not None:
-        write_frame(table, out)
+        write_frame(table, out, output=config.output)
     return table
 
 
@@ -607,6 +613,7 @@ def report(
         model_plots=plots,
         score_config=fitted.model.score_config,
         previous_as_of=step_back(pd.Timestamp(as_of), config),
+        lang=Language.of(config),
         loop=closing_the_loop(
             data,
             as_of,
@@ -660,8 +667,10 @@ def demo(
 
     config = config or Config()
     workdir = Path(workdir)
-    data = workdir / "data" / "demo"
-    reports = workdir / "reports"
+    locale = config.output.locale
+    # Another language gets its own world (yen and Japanese names for "ja") and reports.
+    data = workdir / "data" / ("demo" if locale == "en" else f"demo-{locale}")
+    reports = workdir / "reports" / ("" if locale == "en" else locale)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -672,7 +681,13 @@ def demo(
         clock = now
 
     if regenerate or not (data / "accounts.parquet").is_file():
-        generate_data(data, n_accounts=n_accounts, seed=seed)
+        generate_data(
+            data,
+            n_accounts=n_accounts,
+            seed=seed,
+            currency="JPY" if config.output.currency == "JPY" else "USD",
+            names="en" if locale == "en" else locale,
+        )
     lap("generate")
     validate_data(data, config).raise_for_errors()
     lap("validate")

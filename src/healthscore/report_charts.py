@@ -86,9 +86,15 @@ def japanese_font() -> str | None:
         if family in registered:
             _found_font = family
             return family
-    for path in sorted(font_manager.findSystemFonts()):
-        if not any(hint in Path(path).name.lower() for hint in _FONT_FILE_HINTS):
-            continue
+    candidates = [
+        path
+        for path in font_manager.findSystemFonts()
+        if any(hint in Path(path).name.lower() for hint in _FONT_FILE_HINTS)
+    ]
+    # The regular weight first: a bold face registered alone would draw every label bold.
+    for path in sorted(
+        candidates, key=lambda p: ("regular" not in p.lower(), "bold" in p.lower(), p)
+    ):
         found = _family_with_japanese(path)
         if found is not None:
             _found_font = found

@@ -19,7 +19,7 @@ from healthscore.config import ScoreConfig
 from healthscore.health import risk_tier
 from healthscore.i18n import N_, Language
 
-NO_CSM = "No CSM on record"
+NO_CSM = N_("No CSM on record")
 _FLAGGED = ("at_risk", "watch")
 
 
