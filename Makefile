@@ -31,6 +31,7 @@ test-fast: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 
 # Message catalogues (docs/languages.md): extract the messages of the code and templates into
 # the template catalogue, then merge them into each language's .po file to translate. The

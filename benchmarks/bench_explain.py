@@ -20,9 +20,11 @@ import time
 import pandas as pd
 
 from healthscore.config import Config
-from healthscore.pipeline import explain, latest_as_of, open_checked_source, score
+from healthscore.pipeline import explain, score
 from healthscore.scoring import N_DRIVERS
+from healthscore.snapshots import latest_as_of
 from healthscore.storage import open_source
+from healthscore.validation import validated_source
 
 
 def main() -> None:
@@ -38,7 +40,7 @@ def main() -> None:
     as_of = args.as_of or str(latest_as_of(open_source(args.data, config), config).date())
 
     t0 = time.perf_counter()
-    open_checked_source(args.data, config)
+    validated_source(args.data, config)
     t_validate = time.perf_counter() - t0
 
     t0 = time.perf_counter()

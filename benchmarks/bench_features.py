@@ -45,8 +45,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import feature_data  # noqa: E402
-from peak import peak_rss_gib  # noqa: E402
+import feature_data
+from peak import peak_rss_gib
 
 TARGETS = {"polars": 1.5, "pandas": 4.0, "one_date": 5.0, "peak_gib": 2.0}
 

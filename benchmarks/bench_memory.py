@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import book  # noqa: E402
-from peak import run_measured  # noqa: E402
+import book
+from peak import run_measured
 
 TARGET_SCORE_GIB = 2.0
 

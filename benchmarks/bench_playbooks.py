@@ -18,11 +18,12 @@ import pandas as pd
 
 from healthscore.bundle import read_metrics
 from healthscore.config import Config
+from healthscore.dataset import CACHE_DIR, training_set_for
 from healthscore.model import HealthModel
-from healthscore.pipeline import CACHE_DIR, TRUTH_DIR, training_set_for
 from healthscore.playbooks import load_playbooks
 from healthscore.scoring import score_frame
 from healthscore.storage import open_source, read_frame
+from healthscore.synthetic import TRUTH_DIR
 from healthscore.truth_checks import CAUSE_TO_PLAYBOOK, playbook_cause_agreement
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from healthscore.config import load_config
 from healthscore.dataset import build_training_set
 from healthscore.permutation import permutation_check
-from healthscore.pipeline import open_checked_source
 from healthscore.training import fit_and_evaluate
+from healthscore.validation import validated_source
 
 ROOT = Path(__file__).resolve().parents[1]
 #: name -> (folder under the data sets root, example config)
@@ -48,7 +48,7 @@ def bench(name: str, data: Path, config_path: Path, permutations: int) -> None:
     """Train on one data set and print its metrics, baselines and permutation AUCs."""
     config = load_config(config_path)
     clock = time.perf_counter()
-    source = open_checked_source(data, config)
+    source = validated_source(data, config)
     training_set = build_training_set(source, config)
     t_build = time.perf_counter() - clock
     clock = time.perf_counter()

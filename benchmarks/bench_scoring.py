@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import book  # noqa: E402
-from peak import peak_rss_gib  # noqa: E402
+import book
+from peak import peak_rss_gib
 
 TARGET_SECONDS, TARGET_GIB = 30.0, 2.0
 
@@ -35,7 +35,8 @@ TARGET_SECONDS, TARGET_GIB = 30.0, 2.0
 def score_once(data: Path, model: Path, out: Path, drivers: str, memory_limit: str | None) -> dict:
     """Score ``data`` at its latest cadence date (run in a fresh process)."""
     from healthscore.config import Config
-    from healthscore.pipeline import latest_as_of, score
+    from healthscore.pipeline import score
+    from healthscore.snapshots import latest_as_of
     from healthscore.storage import open_source
 
     engine = {"memory_limit": memory_limit} if memory_limit else {}

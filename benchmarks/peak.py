@@ -36,7 +36,7 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
 
 
-def run_measured(command: list[str], *, stderr) -> tuple[float, float, int]:  # noqa: ANN001
+def run_measured(command: list[str], *, stderr) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (GiB) and exit code of ``command`` (a program path first)."""
     done = subprocess.run(
         [sys.executable, "-S", "-c", _HELPER, *command],

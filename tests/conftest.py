@@ -75,7 +75,7 @@ def trained(world_dir, tmp_path_factory) -> Trained:
 TRAINING_FIXTURES = {"trained"}
 
 
-def pytest_collection_modifyitems(items) -> None:  # noqa: ANN001 (pytest's hook signature)
+def pytest_collection_modifyitems(items) -> None:
     """Mark every test that trains, directly or through a fixture, as ``slow``."""
     for item in items:
         if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):

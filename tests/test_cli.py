@@ -142,7 +142,7 @@ def test_features_at_one_date_and_the_catalogue(world_dir, tmp_path, capsys):
 
 
 def test_database_passwords_are_never_recorded():
-    from healthscore.pipeline import describe_source
+    from healthscore.redaction import redact_url as describe_source
 
     assert describe_source("postgresql://cs:s3cr@t@127.0.0.1:5432/crm") == (
         "postgresql://cs:***@127.0.0.1:5432/crm"

@@ -243,8 +243,8 @@ def test_rollups_of_other_data_are_removed_and_partial_ones_never_read(tmp_path)
 
 
 def test_training_reuses_the_rollups_of_the_same_data(world_dir, tmp_path, monkeypatch):
+    from healthscore.dataset import training_set_for
     from healthscore.features.rollups import RollupCache
-    from healthscore.pipeline import training_set_for
     from healthscore.storage import open_source
 
     writes = []

@@ -114,7 +114,7 @@ def test_latest_is_swapped_in_one_step(tmp_path):
 
 
 def test_a_half_written_cache_entry_is_a_miss(trained, tmp_path, caplog):
-    from healthscore.pipeline import training_set_for
+    from healthscore.dataset import training_set_for
     from healthscore.storage import open_source
 
     cache = tmp_path / "cache"
@@ -133,7 +133,7 @@ def test_the_table_is_written_after_its_metadata(tmp_path, monkeypatch):
 
     target = tmp_path / "training_set_x.parquet"
 
-    def killed(frame, path):  # noqa: ANN001
+    def killed(frame, path):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(storage, "write_frame", killed)
@@ -148,7 +148,7 @@ def test_a_test_period_with_one_class_fails_and_replaces_nothing(trained, tmp_pa
 
     real_split = training.time_split
 
-    def no_churn_in_test(frame, config):  # noqa: ANN001
+    def no_churn_in_test(frame, config):
         split = real_split(frame, config)
         return type(split)(split.train, split.valid, split.test.assign(label=0.0), split.purge_days)
 

@@ -442,3 +442,21 @@ def test_excluding_an_unknown_name_is_a_clear_error():
     config = CONFIG.with_overrides(features={"exclude": ["contract__days_to_renewl"]})
     with pytest.raises(ConfigError, match="'contract__days_to_renewl' is neither a feature"):
         build_features(source, ROWS, config)
+
+
+# --- declared once --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_family_computes_exactly_the_features_the_catalogue_declares(family):
+    """The SQL aliases of a family are its catalogue names: no feature computed undeclared,
+    none declared and never computed."""
+    from healthscore.features.build import FAMILY_COMPUTE
+    from healthscore.features.catalogue import feature_names
+    from healthscore.features.engine import session
+
+    source = source_from_frames(tables(), data_end=DATA_END)
+    rows = pd.DataFrame({"account_id": ["a", "b"], "as_of": [AS_OF, AS_OF]})
+    with session(source, rows, CONFIG) as run:
+        computed = FAMILY_COMPUTE[family](run)
+    assert set(computed.columns) - {"_row"} == set(feature_names(family=family))

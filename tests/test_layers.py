@@ -100,3 +100,21 @@ def test_the_bottom_layer_imports_only_itself():
     graph = module_graph()
     for name in BOTTOM:
         assert graph[name] <= BOTTOM, f"{name} imports {sorted(graph[name] - BOTTOM)}"
+
+
+def test_imports_inside_functions_only_in_the_command_line():
+    """A heavy dependency stays out of a light command by the CLI importing the pipeline late;
+    everywhere else imports sit at the top of the module, where a reader sees them."""
+    inside = []
+    for path in (SRC / PACKAGE).rglob("*.py"):
+        if "cli" in path.relative_to(SRC / PACKAGE).parts[:1]:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                inside += [
+                    f"{path.relative_to(SRC)}:{sub.lineno}"
+                    for sub in ast.walk(node)
+                    if isinstance(sub, ast.Import | ast.ImportFrom)
+                ]
+    assert not inside, "imports inside functions: " + ", ".join(inside)

@@ -60,7 +60,7 @@ def test_shares_sum_to_one_without_the_bias():
 @pytest.fixture(scope="module")
 def planted(trained):
     """The session world's training set with the label blurred into a support feature."""
-    from healthscore.pipeline import training_set_for
+    from healthscore.dataset import training_set_for
     from healthscore.storage import open_source
 
     frame = training_set_for(
@@ -116,3 +116,27 @@ def test_context_features_face_only_the_single_feature_test(planted, trained):
     )
     assert "contract__days_to_renewal" not in [s.feature for s in suspects]
     assert describe(suspects).startswith("possible leak: support__tickets_30d")
+
+
+def test_a_model_of_noise_raises_no_alarm():
+    """Attributions piled on a feature that predicts nothing, and features near chance beside a
+    model near chance, are not leaks (RavenStack named 21 features before the floors)."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    names = ["support__urgent_share_90d", "usage__logins_30d", "contract__seats"]
+    train = pd.DataFrame({f: rng.normal(size=n) for f in names})
+    test = pd.DataFrame({f: rng.normal(size=n) for f in names})
+    y_train, y_test = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    contributions = pd.DataFrame(
+        {"support__urgent_share_90d": rng.normal(0, 3, n), "usage__logins_30d": rng.normal(size=n)}
+    ).assign(contract__seats=0.0, bias=-2.0)
+    suspects = leak_suspects(
+        contributions=contributions,
+        train=train,
+        y_train=y_train,
+        test=test,
+        y_test=y_test,
+        features=names,
+        model_auc=0.52,
+    )
+    assert suspects == []

@@ -153,7 +153,7 @@ def postgres() -> Iterator[Server]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _copy_rows(table, conn, keys, data_iter) -> None:  # noqa: ANN001 (pandas' signature)
+def _copy_rows(table, conn, keys, data_iter) -> None:
     """``DataFrame.to_sql`` method writing through COPY: much faster than INSERTs."""
     columns = ", ".join(f'"{k}"' for k in keys)
     name = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'

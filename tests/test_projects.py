@@ -224,7 +224,7 @@ def test_a_configured_project_name_wins():
 
 def test_copy_of_a_project_under_the_same_name_is_accepted(checkout, tmp_path):
     """Next week's export in another folder matches when [project] name says it is the same."""
-    from healthscore.pipeline import load_model
+    from healthscore.model_loading import load_model
     from healthscore.storage import open_source
 
     copy = tmp_path / "alpha_next_week"

@@ -144,12 +144,26 @@ def test_names_owners_and_capacity(trained, scores):
     assert (scores.loc[scores["touch_tier"] == "tech_touch", "owner"] == "automated sequence").all()
 
 
+def monthly_accounts(data_dir, as_of) -> set:
+    """Accounts whose contract running at ``as_of`` is billed month to month."""
+    contracts = pd.read_parquet(data_dir / "contracts.parquet")
+    running = contracts[(contracts["start_date"] <= as_of) & (contracts["end_date"] > as_of)]
+    return set(running.loc[running["billing_period"] == "month", "account_id"])
+
+
 def test_control_group_is_stratified_and_spares_the_accounts_the_team_must_save(trained, scores):
     config = trained.config.playbooks
     held = scores[scores["holdout"]]
     assert len(held) > 0
     assert not held["touch_tier"].isin(config.holdout_exclude_touch_tiers).any()
-    assert (held["days_to_renewal"].fillna(np.inf) > config.holdout_exclude_renewal_days).all()
+    # Renewing soon spares an account only when the renewal is a deadline: a month-to-month
+    # term renews every month, so those accounts stay eligible.
+    soon = held[held["days_to_renewal"].fillna(np.inf) <= config.holdout_exclude_renewal_days]
+    assert set(soon["account_id"]) <= monthly_accounts(trained.data, scores["as_of"].iloc[0])
+    renewing = (
+        scores["holdout_exclusion"] == f"renewing within {config.holdout_exclude_renewal_days} days"
+    )
+    assert (scores.loc[renewing, "days_to_renewal"] <= config.holdout_exclude_renewal_days).all()
     top = scores.nsmallest(config.holdout_exclude_top, "priority_rank")
     assert not top["holdout"].any()
     assert held["risk_tier"].isin(["at_risk", "watch"]).all()

@@ -23,7 +23,7 @@ def _client(trained):
 
 
 def _features(trained, n=200):
-    from healthscore.pipeline import training_set_for
+    from healthscore.dataset import training_set_for
     from healthscore.storage import open_source
 
     frame = training_set_for(

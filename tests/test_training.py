@@ -86,7 +86,7 @@ def test_split_is_out_of_time_with_a_purge_gap(trained):
 
 
 def test_same_seed_gives_the_same_model(trained):
-    from healthscore.pipeline import training_set_for
+    from healthscore.dataset import training_set_for
     from healthscore.storage import open_source
     from healthscore.training import fit_and_evaluate
 
@@ -107,7 +107,7 @@ def test_metrics_json_is_json_with_finite_headline_numbers(trained):
 
 
 def test_bundle_loads_and_predicts_like_the_evaluation(trained):
-    from healthscore.pipeline import training_set_for
+    from healthscore.dataset import training_set_for
     from healthscore.storage import open_source
 
     model = HealthModel.load(trained.outcome.latest)
@@ -136,7 +136,7 @@ def test_too_little_history_is_a_clear_error(world_dir, tmp_path):
 
 
 def test_tuning_searches_with_time_ordered_validation(trained):
-    from healthscore.pipeline import training_set_for
+    from healthscore.dataset import training_set_for
     from healthscore.storage import open_source
     from healthscore.training import fit_and_evaluate
 

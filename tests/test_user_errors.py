@@ -246,8 +246,13 @@ def no_work(monkeypatch):
     def started(*args, **kwargs):
         raise AssertionError("the work started before the output was checked")
 
-    for name in ("open_checked_source", "open_source", "load_model"):
-        monkeypatch.setattr(f"healthscore.pipeline.{name}", started)
+    import importlib
+
+    for module in ("data", "train", "score", "report", "loop", "demo"):
+        namespace = importlib.import_module(f"healthscore.pipeline.{module}")
+        for name in ("validated_source", "open_source", "load_model"):
+            if hasattr(namespace, name):
+                monkeypatch.setattr(namespace, name, started)
 
 
 def output_command(command: str, data: Path, target: Path) -> list[str]:

@@ -38,7 +38,7 @@ from healthscore.scoring import (
     step_back,
 )
 from healthscore.snapshots import eligible_accounts
-from healthscore.storage import DataSource
+from healthscore.storage import DataSource, source_from_frames
 
 #: Families the peer search needs (segment and lifecycle stage); the others are skipped then.
 _PEER_SEARCH_FAMILIES = ("contract", "account")
@@ -262,7 +262,6 @@ def narrowed_source(source: DataSource, account_ids: list[str]) -> DataSource:
     :mod:`healthscore.features.adoption`) depend on nothing else. The features of these
     accounts are therefore exactly those of a full build, at a fraction of its cost.
     """
-    from healthscore.storage import source_from_frames
 
     ids = {"ids": list(account_ids)}
     mine = "account_id IN (SELECT unnest($ids::VARCHAR[]))"

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from healthscore.config import Config, recordable
 from healthscore.errors import ModelError
@@ -123,7 +124,6 @@ def project_lock(models_dir: str | Path, *, timeout: float = 600) -> Iterator[No
     ``train`` takes it around the registry gate and the ``latest`` swap, so two trainings
     of one project that finish together decide one after the other.
     """
-    from filelock import FileLock, Timeout
 
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)

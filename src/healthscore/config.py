@@ -8,7 +8,9 @@ misspelt ``horizon_dayz`` that falls back to a default would quietly change ever
 
 from __future__ import annotations
 
+import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +28,7 @@ from healthscore.derivations import parse_derivation
 from healthscore.errors import ConfigError
 from healthscore.i18n import check_locale
 from healthscore.money import check_currency, touch_defaults
+from healthscore.redaction import redact_config
 from healthscore.schema import TABLES
 
 
@@ -79,7 +82,6 @@ def _iso_date(value: Any) -> Any:
     """An ISO date (``2025-01-01``) as text; anything else is a config error."""
     if value is None:
         return None
-    from datetime import date
 
     try:
         return date.fromisoformat(str(value)).isoformat()
@@ -480,7 +482,6 @@ class EngineConfig(_Section):
     @field_validator("memory_limit")
     @classmethod
     def _size(cls, value: str | None) -> str | None:
-        import re
 
         if value is not None and not re.fullmatch(
             r"\s*\d+(\.\d+)?\s*(B|KB|KIB|MB|MIB|GB|GIB|TB|TIB)\s*", value.upper()
@@ -706,8 +707,6 @@ def load_config(path: str | Path | None = None) -> Config:
 
 def recordable(config: Config) -> dict[str, Any]:
     """The config as plain data that may be written anywhere: every URL's secrets hidden."""
-    from healthscore.redaction import redact_config
-
     return redact_config(config.model_dump(mode="json"))
 
 

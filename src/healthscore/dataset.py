@@ -31,18 +31,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from healthscore.config import Config, recordable
-from healthscore.errors import DataError
+from healthscore.errors import DataError, HealthscoreError
 from healthscore.features import build_features
 from healthscore.features.rollups import RollupCache
 from healthscore.labels import churn_dates, make_labels
+from healthscore.provenance import package_version
 from healthscore.schema import TABLE_NAMES, TABLES
 from healthscore.snapshots import make_snapshots, period_start
 from healthscore.storage import (
@@ -52,6 +53,8 @@ from healthscore.storage import (
     read_metadata,
     write_frame_with_metadata,
 )
+
+log = logging.getLogger(__name__)
 
 KEYS: tuple[str, str] = ("account_id", "as_of")
 LABEL_COLUMNS: tuple[str, ...] = ("label", "censored", "churned_at")
@@ -90,14 +93,6 @@ class Split:
             name: sorted(pd.to_datetime(part["as_of"]).unique())
             for name, part in (("train", self.train), ("valid", self.valid), ("test", self.test))
         }
-
-
-def package_version() -> str:
-    """The installed version of healthscore ("unknown" when run from a bare checkout)."""
-    try:
-        return version("healthscore")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def data_fingerprint(source: DataSource) -> str:
@@ -257,3 +252,35 @@ def backtest_splits(
         keep = periods <= ordered[-1 - k * step]
         folds.append(_split_rows(labelled[keep], config, periods[keep]))
     return folds
+
+
+# --------------------------------------------------------------------------- the cache
+
+#: The folder, under a models folder, where training sets (and their roll-ups) are cached.
+CACHE_DIR = "cache"
+
+
+def training_set_for(source: DataSource, config: Config, cache_dir: Path) -> TrainingSet:
+    """Build the training set, or reuse the cached one built from the same data and config.
+
+    A cache entry that cannot be read (a half-written file of a run killed long ago, a disk
+    error) counts as a miss and is built again.
+    """
+    key_material = config.model_dump_json(include={"data", "labels", "snapshots", "features"})
+    fingerprint = data_fingerprint(source)
+    key = hashlib.sha256(f"{fingerprint}|{key_material}".encode()).hexdigest()[:16]
+    cached = cache_dir / f"training_set_{key}.parquet"
+    if cached.is_file():
+        try:
+            training_set = load_training_set(cached)
+        except (HealthscoreError, OSError, ValueError, KeyError) as exc:
+            log.warning(
+                "the cached training set %s is unreadable (%s); building it again", cached, exc
+            )
+        else:
+            log.info("reusing the training set %s", cached)
+            return training_set
+    rollups = RollupCache.for_data(cache_dir / "rollups", fingerprint)
+    ts = build_training_set(source, config, rollups=rollups)
+    save_training_set(ts, cached)
+    return ts

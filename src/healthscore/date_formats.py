@@ -7,6 +7,8 @@ times in seconds or milliseconds. Formats are checked when the config is loaded.
 
 from __future__ import annotations
 
+import duckdb
+
 from healthscore.sql import literal
 
 #: Time formats besides strptime ones: Unix times, and how many units make a second.
@@ -36,7 +38,6 @@ def check_time_format(fmt: str) -> None:
     )
     if "%" not in fmt:
         raise ValueError(f"{fmt!r} is not a date format; {advice}")
-    import duckdb
 
     con = duckdb.connect()
     try:

@@ -101,7 +101,7 @@ class Arithmetic:
         """The same expression reading each column under its name in ``names``."""
 
         class Rename(ast.NodeTransformer):
-            def visit_Name(self, node: ast.Name) -> ast.Name:  # noqa: N802 (ast's naming)
+            def visit_Name(self, node: ast.Name) -> ast.Name:
                 return ast.copy_location(ast.Name(names.get(node.id, node.id), node.ctx), node)
 
         return Arithmetic(self.text, Rename().visit(copy.deepcopy(self.tree)))

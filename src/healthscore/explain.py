@@ -38,11 +38,9 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from healthscore.features.catalogue import CATALOGUE, feature_spec
+from healthscore.features.catalogue import CATALOGUE, FAMILIES, feature_spec
 from healthscore.i18n import N_, Language
 from healthscore.wording import peer_label, pluralise
-
-FAMILIES: tuple[str, ...] = ("usage", "adoption", "support", "satisfaction", "contract", "account")
 
 #: Features that say *when* or *for whom* risk materialises rather than *why* (their role in
 #: the catalogue is "context"): they stay in the model and in the family totals, but are not

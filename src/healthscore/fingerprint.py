@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from healthscore.config import Config
 from healthscore.errors import ModelError
 from healthscore.features.catalogue import CATALOGUE_VERSION
@@ -53,11 +55,9 @@ def project_name(data: str | Path, config: Config) -> str:
         return _safe(config.project.name)
     text = str(data)
     if "://" in text:
-        from sqlalchemy.engine import make_url
-
         try:
             database = make_url(text).database or ""
-        except Exception:  # noqa: BLE001 - any unparsable URL falls back to its last part
+        except Exception:
             database = text.rsplit("/", 1)[-1]
         return _safe(Path(database).stem or "default")
     path = Path(text)

@@ -31,14 +31,19 @@ itself is the score. The probability is always kept beside the score.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 
 from healthscore.config import ScoreConfig
 
-TIERS: tuple[str, ...] = ("healthy", "watch", "at_risk")
+RiskTier = Literal["healthy", "watch", "at_risk"]
+#: The risk tiers, healthiest first: bands of churn probability (see the module docstring).
+TIERS: tuple[RiskTier, ...] = get_args(RiskTier)
+#: The tiers a CS team acts on this week: shown in the worklist, eligible for the control
+#: group, compared by ``outcomes``.
+FLAGGED_TIERS: tuple[RiskTier, ...] = ("at_risk", "watch")
 _EPS = 1e-9
 
 

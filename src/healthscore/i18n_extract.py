@@ -16,6 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from healthscore.features.catalogue import CATALOGUE
+from healthscore.kpis import KPI_DEFINITIONS
+
 #: Python call names whose string arguments are message ids (Babel keyword specs), added to
 #: Babel's defaults (``_``, ``gettext``, ``ngettext``, ``pgettext``...).
 KEYWORDS: dict[str, Any] = {
@@ -32,8 +35,6 @@ def declared_messages(path: str) -> list[str]:
     """The message ids declared as data in the module at ``path``."""
     name = Path(path).as_posix()
     if name.endswith("features/catalogue.py"):
-        from healthscore.features.catalogue import CATALOGUE
-
         messages = []
         for spec in CATALOGUE:
             messages.append(spec.text)
@@ -41,8 +42,6 @@ def declared_messages(path: str) -> list[str]:
                 messages.append(spec.change_text)
         return messages
     if name.endswith("kpis/summary.py"):
-        from healthscore.kpis import KPI_DEFINITIONS
-
         return [d.formula for d in KPI_DEFINITIONS]
     return []
 

@@ -25,12 +25,18 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
+from healthscore.config import config_from_dict
 from healthscore.errors import ConfigError
 from healthscore.schema import TABLES
+from healthscore.sources import open_tables
+from healthscore.storage import write_text
 
 #: Reads a few distinct values of ``(export, column)``.
 ValuesOf = Callable[[str, str], list[str]]
@@ -708,9 +714,6 @@ def render_toml(guess: ConfigGuess, *, config_name: str = "healthscore.toml") ->
 
 def inspect_data(data: str | Path) -> tuple[dict[str, list[str]], ValuesOf, str]:
     """The exports of ``data`` with their columns, a values reader, and the origin."""
-    import duckdb
-
-    from healthscore.sources import open_tables
 
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
@@ -728,10 +731,6 @@ def write_starter_config(data: str | Path, out: str | Path, *, force: bool = Fal
 
     Raises :class:`~healthscore.errors.ConfigError` if ``out`` exists and ``force`` is false.
     """
-    import tomllib
-
-    from healthscore.config import config_from_dict
-    from healthscore.storage import write_text
 
     out = Path(out)
     if out.exists() and not force:

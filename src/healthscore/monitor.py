@@ -414,7 +414,7 @@ def _pooled_auc(recent: pd.DataFrame) -> float:
     return float(np.average(known["roc_auc"], weights=known["accounts"]))
 
 
-def gain_importance(booster, features: list[str]) -> pd.Series:  # noqa: ANN001
+def gain_importance(booster, features: list[str]) -> pd.Series:
     """Each feature's share of the booster's total gain."""
     gain = pd.Series(booster.feature_importance(importance_type="gain"), index=features)
     total = float(gain.sum())

@@ -43,6 +43,7 @@ from healthscore.comparison import (
 )
 from healthscore.config import Config
 from healthscore.errors import DataError
+from healthscore.health import FLAGGED_TIERS
 from healthscore.i18n import Message
 from healthscore.labels import churn_dates, make_labels
 from healthscore.storage import DataSource, read_frame
@@ -52,7 +53,7 @@ SCORE_FILE = re.compile(r"^scores_(\d{4}-\d{2}-\d{2})\.(csv|parquet)$")
 #: Columns a score file must have to serve as the record of recommendations.
 RECORD_COLUMNS: tuple[str, ...] = ("account_id", "as_of", "playbook_id", "holdout")
 #: Risk tiers among which the holdout is drawn; other recommendations are never compared.
-COMPARED_TIERS: tuple[str, ...] = ("at_risk", "watch")
+COMPARED_TIERS = FLAGGED_TIERS
 _TRUE = {"true", "1", "yes", "t", "y"}
 _FALSE = {"false", "0", "no", "f", "n"}
 

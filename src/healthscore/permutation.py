@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.config import Config
+from healthscore.training import fit_and_evaluate
 
 
 def shuffle_labels(training_frame: pd.DataFrame, *, seed: int) -> pd.DataFrame:
@@ -70,7 +71,6 @@ def permutation_check(
     list of float
         One test ROC AUC per shuffle.
     """
-    from healthscore.training import fit_and_evaluate
 
     first = config.seed if seed is None else seed
     light = config.with_overrides(split={"backtest_cutoffs": 0})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,10 @@ from sklearn.metrics import (
 )
 
 from healthscore.evaluate import calibration_table, cumulative_gains
+from healthscore.explain import family_contributions
+
+if TYPE_CHECKING:
+    from healthscore.training import Evaluation
 
 _DPI = 100
 _OUTCOME_COLOURS = {"retained": "tab:blue", "churned": "tab:red"}
@@ -236,3 +241,38 @@ def plot_family_importance(family_contrib: pd.DataFrame, path: str | Path) -> Pa
     ax.barh(labels, importance.to_numpy(), color="tab:purple")
     ax.set(xlabel="mean |contribution| (log-odds)", title="Drivers by family")
     return _save(figure, path)
+
+
+def evaluation_plots(evaluation: Evaluation, out: Path) -> dict[str, Path]:
+    """The bundle's plots of a trained model's test period, by their path in the bundle."""
+    test = evaluation.test
+    y = test["label"].to_numpy(int)
+    out.mkdir(parents=True, exist_ok=True)
+    made = {
+        "plots/calibration.png": plot_calibration(
+            y, test["raw_probability"], test["churn_probability"], out / "calibration.png"
+        ),
+        "plots/gains.png": plot_gains(y, test["churn_probability"], out / "gains.png"),
+        "plots/roc_pr.png": plot_roc_pr(
+            y,
+            {
+                "model": test["churn_probability"],
+                "rule scorecard": test["rules_probability"],
+                "logistic regression": test["logreg_probability"],
+            },
+            out / "roc_pr.png",
+        ),
+        "plots/score_distribution.png": plot_score_distribution(
+            test["health_score"], y, out / "score_distribution.png"
+        ),
+    }
+    sample = test.sample(min(len(test), 2000), random_state=0)
+    contrib = evaluation.model.contributions(sample)
+    matrix = evaluation.model.matrix(sample)
+    made["plots/shap_summary.png"] = plot_shap_summary(
+        contrib[evaluation.model.features].to_numpy(), matrix, out / "shap_summary.png"
+    )
+    made["plots/family_importance.png"] = plot_family_importance(
+        family_contributions(contrib), out / "family_importance.png"
+    )
+    return made

@@ -16,7 +16,11 @@ too. Text that is not a URL passes through unchanged.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
+
+from sqlalchemy.engine import make_url
 
 HIDDEN = "***"
 #: Query parameters whose value is a secret.
@@ -30,16 +34,13 @@ def is_url(text: str) -> bool:
     return bool(_URL.match(text))
 
 
-def _parsed(text: str):  # noqa: ANN202 - a sqlalchemy URL, imported lazily
+def _parsed(text: str):
     """``text`` parsed by SQLAlchemy, the user info split at the *last* ``@`` before the query.
 
     Passwords are often written raw, ``@`` and ``/`` included; SQLAlchemy would cut such a
     password at its first ``@``. Re-encoding the user info first gives the same URL a driver
     reads when the password is encoded as it should be.
     """
-    from urllib.parse import quote
-
-    from sqlalchemy.engine import make_url
 
     scheme, rest = text.split("://", 1)
     head, mark, tail = rest.partition("?")
@@ -51,7 +52,7 @@ def _parsed(text: str):  # noqa: ANN202 - a sqlalchemy URL, imported lazily
     return make_url(f"{scheme}://{rest}")
 
 
-def redact_url(text: str) -> str:
+def redact_url(text: str | Path) -> str:
     """``text`` with the password and secret query parameters of a URL hidden.
 
     Examples
@@ -70,7 +71,7 @@ def redact_url(text: str) -> str:
         return text
     try:
         url = _parsed(text)
-    except Exception:  # noqa: BLE001 - not a database URL: hide what looks like user:password@
+    except Exception:
         return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{HIDDEN}@", text)
     rendered = url.render_as_string(hide_password=True)
     for name, value in url.query.items():
@@ -82,8 +83,6 @@ def redact_url(text: str) -> str:
 
 def _replace_secret(text: str, secret: str) -> str:
     """``text`` with ``secret`` hidden, as written and as URL-encoded."""
-    from urllib.parse import quote, quote_plus
-
     for form in sorted({secret, quote(secret, safe=""), quote_plus(secret)}, key=len, reverse=True):
         if form:
             text = text.replace(form, HIDDEN)
@@ -97,7 +96,7 @@ def secrets_in(text: str) -> list[str]:
         return []
     try:
         url = _parsed(text)
-    except Exception:  # noqa: BLE001
+    except Exception:
         match = _USERINFO.search(text)
         return [text[match.end("user") + 1 : match.end() - 1]] if match else []
     found = [url.password] if url.password else []

@@ -30,7 +30,7 @@ import pandas as pd
 from healthscore import report_charts
 from healthscore.config import ScoreConfig
 from healthscore.errors import DataError
-from healthscore.health import churn_probability_at
+from healthscore.health import FLAGGED_TIERS, churn_probability_at
 from healthscore.i18n import N_, Language
 from healthscore.kpis import KPI_DEFINITIONS, kpi_summary
 from healthscore.pages import render
@@ -448,7 +448,7 @@ def _risk_section(scores: pd.DataFrame, charts: report_charts.Charts) -> dict[st
 
 
 def _accounts_section(scores: pd.DataFrame, *, top_n: int, lang: Language) -> dict[str, Any]:
-    flagged = scores[scores["risk_tier"].isin(["at_risk", "watch"])]
+    flagged = scores[scores["risk_tier"].isin(FLAGGED_TIERS)]
     top = flagged.sort_values("priority_rank", kind="stable", na_position="last").head(top_n)
     rows = []
     for r in top.to_dict("records"):

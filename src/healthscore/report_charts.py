@@ -33,6 +33,7 @@ from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ft2font import FT2Font
 
 from healthscore.health import TIERS
 from healthscore.i18n import Language
@@ -104,8 +105,6 @@ def japanese_font() -> str | None:
 
 def _family_with_japanese(path: str) -> str | None:
     """Register the font file ``path`` and return its family if it has Japanese glyphs."""
-    from matplotlib.ft2font import FT2Font
-
     try:
         font = FT2Font(path)
         if not all(font.get_char_index(code) for code in _JAPANESE_PROBE):

@@ -16,11 +16,11 @@ from typing import Any
 import pandas as pd
 
 from healthscore.config import ScoreConfig
-from healthscore.health import risk_tier
+from healthscore.health import FLAGGED_TIERS, risk_tier
 from healthscore.i18n import N_, Language
 
 NO_CSM = N_("No CSM on record")
-_FLAGGED = ("at_risk", "watch")
+_FLAGGED = FLAGGED_TIERS
 
 
 def previous_tiers(scores: pd.DataFrame, config: ScoreConfig) -> pd.Series:

@@ -28,6 +28,7 @@ from healthscore.features import features_on
 from healthscore.i18n import Language
 from healthscore.model import HealthModel
 from healthscore.playbooks import PlaybookCatalogue, recommend_playbooks
+from healthscore.snapshots import step_back
 from healthscore.storage import DataSource
 
 N_DRIVERS = 3
@@ -82,16 +83,6 @@ OPTIONAL_OUTPUT_COLUMNS: tuple[str, ...] = (
     "days_to_renewal",
     "top_family",
 )
-
-
-def step_back(as_of: pd.Timestamp, config: Config) -> pd.Timestamp:
-    """The previous observation date on the configured cadence."""
-    offsets = {
-        "month": pd.DateOffset(months=1),
-        "quarter": pd.DateOffset(months=3),
-        "week": pd.DateOffset(weeks=1),
-    }
-    return pd.Timestamp(as_of) - offsets[config.snapshots.cadence]
 
 
 @contextmanager

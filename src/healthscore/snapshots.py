@@ -247,3 +247,27 @@ def make_snapshots(
             f"{last:%Y-%m-%d}; widen [snapshots] start/end or check the data's dates"
         )
     return eligible_accounts(source, dates, config, churns=churns)
+
+
+# --------------------------------------------------------------------------- cadence
+
+
+def latest_as_of(source: DataSource, config: Config) -> pd.Timestamp:
+    """The last observation date on the cadence that the data fully covers."""
+    end = pd.Timestamp(source.data_end)
+    if config.snapshots.cadence == "week":
+        return end - pd.Timedelta(days=end.dayofweek)
+    month = end.to_period("M").to_timestamp()
+    if config.snapshots.cadence == "quarter":
+        month = end.to_period("Q").to_timestamp()
+    return month
+
+
+def step_back(as_of: pd.Timestamp, config: Config) -> pd.Timestamp:
+    """The previous observation date on the configured cadence."""
+    offsets = {
+        "month": pd.DateOffset(months=1),
+        "quarter": pd.DateOffset(months=3),
+        "week": pd.DateOffset(weeks=1),
+    }
+    return pd.Timestamp(as_of) - offsets[config.snapshots.cadence]

@@ -35,6 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol, cast
 
+import pandas as pd
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
 from healthscore.errors import SchemaError
 from healthscore.mapping import source_name
 from healthscore.redaction import redact_url, scrub
@@ -317,7 +321,6 @@ class FolderTables(_DuckDBColumns):
         return self._relations[name]
 
     def _check_parquet_names(self, path: Path, table: str) -> None:
-        import pyarrow.parquet as pq
 
         try:
             names = pq.read_schema(path).names
@@ -451,8 +454,6 @@ def _match(
 
 def _duckdb_type(sql_type: object) -> str:
     """The DuckDB column type for a SQLAlchemy column type."""
-    import sqlalchemy as sa
-
     if isinstance(sql_type, sa.Boolean):
         return "BOOLEAN"
     if isinstance(sql_type, sa.Integer):
@@ -476,7 +477,6 @@ class SqlTables:
     _fetched: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        import sqlalchemy as sa
 
         self.origin = self.origin or redact_url(self.url)
         try:
@@ -511,8 +511,6 @@ class SqlTables:
         return quote(self._fetched[found])
 
     def _fetch(self, schema: str, table: str) -> str:
-        import pandas as pd
-        import sqlalchemy as sa
 
         target = f"_hs_sql_{len(self._fetched)}"
         reflected = sa.Table(table, sa.MetaData(), schema=schema or None, autoload_with=self.engine)
@@ -542,7 +540,6 @@ class SqlTables:
         return [c["name"] for c in self.inspector.get_columns(found[1], schema=found[0] or None)]
 
     def distinct_values(self, name: str, column: str, limit: int = 20) -> list[str]:
-        import sqlalchemy as sa
 
         schema, _, table = name.rpartition(".")
         found = _match(

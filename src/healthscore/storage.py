@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
+import json
 import os
 import re
 import shutil
@@ -568,7 +569,6 @@ def write_frame_with_metadata(
     The metadata is written first and the table last, each atomically: a table on disk always
     has its metadata, so a run killed in between leaves no entry that looks complete.
     """
-    import json
 
     write_text(json.dumps(metadata, indent=2, sort_keys=True, default=str), metadata_path(target))
     write_frame(frame, target)
@@ -590,8 +590,6 @@ def read_frame(path: str | Path) -> pd.DataFrame:
 
 def read_metadata(path: str | Path) -> dict[str, object]:
     """The metadata written beside ``path`` by :func:`write_frame_with_metadata`."""
-    import json
-
     meta = metadata_path(path)
     if not meta.is_file():
         raise SchemaError(f"{meta} does not exist; was {path} written by healthscore?")

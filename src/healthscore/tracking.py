@@ -32,6 +32,7 @@ from mlflow.models import infer_signature
 from mlflow.pyfunc import PyFuncModel, PythonModel, PythonModelContext
 from mlflow.tracking import MlflowClient
 
+from healthscore.bundle import load_bundle_model
 from healthscore.config import TrackingConfig
 from healthscore.errors import ModelError
 from healthscore.redaction import redact_url, scrub
@@ -48,11 +49,10 @@ class HealthScorePyfunc(PythonModel):
     """MLflow wrapper: ``predict`` returns the calibrated churn probability of each row."""
 
     def load_context(self, context: PythonModelContext) -> None:
-        from healthscore.bundle import load_bundle_model
 
         self.model = load_bundle_model(context.artifacts["bundle"])
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:  # noqa: ANN001
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
         return self.model.predict_proba(model_input)
 
 
@@ -172,8 +172,6 @@ def log_run_contents(
 
 def log_model(bundle_dir: str | Path, input_example: pd.DataFrame) -> str:
     """Log the bundle as a pyfunc model of the active run; return its model URI."""
-    from healthscore.bundle import load_bundle_model
-
     model = load_bundle_model(bundle_dir)
     example = model.matrix(input_example).astype({c: "object" for c in model.categories}).head(5)
     example = example.astype({c: "float64" for c in example.columns if c not in model.categories})

@@ -11,6 +11,7 @@ import logging
 
 import lightgbm as lgb
 import numpy as np
+import optuna
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
@@ -33,8 +34,6 @@ def tune_params(
     n_trials: int,
 ) -> dict[str, object]:
     """Search LightGBM parameters for ``n_trials``; return the best (valid PR AUC) overrides."""
-    import optuna  # imported here: only a search needs it, and it is slow to import
-
     x_train = prepare_matrix(train, features, categories)
     x_valid = prepare_matrix(valid, features, categories)
     base = lightgbm_params(config, seed=seed)

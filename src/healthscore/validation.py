@@ -433,6 +433,17 @@ def check_for_scoring(source: DataSource, config: Config | None = None) -> None:
     report.raise_for_errors()
 
 
+def validated_source(path: str | Path, config: Config | None = None) -> DataSource:
+    """The data opened once and checked against the contract in full.
+
+    Raises :class:`SchemaError` listing every error; warnings are left to ``validate``.
+    """
+    missing: dict[str, list[str]] = {}
+    source = open_source(path, config, missing_columns=missing)
+    validate_source(source, missing, config=config).raise_for_errors()
+    return source
+
+
 def validate_data(path: str | Path, config: Config | None = None) -> ValidationReport:
     """Validate a folder of exports against the contract (after the config's renames).
 

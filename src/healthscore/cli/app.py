@@ -144,7 +144,7 @@ def _plain_warnings() -> None:
     warnings.simplefilter("once")
     own = str(Path(__file__).resolve().parents[1])
 
-    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
         if not str(Path(filename).resolve()).startswith(own):
             return
         stream = file or sys.stderr

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from healthscore import simulation_defaults as default
 from healthscore.cli.app import ConfigOption, LangOption, app, config_from, console, plain, progress
 from healthscore.cli.output import top_accounts_table
 from healthscore.i18n import NC_, Language
@@ -30,8 +31,8 @@ def demo(
     workdir: Annotated[
         Path, typer.Option(help="Where data/, models/, mlruns/, reports/ go.")
     ] = Path("."),
-    accounts: Annotated[int, typer.Option(help="Simulated accounts.")] = 3000,
-    seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 42,
+    accounts: Annotated[int, typer.Option(help="Simulated accounts.")] = default.ACCOUNTS,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = default.SEED,
     regenerate: Annotated[bool, typer.Option(help="Simulate again even if data exists.")] = False,
     config: ConfigOption = None,
     lang: LangOption = None,

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from healthscore import simulation_defaults as default
 from healthscore.cli.app import (
     ConfigOption,
     app,
@@ -57,16 +58,16 @@ def _generate_with_actions(
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the tables to.")],
-    accounts: Annotated[int, typer.Option(help="Number of accounts to simulate.")] = 3000,
+    accounts: Annotated[int, typer.Option(help="Accounts to simulate.")] = default.ACCOUNTS,
     start: Annotated[
         str, typer.Option(help="First day of the history (ISO date).", callback=check_date)
-    ] = "2023-01-01",
+    ] = default.START,
     end: Annotated[
         str, typer.Option(help="Exclusive end of the history (ISO date).", callback=check_date)
-    ] = "2026-01-01",
+    ] = default.END,
     seed: Annotated[
         int, typer.Option(help="Random seed; the same seed gives identical files.")
-    ] = 42,
+    ] = default.SEED,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
     with_actions: Annotated[
         bool,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, get_args
 
 import pandas as pd
 
@@ -35,8 +35,9 @@ from healthscore.wording import pluralise
 #: (:mod:`healthscore.fingerprint`). 2: contract renewal and length from the term grid.
 CATALOGUE_VERSION = 2
 
+#: The driver families: the part of a feature's name before ``__``; playbooks map onto them.
 Family = Literal["usage", "adoption", "support", "satisfaction", "contract", "account"]
-FAMILIES: tuple[str, ...] = ("usage", "adoption", "support", "satisfaction", "contract", "account")
+FAMILIES: tuple[Family, ...] = get_args(Family)
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,19 @@ those were 0 or unknown.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import pandas as pd
 
 from healthscore.contract_terms import known_renewal_sql, present_columns, term_days_sql
 from healthscore.features.engine import Session, ratio
 
-STAGES: tuple[tuple[int, str], ...] = ((90, "onboarding"), (365, "adoption"))
-MATURE = "mature"
+#: The lifecycle stages, youngest first (``contract__lifecycle_stage``).
+LifecycleStage = Literal["onboarding", "adoption", "mature"]
+LIFECYCLE_STAGES: tuple[LifecycleStage, ...] = get_args(LifecycleStage)
+#: Tenure (days) below which an account is in each stage; older accounts are ``MATURE``.
+STAGES: tuple[tuple[int, LifecycleStage], ...] = ((90, "onboarding"), (365, "adoption"))
+MATURE: LifecycleStage = "mature"
 
 
 def _at(offset: int, contract: str = "j", snapshot: str = "j") -> str:

@@ -25,6 +25,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from healthscore.mapping import literal
 from healthscore.storage import DataSource
 
@@ -138,6 +140,5 @@ class RollupCache:
     @staticmethod
     def month(day: object) -> str:
         """The partition holding ``day``: ``YYYY-MM``."""
-        import pandas as pd
 
         return f"{pd.Timestamp(day):%Y-%m}"

@@ -23,6 +23,7 @@ from healthscore.kpis._customers import (
     customers_on,
 )
 from healthscore.kpis._engagement import nps_by_period, onboarding_by_period
+from healthscore.snapshots import default_start
 from healthscore.storage import DataSource
 
 #: Columns of :func:`compute_kpis`, in order.
@@ -126,7 +127,6 @@ def history_start(source: DataSource, config: Config) -> pd.Timestamp:
     carry accounts signed up, or multi-year contracts started, years before the rest of the
     data: counting periods from those would report years of a book that was never observed.
     """
-    from healthscore.snapshots import default_start
 
     if config.snapshots.start is not None:
         return pd.Timestamp(config.snapshots.start)

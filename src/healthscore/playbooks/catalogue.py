@@ -12,27 +12,18 @@ import tomllib
 from collections import Counter
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from healthscore.errors import ConfigError
+from healthscore.features.catalogue import FAMILIES, Family
+from healthscore.features.contract import LIFECYCLE_STAGES, LifecycleStage
+from healthscore.health import TIERS, RiskTier
 from healthscore.touch import TOUCH_TIERS, TouchTier
 
-Family = Literal["usage", "adoption", "support", "satisfaction", "contract", "account"]
-RiskTier = Literal["healthy", "watch", "at_risk"]
-LifecycleStage = Literal["onboarding", "adoption", "mature"]
-
-FAMILIES: tuple[Family, ...] = (
-    "usage",
-    "adoption",
-    "support",
-    "satisfaction",
-    "contract",
-    "account",
-)
-RISK_TIERS: tuple[RiskTier, ...] = ("healthy", "watch", "at_risk")
-LIFECYCLE_STAGES: tuple[LifecycleStage, ...] = ("onboarding", "adoption", "mature")
+#: The values rules are checked against, declared where they are made.
+RISK_TIERS = TIERS
 
 FALLBACK_PLAYBOOK = "monitor"
 """The playbook of an account that no rule matches; every catalogue must define it."""

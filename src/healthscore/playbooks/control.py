@@ -28,11 +28,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from healthscore.health import FLAGGED_TIERS
 from healthscore.i18n import Language
 
 #: A term this short or shorter renews every month: its renewal is no deadline.
 MONTH_TO_MONTH_DAYS = 31
-HOLDOUT_RISK_TIERS = ("at_risk", "watch")
+HOLDOUT_RISK_TIERS = FLAGGED_TIERS
 """Only accounts at risk can be held out: a control group is only informative where we act."""
 
 

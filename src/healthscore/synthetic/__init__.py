@@ -24,7 +24,7 @@ from healthscore.synthetic.catalogue import (
     FEATURES,
     REASON_CAUSE,
 )
-from healthscore.synthetic.oracle import oracle_churn_probability
+from healthscore.synthetic.oracle import TRUTH_DIR, oracle_churn_probability, oracle_probability
 from healthscore.synthetic.parameters import SimulatorParameters
 from healthscore.synthetic.world import World, generate_world
 
@@ -37,7 +37,9 @@ __all__ = [
     "FEATURES",
     "REASON_CAUSE",
     "SimulatorParameters",
+    "TRUTH_DIR",
     "World",
     "generate_world",
     "oracle_churn_probability",
+    "oracle_probability",
 ]

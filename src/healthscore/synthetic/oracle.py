@@ -6,8 +6,13 @@ could have), so evaluations report a model's AUC beside the oracle's.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
+from healthscore.config import Config
+from healthscore.storage import read_frame
 
 _NS_PER_DAY = 86_400 * 10**9
 
@@ -107,3 +112,23 @@ def oracle_churn_probability(
     window = np.bincount(pair_snapshot, weights * (done_at_b - done_at_a), minlength=n)
     probability = np.exp(lead) * -np.expm1(window)
     return pd.Series(probability, index=snapshots.index, name="oracle_churn_probability")
+
+
+#: The folder, inside a simulated data set, that holds its ground truth.
+TRUTH_DIR = "_truth"
+
+
+def oracle_probability(
+    data: str | Path, snapshots: pd.DataFrame, config: Config
+) -> pd.Series | None:
+    """The simulator's true churn probability of each snapshot, if ``data`` has ground truth."""
+    hazard_file = Path(data) / TRUTH_DIR / "hazard.parquet"
+    if not hazard_file.is_file():
+        return None
+    hazard = read_frame(hazard_file)
+    return oracle_churn_probability(
+        hazard,
+        snapshots[["account_id", "as_of"]],
+        horizon_days=config.labels.horizon_days,
+        lead_days=config.labels.lead_days,
+    )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from healthscore import simulation_defaults as default
 from healthscore.synthetic.accounts import accounts_table, draw_accounts
 from healthscore.synthetic.behaviour import (
     UserDirectory,
@@ -66,11 +67,11 @@ class World:
 
 
 def generate_world(
-    n_accounts: int = 3000,
+    n_accounts: int = default.ACCOUNTS,
     *,
-    start: str | pd.Timestamp = "2023-01-01",
-    end: str | pd.Timestamp = "2026-01-01",
-    seed: int = 42,
+    start: str | pd.Timestamp = default.START,
+    end: str | pd.Timestamp = default.END,
+    seed: int = default.SEED,
     parameters: SimulatorParameters | None = None,
     billing: BillingExport | None = None,
     treatment: Treatment | None = None,
