@@ -350,7 +350,7 @@ class Language:
         return self.na if math.isnan(x) else money.format_money(x, self.currency, self.locale)
 
     def compact_money(self, value: object) -> str:
-        """An amount in few characters: ``1.24M``, ``356K``; ``￥1235万``, ``￥1.23億`` in ja."""
+        """An amount in few characters: ``1.24M``, ``356K``; ``1,235万円``, ``1.23億円`` in ja."""
         x = self.as_float(value)
         return self.na if math.isnan(x) else money.compact_money(x, self.currency, self.locale)
 

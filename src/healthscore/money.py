@@ -2,8 +2,9 @@
 
 ARR carries no currency in the data; ``[output] currency`` says which one it is (an ISO 4217
 code such as ``"USD"`` or ``"JPY"``). Amounts are written by Babel from the locale's CLDR data:
-yen without decimals, and in Japanese text large amounts in 万 and 億 (``￥1235万``,
-``￥1.23億``); without a currency, amounts carry no symbol.
+yen without decimals, and in Japanese text large amounts in 万 and 億 of 円, as Japanese
+business writing has them (``1,235万円``, ``1.23億円``); without a currency, amounts carry no
+symbol.
 
 The touch tiers split accounts by ARR, so their thresholds depend on the currency: 50,000 is a
 mid-sized account in dollars but a tiny one in yen. :data:`TOUCH_DEFAULTS` gives the default
@@ -12,9 +13,11 @@ thresholds per currency; a currency not listed needs them set in ``[touch]``.
 Examples
 --------
 >>> format_money(1_234_567, "JPY", "ja"), compact_money(1_234_567, "JPY", "ja")
-('￥1,234,567', '￥123万')
+('￥1,234,567', '123万円')
 >>> compact_money(356_400, "JPY", "ja"), compact_money(123_456_789, "JPY", "ja")
-('￥35.6万', '￥1.23億')
+('35.6万円', '1.23億円')
+>>> compact_money(12_345_678, "JPY", "ja"), compact_money(5_000, "JPY", "ja")
+('1,235万円', '5,000円')
 >>> compact_money(1_240_000, None, "en"), compact_money(356_400, None, "en")
 ('1.24M', '356K')
 """
@@ -100,9 +103,14 @@ def compact_money(amount: float, currency: str | None, locale: str) -> str:
     """``amount`` in at most three significant digits with the locale's compact units.
 
     English writes ``1.24M`` and ``356K``; Japanese counts in 万 (10^4) and 億 (10^8):
-    ``35.6万``, ``1235万``, ``1.23億``. With a currency its symbol comes first (``￥1.23億``).
-    An amount below the locale's first compact unit is written in full (``980``, ``￥5,000``).
+    ``35.6万``, ``1235万``, ``1.23億``. With a currency its symbol comes first (``$1.24M``),
+    except yen in Japanese, written as prose writes it: ``1,235万円``, ``1.23億円``. An amount
+    below the locale's first compact unit is written in full (``980``, ``5,000円``).
     """
+    if currency == "JPY" and Locale.parse(locale).language == "ja":
+        # 4-digit counts of 万 are grouped as in print (1,235万円); decimals never are.
+        plain = compact_money(amount, None, locale)
+        return re.sub(r"\d{4,}", lambda m: f"{int(m.group()):,}", plain, count=1) + "円"
     if abs(amount) < _first_compact_unit(locale):
         with half_up():
             return format_money(amount, currency, locale)

@@ -16,7 +16,7 @@ of :class:`~healthscore.i18n.Language`, one place for each:
 ``share(d)``       a share as a percentage (``0.126`` -> ``12.6%``)
 ``points(d)``      a change in percentage points (``+1.5 pts``)
 ``money``          an amount in full in the portfolio's currency
-``compact_money``  an amount in few characters (``1.24M``, ``￥1.23億``)
+``compact_money``  an amount in few characters (``1.24M``, ``1.23億円``)
 ``date``           a date as prose writes it (ISO; ``2026年1月1日``)
 ``period``         a KPI period label (``2024-03``; ``2024年3月``)
 ``word(ctx)``      a code in words (``at_risk`` -> "at risk")
