@@ -17,6 +17,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from healthscore.config import Config, OutputConfig, TouchConfig, load_config
+from healthscore.explain import _peer_label_of
 from healthscore.i18n import Language, catalogue_path, translations
 from healthscore.i18n_extract import KEYWORDS
 from healthscore.money import TOUCH_DEFAULTS
@@ -25,10 +26,12 @@ from healthscore.playbooks import load_playbooks
 from healthscore.storage import read_frame, write_frame
 from healthscore.synthetic import generate_world
 from healthscore.touch import assign_touch_tiers
+from healthscore.wording import peer_label
 
 ROOT = Path(__file__).resolve().parents[1]
 BOM = b"\xef\xbb\xbf"
 #: ``%(name)s`` and ``{name:format}`` placeholders, which a translation must keep.
+KANA_OR_KANJI = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w+(?::[^}]*)?\}")
 
 
@@ -115,6 +118,16 @@ def test_tier_names_and_kpi_names_are_japanese():
     labels = column_labels(["logo_churn_rate_pct", "retention_rate_pct", "nrr_pct"], ja)
     assert any("解約率" in label for label in labels), labels
     assert any("継続率" in label for label in labels), labels
+
+
+def test_peer_groups_are_named_in_japanese():
+    ja = Language("ja")
+    assert _peer_label_of("2025-01-01|mid_market|adoption", ja) == peer_label(
+        "mid_market", "adoption", lang=ja
+    )
+    assert "|" not in _peer_label_of("2025-01-01|SMB|mature", ja)
+    assert _peer_label_of("2025-01-01|(none)|(none)", ja) == ja.t("all accounts")
+    assert KANA_OR_KANJI.search(peer_label("mid_market", "adoption", lang=ja))
 
 
 def test_locale_and_currency_come_from_the_output_section(tmp_path):

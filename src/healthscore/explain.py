@@ -301,7 +301,7 @@ def risk_points(
 
 def _peer_label_of(key: object, lang: Language) -> str:
     """The peer group of a :func:`peer_groups` key (``as_of|segment|stage``) in ``lang``."""
-    _, segment, stage = str(key).split("|", 1)[1].rpartition("|")
+    segment, _, stage = str(key).split("|", 1)[1].rpartition("|")
     return peer_label(
         None if segment == "(none)" else segment, None if stage == "(none)" else stage, lang=lang
     )
