@@ -248,7 +248,9 @@ def render_report(
         "report/page.html.j2",
         lang,
         title=title or lang.t("Customer health report"),
-        header=_header(as_of=as_of, kpis=kpis, scores=scores, metrics=metrics, config=config),
+        header=_header(
+            as_of=as_of, kpis=kpis, scores=scores, metrics=metrics, config=config, lang=lang
+        ),
         kpis=_kpi_section(kpis, scores, config=config, since=since, lang=lang, charts=charts),
         changes=changes_context(scores, config, lang=lang),
         cohorts={"image": charts.cohort_curves(cohorts)},
@@ -277,6 +279,7 @@ def _header(
     scores: pd.DataFrame,
     metrics: Mapping[str, object],
     config: ScoreConfig,
+    lang: Language,
 ) -> dict[str, Any]:
     checks = sorted({str(c) for c in scores.get("model_check", pd.Series(dtype=str)).dropna()})
     forced = [c.removeprefix("forced: ") for c in checks if c != "ok"]
@@ -285,7 +288,7 @@ def _header(
         "accounts": len(scores),
         "kpi_period": None if kpis.empty else kpi_summary(kpis)["period"],
         "versions": sorted({str(v) for v in scores["model_version"].dropna()}),
-        "test_period": metrics.get("test_period"),
+        "test_period": date_range(metrics.get("test_period"), lang),
         "forced": forced,
         "watch_probability": churn_probability_at(config.watch_below, config),
         "at_risk_probability": churn_probability_at(config.at_risk_below, config),
@@ -466,6 +469,22 @@ def _accounts_section(scores: pd.DataFrame, *, top_n: int, lang: Language) -> di
     return {"rows": rows, "has_segment": "segment" in scores.columns}
 
 
+def date_range(period: object, lang: Language) -> object:
+    """A ``start..end`` period of ISO dates (the test period) as prose writes it.
+
+    Examples
+    --------
+    >>> date_range("2025-07-01..2025-09-01", Language("ja"))
+    '2025年7月1日〜2025年9月1日'
+    >>> date_range("2025-07-01..2025-09-01", Language())
+    '2025-07-01..2025-09-01'
+    """
+    if lang.english or not isinstance(period, str) or ".." not in period:
+        return period
+    start, _, end = period.partition("..")
+    return lang.t("%(start)s to %(end)s", start=lang.date(start), end=lang.date(end))
+
+
 def renewal_words(days: float, lang: Language) -> str:
     """When the account renews, in words: "renews today", "renews in 1 day", "in 45 days"."""
     if days <= 0:
@@ -572,7 +591,7 @@ def _model_section(
     return {
         "columns": [lang.t(name) for _, name in _MODEL_COLUMNS],
         "rows": rows,
-        "test_period": metrics.get("test_period"),
+        "test_period": date_range(metrics.get("test_period"), lang),
         "top_k": metrics.get("top_k"),
         "ece": metrics.get("ece"),
         "oracle": lang.as_float(metrics.get("oracle_roc_auc")),
