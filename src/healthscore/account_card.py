@@ -85,9 +85,11 @@ class AccountCard:
             "",
             t("Score history:"),
         ]
-        for _, row in self.history.iterrows():
+        dates = [lang.date(day) for day in self.history["as_of"]]
+        width = max((len(day) for day in dates), default=0)  # 2025年9月1日 / 2025年10月1日
+        for day, (_, row) in zip(dates, self.history.iterrows(), strict=True):
             lines.append(
-                f"  {lang.date(row['as_of'])}  {row['health_score']:5.1f}  "
+                f"  {day:<{width}}  {row['health_score']:5.1f}  "
                 f"{lang.word('risk tier', row['risk_tier'])}"
             )
         peers = (
