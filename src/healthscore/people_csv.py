@@ -12,7 +12,7 @@ Examples
 --------
 >>> from healthscore.i18n import Language
 >>> column_labels(["account_id", "driver_2_text", "family__usage"], Language("ja"))
-['アカウントID', '要因2（説明）', '要因の合計: 利用状況']
+['顧客ID', '要因2（説明）', '要因の合計: 利用状況']
 """
 
 from __future__ import annotations
