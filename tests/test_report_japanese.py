@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import matplotlib.image
+import pandas as pd
 import pytest
 from babel.messages.pofile import read_po
 
@@ -154,3 +155,24 @@ def test_score_and_report_in_japanese_from_the_command_line(trained, font, tmp_p
     assert "Wrote" not in capsys.readouterr().out
     written = page.read_text(encoding="utf-8")
     assert '<html lang="ja"' in written and "解約率" in written
+
+
+@pytest.mark.slow
+def test_the_japanese_demo_runs_on_a_yen_world_with_japanese_names(tmp_path, capsys):
+    config = tmp_path / "light.toml"
+    config.write_text(
+        "[model]\nn_estimators = 200\nlearning_rate = 0.08\n\n[split]\nbacktest_cutoffs = 1\n"
+    )
+    args = ["demo", "--lang", "ja", "--accounts", "400", "--seed", "11"]
+    assert main([*args, "--workdir", str(tmp_path), "--config", str(config)]) == 0
+    printed = capsys.readouterr().out
+    assert "リスクARRの大きい上位5社" in printed and "￥" in printed, printed
+
+    accounts = pd.read_parquet(tmp_path / "data" / "demo-ja" / "accounts.parquet")
+    assert accounts["name"].map(KANA_OR_KANJI.search).all()
+    contracts = pd.read_parquet(tmp_path / "data" / "demo-ja" / "contracts.parquet")
+    assert contracts["arr"].median() > 100_000  # yen: about 150 times the dollar amounts
+    page = (tmp_path / "reports" / "ja" / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="ja"' in page and ("万円" in page or "億円" in page)
+    scores = next((tmp_path / "reports" / "ja").glob("scores_*.csv"))
+    assert scores.read_bytes().startswith(b"account_id,")  # English names, default encoding
