@@ -56,7 +56,8 @@ def top_accounts_table(scores: pd.DataFrame, lang: Language, *, title: str) -> T
         t("playbook"),
         t("owner"),
     ):
-        table.add_column(column)
+        # Japanese has no spaces to wrap at: a long sentence folds instead of being cut.
+        table.add_column(column, overflow="fold")
     for _, row in scores.sort_values("priority_rank").head(5).iterrows():
         driver = row["driver_1_text"]
         table.add_row(
