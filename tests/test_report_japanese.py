@@ -16,13 +16,14 @@ import warnings
 from pathlib import Path
 
 import matplotlib.image
+import numpy as np
 import pandas as pd
 import pytest
 from babel.messages.pofile import read_po
 
 from browser import BrowserUnavailable, dump_dom, find_chromium, screenshot
 from fonts import FontsUnavailable, ensure_japanese_fonts
-from healthscore import report_charts
+from healthscore import plots, report_charts
 from healthscore.cli import main
 from healthscore.i18n import Language, catalogue_path
 from test_report import fake_kpis, fake_scores
@@ -113,7 +114,7 @@ def test_the_japanese_report_reads_japanese_in_chromium(ja_report, tmp_path):
     assert not_white[WINDOW[1] // 2 :].mean() > 0.02, "the charts further down did not render"
 
 
-def test_charts_find_a_japanese_font_and_draw_every_glyph(font):
+def test_charts_find_a_japanese_font_and_draw_every_glyph(font, tmp_path):
     found = report_charts.japanese_font()
     assert found is not None, f"matplotlib found no Japanese font although {font} is installed"
     charts = report_charts.Charts(Language("ja", "JPY"))
@@ -126,6 +127,16 @@ def test_charts_find_a_japanese_font_and_draw_every_glyph(font):
             charts.arr_at_risk_bars(fake_scores()),
             charts.kpi_trends(fake_kpis()),
         ]
+        # The model's evaluation plots, drawn at training in the config's language.
+        rng = np.random.default_rng(5)
+        y = rng.integers(0, 2, size=300)
+        prob = np.clip(0.3 * y + rng.uniform(0, 0.7, size=300), 0, 1)
+        with report_charts.labels_in(Language("ja")) as lang:
+            plots.plot_calibration(y, prob, prob, tmp_path / "calibration.png", lang=lang)
+            plots.plot_roc_pr(y, {"model": prob}, tmp_path / "roc_pr.png", lang=lang)
+            families = pd.DataFrame({"family__usage": prob, "family__support": -prob})
+            plots.plot_family_importance(families, tmp_path / "families.png", lang=lang)
+    assert lang.locale == "ja"
     assert all(uri and uri.startswith("data:image/png") for uri in drawn)
     missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
     assert not missing, missing

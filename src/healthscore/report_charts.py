@@ -115,6 +115,25 @@ def _family_with_japanese(path: str) -> str | None:
     return font_manager.FontProperties(fname=path).get_name()
 
 
+@contextmanager
+def labels_in(lang: Language) -> Iterator[Language]:
+    """Draw the figures created inside in ``lang``: with its font first, and in English when
+    no font can draw it (Japanese without a Japanese font). Yields the language drawn in."""
+    font = japanese_font() if lang.locale == "ja" else None
+    if lang.locale == "ja" and font is None:
+        log.warning(
+            "no font with Japanese glyphs found (install fonts-noto-cjk or IPAex fonts); "
+            "the charts are labelled in English"
+        )
+        lang = Language("en", lang.currency)
+    if font is None:
+        yield lang
+        return
+    families = [font, *matplotlib.rcParams["font.sans-serif"]]
+    with matplotlib.rc_context({"font.family": "sans-serif", "font.sans-serif": families}):
+        yield lang
+
+
 def png_data_uri(png: bytes) -> str:
     """A ``data:image/png;base64,...`` URI holding ``png``."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
