@@ -111,6 +111,13 @@ ForceOption = Annotated[
         help="Score with a model trained on other data (the output records it).",
     ),
 ]
+LangOption = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        help="Language of what people read: en or ja (default: [output] locale, else en).",
+    ),
+]
 
 
 @app.callback()
@@ -146,9 +153,11 @@ def _plain_warnings() -> None:
     warnings.showwarning = show
 
 
-def config_from(path: Path | None) -> Config:
-    """The config of a command: the file if given, else the defaults."""
-    return load_config(path)
+def config_from(path: Path | None, *, lang: str | None = None) -> Config:
+    """The config of a command: the file if given, else the defaults; ``--lang`` overrides
+    its ``[output] locale``."""
+    config = load_config(path)
+    return config if lang is None else config.with_overrides(output={"locale": lang})
 
 
 @contextmanager

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from healthscore.cli.app import (
     ConfigOption,
     DataOption,
     ForceOption,
+    LangOption,
     ModelOption,
     app,
     config_from,
@@ -19,8 +19,8 @@ from healthscore.cli.app import (
     plain,
     progress,
 )
-from healthscore.cli.output import AsOfOption, account_label, say_forced
-from healthscore.wording import count
+from healthscore.cli.output import AsOfOption, say_forced, top_accounts_table
+from healthscore.i18n import Language
 
 
 @app.command()
@@ -37,51 +37,32 @@ def score(
     ] = None,
     config: ConfigOption = None,
     force: ForceOption = False,
+    lang: LangOption = None,
 ) -> None:
     """Score every eligible account at AS_OF: health score, drivers, playbook, ARR at risk."""
     from healthscore.pipeline import score as score_accounts
-
-    with progress(f"Scoring accounts at {as_of}"):
-        scores = score_accounts(
-            data, as_of, config_from(config), model=model, out=out, previous=previous, force=force
-        )
-    say_forced(scores["model_check"].iloc[0] if len(scores) else "ok")
-    at_risk = scores[scores["risk_tier"] == "at_risk"]
-    console.print(
-        plain(
-            f"Scored {count(len(scores), 'account')} at {as_of}: {len(at_risk):,} at risk, "
-            f"ARR at risk {scores['arr_at_risk'].sum():,.0f}. Wrote {out}."
-        )
-    )
     from healthscore.playbooks.control import control_group_summary
 
-    console.print(plain(control_group_summary(scores)))
-    table = Table(title="Top 5 by ARR at risk")
-    for col in (
-        "rank",
-        "account",
-        "score",
-        "tier",
-        "ARR at risk",
-        "top driver",
-        "playbook",
-        "owner",
-    ):
-        table.add_column(col)
-    for _, row in scores.head(5).iterrows():
-        table.add_row(
-            *map(
-                plain,
-                (
-                    row["priority_rank"],
-                    account_label(row),
-                    f"{row['health_score']:.0f}",
-                    str(row["risk_tier"]).replace("_", " "),
-                    f"{row['arr_at_risk']:,.0f}",
-                    row["driver_1_text"] if isinstance(row["driver_1_text"], str) else "",
-                    row["playbook_id"],
-                    row["owner"],
-                ),
+    cfg = config_from(config, lang=lang)
+    words = Language.of(cfg)
+    with progress(words.t("Scoring accounts at %(date)s", date=words.date(as_of))):
+        scores = score_accounts(
+            data, as_of, cfg, model=model, out=out, previous=previous, force=force
+        )
+    say_forced(scores["model_check"].iloc[0] if len(scores) else "ok", words)
+    at_risk = int((scores["risk_tier"] == "at_risk").sum())
+    console.print(
+        plain(
+            words.t(
+                "Scored %(accounts)s at %(date)s: %(at_risk)s at risk, ARR at risk %(arr)s. "
+                "Wrote %(out)s.",
+                accounts=words.nt("%(num)s account", "%(num)s accounts", len(scores)),
+                date=words.date(as_of),
+                at_risk=words.count(at_risk),
+                arr=words.money(scores["arr_at_risk"].sum()),
+                out=out,
             )
         )
-    console.print(table)
+    )
+    console.print(plain(control_group_summary(scores, words)))
+    console.print(top_accounts_table(scores, words, title=words.t("Top 5 by ARR at risk")))
