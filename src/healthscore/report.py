@@ -226,11 +226,11 @@ def render_report(
     DataError
         If ``scores`` lacks one of :data:`SCORE_COLUMNS`.
 
-    Examples
-    --------
-    >>> page = render_report(as_of=as_of, kpis=kpis, cohorts=cohorts,
-    ...                      scores=scores, metrics=metrics)  # doctest: +SKIP
-    >>> write_report(page, "reports/health.html")  # doctest: +SKIP
+    Example (illustration, not run)::
+
+        page = render_report(as_of=as_of, kpis=kpis, cohorts=cohorts,
+                             scores=scores, metrics=metrics)
+        write_report(page, "reports/health.html")
     """
     if top_n < 0:
         raise ValueError(f"top_n is {top_n}; use 0 or more accounts")
