@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast test-spark lint clean
+.PHONY: demo test test-fast test-spark lint locale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,17 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+
+# Message catalogues (docs/languages.md): extract the messages of the code and templates into
+# the template catalogue, then merge them into each language's .po file to translate. The
+# .po files are compiled when first used; there is nothing to build.
+LOCALE_DIR := src/healthscore/locale
+KEYWORDS := -k t -k nt:1,2 -k tc:1c,2 -k N_ -k NC_:1c,2 -k Message
+locale: $(VENV)/.installed-dev
+	$(BIN)/pybabel extract -F babel.cfg $(KEYWORDS) --no-wrap --sort-by-file \
+		--project healthscore --msgid-bugs-address "" -o $(LOCALE_DIR)/healthscore.pot src
+	$(BIN)/pybabel update -i $(LOCALE_DIR)/healthscore.pot -d $(LOCALE_DIR) -D healthscore \
+		--no-wrap --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) data/demo models/* mlruns/* reports/*

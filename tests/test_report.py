@@ -282,7 +282,7 @@ def test_sections_show_what_the_leader_needs(inputs, page):
     for text in ("Logo churn", "GRR", "NRR", "NPS", "LTV", "Onboarding", "Rule scorecard",
                  "Logistic regression", "Oracle ROC AUC", "2024-01-01..2024-06-30", "holdout",
                  "pooled CS team", "automated sequence", "Calibration", "Dana Reyes",
-                 "Each CSM&#x27;s portfolio", "What changed since the last scoring run",
+                 "Each CSM's portfolio", "What changed since the last scoring run",
                  "churn risk above 12.6%", "Control group"):  # fmt: skip
         assert text in page, text
     assert "n/a" in page  # the rule scorecard's undefined ARR recall

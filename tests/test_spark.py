@@ -159,7 +159,7 @@ def test_score_command_with_spark_writes_the_local_scores(spark, trained, tmp_pa
     assert main(["score", *common, "--out", str(local_out)]) == 0
     assert main(["score", *common, "--out", str(spark_out), "--engine", "spark"]) == 0
     printed = capsys.readouterr().out
-    assert "with Spark" in printed and "Top 5 by ARR at risk" in printed
+    assert "Scored" in printed and "Top 5 by ARR at risk" in printed
     local, ours = pd.read_parquet(local_out), pd.read_parquet(spark_out)
     assert len(ours) == len(local) > 100
     assert list(ours.columns) == list(local.columns)

@@ -26,6 +26,7 @@ from healthscore.config import Config
 from healthscore.errors import DataError
 from healthscore.explain import FAMILIES, peer_groups, peer_medians
 from healthscore.features import FeaturesOffWarning, build_features
+from healthscore.i18n import Language, Message, Reason
 from healthscore.model import HealthModel
 from healthscore.playbooks import PlaybookCatalogue
 from healthscore.playbooks.control import HOLDOUT_RISK_TIERS, exclusion_reasons
@@ -38,7 +39,6 @@ from healthscore.scoring import (
 )
 from healthscore.snapshots import eligible_accounts
 from healthscore.storage import DataSource, source_from_frames
-from healthscore.wording import pluralise
 
 #: Families the peer search needs (segment and lifecycle stage); the others are skipped then.
 _PEER_SEARCH_FAMILIES = ("contract", "account")
@@ -56,40 +56,82 @@ class AccountCard:
     control: str = ""
     peers: int = 0
 
-    def render(self) -> str:
+    def render(self, lang: Language | None = None) -> str:
+        """The card as text, in ``lang`` (default: English)."""
+        lang = lang or Language()
+        t = lang.t
         s = self.scores
         name = s.get("account_name")
         title = f"{self.account_id} ({name})" if isinstance(name, str) else self.account_id
         csm = s.get("csm")
         lines = [
-            f"Account {title} at {pd.Timestamp(s['as_of']).date()}",
-            f"  CSM {csm if isinstance(csm, str) else 'none on record'}, "
-            f"{str(s['touch_tier']).replace('_', ' ')}, ARR {s['arr']:,.0f}",
-            f"  health score {s['health_score']:.1f} ({str(s['risk_tier']).replace('_', ' ')}), "
-            f"churn probability {s['churn_probability']:.1%}, ARR at risk "
-            f"{s['arr_at_risk']:,.0f}",
+            t("Account %(account)s at %(date)s", account=title, date=lang.date(s["as_of"])),
+            "  "
+            + t(
+                "CSM %(csm)s, %(touch)s, ARR %(arr)s",
+                csm=csm if isinstance(csm, str) else t("none on record"),
+                touch=lang.word("touch tier", s["touch_tier"]),
+                arr=lang.money(s["arr"]),
+            ),
+            "  "
+            + t(
+                "health score %(score)s (%(tier)s), churn probability %(probability)s, "
+                "ARR at risk %(arr)s",
+                score=lang.number(s["health_score"], 1),
+                tier=lang.word("risk tier", s["risk_tier"]),
+                probability=lang.share(s["churn_probability"], 1),
+                arr=lang.money(s["arr_at_risk"]),
+            ),
             "",
-            "Score history:",
+            t("Score history:"),
         ]
-        for _, row in self.history.iterrows():
+        dates = [lang.date(day) for day in self.history["as_of"]]
+        width = max((len(day) for day in dates), default=0)  # 2025年9月1日 / 2025年10月1日
+        for day, (_, row) in zip(dates, self.history.iterrows(), strict=True):
             lines.append(
-                f"  {pd.Timestamp(row['as_of']).date()}  {row['health_score']:5.1f}  "
-                f"{str(row['risk_tier']).replace('_', ' ')}"
+                f"  {day:<{width}}  {row['health_score']:5.1f}  "
+                f"{lang.word('risk tier', row['risk_tier'])}"
             )
-        peers = pluralise(f"{self.peers} accounts") if self.peers else "its peers"
-        lines += ["", f"Risk drivers (against {s.get('peer_group', 'its peers')}, {peers}):"]
-        if not self.drivers:
-            lines.append("  none: no signal both raises its risk and is worse than its peers'")
-        for family, text, points in self.drivers:
-            lines.append(f"  [{family}] {text} (+{points:.1f} pts of churn risk)")
+        peers = (
+            lang.nt("%(num)s account", "%(num)s accounts", self.peers)
+            if self.peers
+            else t("its peers")
+        )
         lines += [
             "",
-            f"Playbook: {s['playbook_title']} ({s['playbook_id']}), owner {s['owner']}, "
-            f"due by {pd.Timestamp(s['due_by']).date()}",
+            t(
+                "Risk drivers (against %(group)s, %(peers)s):",
+                group=s.get("peer_group", t("its peers")),
+                peers=peers,
+            ),
+        ]
+        if not self.drivers:
+            lines.append(
+                "  " + t("none: no signal both raises its risk and is worse than its peers'")
+            )
+        for family, text, points in self.drivers:
+            lines.append(
+                "  "
+                + t(
+                    "[%(family)s] %(text)s (+%(points)s pts of churn risk)",
+                    family=lang.word("family", family),
+                    text=text,
+                    points=lang.number(points, 1),
+                )
+            )
+        lines += [
+            "",
+            t(
+                "Playbook: %(title)s (%(id)s), owner %(owner)s, due by %(date)s",
+                title=s["playbook_title"],
+                id=s["playbook_id"],
+                owner=lang.owner(s["owner"]),
+                date=lang.date(s["due_by"]),
+            ),
         ]
         lines += [f"  {i}. {step}" for i, step in enumerate(self.actions, start=1)]
         if self.control:
-            lines += ["", f"Control group: {self.control}"]
+            lines += ["", t("Control group: %(text)s", text=lang.say(self.control))]
         return "\n".join(lines)
 
 
@@ -255,7 +297,9 @@ def _control_text(scores: pd.Series, catalogue: PlaybookCatalogue, config: Confi
     if scores["risk_tier"] not in HOLDOUT_RISK_TIERS:
         return ""
     if not catalogue.playbook(scores["playbook_id"]).holdout:
-        return f"never held out ({scores['playbook_id']} has no control group)"
+        return Message(
+            "never held out (%(playbook)s has no control group)", playbook=scores["playbook_id"]
+        )
     rules = config.playbooks
     reason = exclusion_reasons(
         scores.to_frame().T,
@@ -264,10 +308,11 @@ def _control_text(scores: pd.Series, catalogue: PlaybookCatalogue, config: Confi
         exclude_top=0,
     ).iloc[0]
     if reason is not None:
-        return f"never held out ({reason})"
-    return (
-        f"drawn across the portfolio by `score` ({rules.holdout_share:.0%} of each risk tier "
-        "and segment): check the holdout column of the scores before contacting"
+        return Message("never held out (%(reason)s)", reason=Reason(reason))
+    return Message(
+        "drawn across the portfolio by `score` (%(share)s%% of each risk tier and segment): "
+        "check the holdout column of the scores before contacting",
+        share=format(rules.holdout_share * 100, ".0f"),
     )
 
 

@@ -26,6 +26,8 @@ from pydantic import (
 from healthscore.date_formats import check_time_format
 from healthscore.derivations import parse_derivation
 from healthscore.errors import ConfigError
+from healthscore.i18n import check_locale
+from healthscore.money import check_currency, touch_defaults
 from healthscore.redaction import redact_config, redact_settings
 from healthscore.schema import TABLES
 
@@ -362,16 +364,44 @@ class ScoreConfig(_Section):
 
 
 class TouchConfig(_Section):
-    """Touch tiers by ARR: who works the account and through which channel."""
+    """Touch tiers by ARR: who works the account and through which channel.
 
-    high_touch_min_arr: float = 50_000.0
-    low_touch_min_arr: float = 10_000.0
+    Unset thresholds are the defaults of the portfolio's currency (``[output] currency``,
+    :data:`healthscore.money.TOUCH_DEFAULTS`): 50,000 and 10,000 without a currency or in
+    USD and EUR, 7,500,000 and 1,500,000 in JPY. :meth:`for_currency` fills them in.
+    """
+
+    high_touch_min_arr: float | None = Field(
+        None, description="ARR from which an account is high touch; default: by currency."
+    )
+    low_touch_min_arr: float | None = Field(
+        None, description="ARR from which an account is low touch; default: by currency."
+    )
 
     @model_validator(mode="after")
     def _bands_ordered(self) -> TouchConfig:
-        if self.low_touch_min_arr > self.high_touch_min_arr:
+        high, low = self.high_touch_min_arr, self.low_touch_min_arr
+        if high is not None and low is not None and low > high:
             raise ValueError("touch.low_touch_min_arr must not exceed touch.high_touch_min_arr")
         return self
+
+    def for_currency(self, currency: str | None) -> TouchConfig:
+        """These thresholds with the unset ones taken from ``currency``'s defaults."""
+        if self.high_touch_min_arr is not None and self.low_touch_min_arr is not None:
+            return self
+        high, low = touch_defaults(currency)
+        return TouchConfig(
+            high_touch_min_arr=self.high_touch_min_arr
+            if self.high_touch_min_arr is not None
+            else high,
+            low_touch_min_arr=self.low_touch_min_arr if self.low_touch_min_arr is not None else low,
+        )
+
+    @property
+    def thresholds(self) -> tuple[float, float]:
+        """``(high_touch_min_arr, low_touch_min_arr)``, unset ones at the currency-less default."""
+        filled = self.for_currency(None)
+        return float(filled.high_touch_min_arr or 0.0), float(filled.low_touch_min_arr or 0.0)
 
 
 class CapacityConfig(_Section):
@@ -605,6 +635,51 @@ class MonitorConfig(_Section):
         return self
 
 
+class OutputConfig(_Section):
+    """How results are written for people: language, currency, CSV encoding."""
+
+    locale: str = Field(
+        "en",
+        description=(
+            "Language of the report, the driver sentences, the playbooks and the console: "
+            "'en' or 'ja'. File formats and column names stay English."
+        ),
+    )
+    currency: str | None = Field(
+        None,
+        description=(
+            "ISO 4217 code of the ARR amounts, e.g. 'USD' or 'JPY': amounts are written in it "
+            "(yen without decimals, 万 and 億 in Japanese), and the touch-tier thresholds "
+            "default to its amounts. Default: none, amounts without a symbol."
+        ),
+    )
+    encoding: Literal["utf-8", "utf-8-sig"] = Field(
+        "utf-8",
+        description=(
+            "Encoding of the CSV files written for people. 'utf-8-sig' starts them with a "
+            "byte-order mark, so that Excel (notably on a Japanese Windows) opens them as "
+            "UTF-8 instead of the system code page."
+        ),
+    )
+    header_labels: bool = Field(
+        False,
+        description=(
+            "Add a second header row to the scores and KPI CSV files with each column's "
+            "name in the output language; the first row keeps the English column names."
+        ),
+    )
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        return check_locale(value)
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str | None) -> str | None:
+        return check_currency(value.upper()) if value is not None else None
+
+
 class Config(_Section):
     """The whole configuration. Every section has documented defaults."""
 
@@ -625,6 +700,12 @@ class Config(_Section):
     outcomes: OutcomesConfig = OutcomesConfig()
     monitor: MonitorConfig = MonitorConfig()
     engine: EngineConfig = EngineConfig()
+    output: OutputConfig = OutputConfig()
+
+    @model_validator(mode="after")
+    def _touch_in_currency(self) -> Config:
+        self.touch.for_currency(self.output.currency)  # a currency without defaults needs them
+        return self
 
     def with_overrides(self, **sections: dict[str, Any]) -> Config:
         """A copy with some keys of some sections replaced, validated like a file."""

@@ -136,10 +136,10 @@ def build_training_set(
 ) -> TrainingSet:
     """Snapshots, their features and their labels, as one frame with metadata.
 
-    Examples
-    --------
-    >>> ts = build_training_set(source, config)  # doctest: +SKIP
-    >>> ts.labelled[ts.features + ["label"]]  # doctest: +SKIP
+    Example (illustration, not run)::
+
+        ts = build_training_set(source, config)
+        ts.labelled[ts.features + ["label"]]
     """
     snapshots = make_snapshots(source, config)
     churns = churn_dates(source, config)

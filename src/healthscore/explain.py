@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from healthscore.features.catalogue import CATALOGUE, FAMILIES, feature_spec
+from healthscore.i18n import N_, Language
 from healthscore.wording import peer_label, pluralise
 
 #: Features that say *when* or *for whom* risk materialises rather than *why* (their role in
@@ -85,7 +86,9 @@ MIN_PEERS = 20
 #: Smallest effect on the churn probability, in percentage points, a shown driver must have.
 MIN_POINTS = 0.1
 #: Features that are 0/1 flags: their peer figure is the share of peers with the flag.
-FLAG_FEATURES: Mapping[str, str] = {"contract__cancellation_known": "A cancellation is on record"}
+FLAG_FEATURES: Mapping[str, str] = {
+    "contract__cancellation_known": N_("A cancellation is on record")
+}
 _DIRECTION: dict[str, int] = {s.name: s.direction for s in CATALOGUE}
 
 
@@ -228,6 +231,7 @@ def describe_drivers(
     n: int = 3,
     medians: pd.DataFrame | None = None,
     groups: pd.DataFrame | None = None,
+    lang: Language | None = None,
 ) -> pd.DataFrame:
     """The shown drivers of the explained rows, in numbers and in words.
 
@@ -238,12 +242,18 @@ def describe_drivers(
     ``driver_k_value`` and ``driver_k_peer_value`` renamed ``driver_k_peer_median``, plus
     ``driver_k_points`` (percentage points of churn risk, :func:`risk_points`),
     ``driver_k_text``, ``peer_group`` (the peers in words) and ``top_family`` (the family of
-    the first shown driver, which picks the playbook; missing when none is shown).
+    the first shown driver, which picks the playbook; missing when none is shown). The
+    sentences and the peer group are in ``lang`` (default: English).
     """
+    lang = lang or Language()
     groups = groups if groups is not None else peer_groups(features)
     medians = medians if medians is not None else peer_medians(features, groups)
     drivers = select_drivers(contributions, features, medians, n=n, calibrate=calibrate)
     labels = groups.loc[contributions.index, "peer_label"]
+    if not lang.english:
+        labels = groups.loc[contributions.index, "peer_group"].map(
+            lambda key: _peer_label_of(key, lang)
+        )
     records = features.loc[contributions.index].to_dict("records")
     out = pd.DataFrame(index=contributions.index)
     for k in range(1, n + 1):
@@ -255,7 +265,7 @@ def describe_drivers(
         out[f"driver_{k}_value"] = drivers[f"driver_{k}_value"]
         out[f"driver_{k}_peer_median"] = peer
         out[f"driver_{k}_text"] = [
-            driver_sentence(f, rec, m, who) if isinstance(f, str) else None
+            driver_sentence(f, rec, m, who, lang=lang) if isinstance(f, str) else None
             for f, rec, m, who in zip(name, records, peer, labels, strict=True)
         ]
     out["peer_group"] = labels.astype("object")
@@ -289,12 +299,28 @@ def risk_points(
     return out
 
 
-def driver_sentence(feature: str, row: Mapping[str, object], peer_value: float, peers: str) -> str:
+def _peer_label_of(key: object, lang: Language) -> str:
+    """The peer group of a :func:`peer_groups` key (``as_of|segment|stage``) in ``lang``."""
+    segment, _, stage = str(key).split("|", 1)[1].rpartition("|")
+    return peer_label(
+        None if segment == "(none)" else segment, None if stage == "(none)" else stage, lang=lang
+    )
+
+
+def driver_sentence(
+    feature: str,
+    row: Mapping[str, object],
+    peer_value: float,
+    peers: str,
+    *,
+    lang: Language | None = None,
+) -> str:
     """The sentence of one shown driver: the account's value and its peers' figure.
 
     The change over the period is said ("Logins fell from 40 to 12 ...") only when it went
     the risky way; numbers get one or two more decimals when rounding would make the
-    account's value and the peers' figure look equal.
+    account's value and the peers' figure look equal. The sentence templates are the
+    catalogue's, translated into ``lang`` (default: English) by its message catalogue.
 
     Examples
     --------
@@ -306,11 +332,18 @@ first year'
     ...                 "SMB accounts")
     '1 escalated ticket in the last 90 days, against a median of 0 for SMB accounts'
     """
+    lang = lang or Language()
     spec = feature_spec(feature)
     value = float(row[feature])  # type: ignore[arg-type]
     if feature in FLAG_FEATURES:
-        return f"{FLAG_FEATURES[feature]}, as for {peer_value:.0%} of {peers}"
-    fmt = _value_format(spec.text)
+        return lang.t(
+            "%(flag)s, as for %(share)s of %(peers)s",
+            flag=lang.t(FLAG_FEATURES[feature]),
+            share=lang.share(peer_value, 0),
+            peers=peers,
+        )
+    text = lang.raw(spec.text)
+    fmt = _value_format(text)
     extra = next(
         (
             e
@@ -319,15 +352,21 @@ first year'
         ),
         0,
     )
-    template, change = spec.text, ""
+    template, change = text, ""
     previous = _number(row.get(spec.compare_to)) if spec.compare_to else float("nan")
     if spec.change_text and not np.isnan(previous) and (value - previous) * spec.direction > 0:
-        template, change = spec.change_text, ("rose" if value > previous else "fell")
+        rose = value > previous
+        template = lang.raw(spec.change_text)
+        change = lang.tc("change", "rose") if rose else lang.tc("change", "fell")
     body = template.format(
         value=_Shown(value, extra), previous=_Shown(previous, extra), change=change
     )
-    peer = format(peer_value, _widen(fmt, extra))
-    return f"{pluralise(body)}, against a median of {peer} for {peers}"
+    return lang.t(
+        "%(sentence)s, against a median of %(peer)s for %(peers)s",
+        sentence=pluralise(body) if lang.english else body,
+        peer=format(peer_value, _widen(fmt, extra)),
+        peers=peers,
+    )
 
 
 class _Shown(float):

@@ -46,6 +46,7 @@ from sklearn.metrics import roc_auc_score
 
 from healthscore.config import MonitorConfig
 from healthscore.explain import CONTEXT_FEATURES
+from healthscore.i18n import N_, Message
 
 VERDICTS: tuple[str, ...] = ("ok", "watch", "retrain")
 _FLOOR = 1e-4
@@ -313,21 +314,33 @@ def decide(
     config: MonitorConfig,
 ) -> tuple[str, list[str]]:
     """The verdict and its reasons from the three checks (see the module docstring)."""
-    findings: list[tuple[str, str]] = []
+    findings: list[tuple[str, Message]] = []
     deciding = drift[drift["decides"] & (drift["status"] != "ok")] if len(drift) else drift
     for row in deciding.itertuples(index=False):
         findings.append(
             (
                 str(row.status),
-                f"{row.feature} drifted: PSI {row.psi:.2f}, missing {row.missing_reference:.0%}"
-                f" in training and {row.missing_current:.0%} now "
-                f"({row.importance:.0%} of the model's gain)",
+                Message(
+                    "%(feature)s drifted: PSI %(psi).2f, missing %(before).0f%% in training and "
+                    "%(now).0f%% now (%(gain).0f%% of the model's gain)",
+                    feature=row.feature,
+                    psi=row.psi,
+                    before=row.missing_reference * 100,
+                    now=row.missing_current * 100,
+                    gain=row.importance * 100,
+                ),
             )
         )
     status = _status(score_psi, config.psi_watch, config.psi_retrain)
     if status != "ok":
         findings.append(
-            (status, f"the churn probabilities shifted: PSI {score_psi:.2f} against training")
+            (
+                status,
+                Message(
+                    "the churn probabilities shifted: PSI %(psi).2f against training",
+                    psi=score_psi,
+                ),
+            )
         )
     if len(recent):
         churned, n = int(recent["churned"].sum()), int(recent["accounts"].sum())
@@ -341,8 +354,15 @@ def decide(
             findings.append(
                 (
                     status,
-                    f"churn scored {period} came out at {churned / n:.1%} against "
-                    f"{expected:.1%} predicted (x{ratio:.2f}, p = {p_value:.2g})",
+                    Message(
+                        "churn scored %(period)s came out at %(realised).1f%% against "
+                        "%(expected).1f%% predicted (x%(ratio).2f, p = %(p).2g)",
+                        period=period,
+                        realised=churned / n * 100,
+                        expected=expected * 100,
+                        ratio=ratio,
+                        p=p_value,
+                    ),
                 )
             )
         auc = _pooled_auc(recent)
@@ -353,21 +373,37 @@ def decide(
                 findings.append(
                     (
                         status,
-                        f"ROC AUC over {period} is {auc:.3f}, {drop:.3f} below the test "
-                        f"period's {test_roc_auc:.3f}",
+                        Message(
+                            "ROC AUC over %(period)s is %(auc).3f, %(drop).3f below the test "
+                            "period's %(test).3f",
+                            period=period,
+                            auc=auc,
+                            drop=drop,
+                            test=test_roc_auc,
+                        ),
                     )
                 )
     if not findings:
-        reasons = ["no feature that matters drifted, the scores did not shift"]
-        reasons[0] += (
-            ", and realised churn agrees with the prediction"
-            if len(recent)
-            else "; no scoring date has a complete window yet to check realised churn"
-        )
-        return "ok", reasons
+        if len(recent):
+            return "ok", [
+                Message(
+                    "no feature that matters drifted, the scores did not shift, and realised "
+                    "churn agrees with the prediction"
+                )
+            ]
+        return "ok", [
+            Message(
+                "no feature that matters drifted, the scores did not shift; no scoring date has "
+                "a complete window yet to check realised churn"
+            )
+        ]
     verdict = max((status for status, _ in findings), key=VERDICTS.index)
     ordered = sorted(findings, key=lambda f: -VERDICTS.index(f[0]))
-    return verdict, [f"{status}: {text}" for status, text in ordered]
+    return verdict, [Message(_FINDING[status], text=text) for status, text in ordered]
+
+
+#: A finding as the verdict's reasons say it, by its status.
+_FINDING = {"watch": N_("watch: %(text)s"), "retrain": N_("retrain: %(text)s")}
 
 
 def _pooled_auc(recent: pd.DataFrame) -> float:

@@ -44,6 +44,7 @@ from healthscore.comparison import (
 from healthscore.config import Config
 from healthscore.errors import DataError
 from healthscore.health import FLAGGED_TIERS
+from healthscore.i18n import Message
 from healthscore.labels import churn_dates, make_labels
 from healthscore.storage import DataSource, read_frame
 
@@ -422,8 +423,10 @@ def measure_outcomes(
         )
     if unknown.any():
         notices.append(
-            f"{int(unknown.sum()):,} recommendation(s) name accounts this data does not have; "
-            "they are left out."
+            Message(
+                "%(n)s recommendation(s) name accounts this data does not have; they are left out.",
+                n=format(int(unknown.sum()), ","),
+            )
         )
     firsts = first_recommendations(recommendations[~unknown], since=since)
     if firsts.empty:
@@ -444,8 +447,11 @@ def measure_outcomes(
         outside = int((recorded["_merge"] == "left_only").sum())
         if outside:
             notices.append(
-                f"{outside:,} action(s) in playbook_actions match no compared recommendation "
-                "(another playbook, a healthy account, or a run without a score file)."
+                Message(
+                    "%(n)s action(s) in playbook_actions match no compared recommendation "
+                    "(another playbook, a healthy account, or a run without a score file).",
+                    n=format(outside, ","),
+                )
             )
     else:
         outcomes = attach_actions(outcomes, None)
@@ -454,13 +460,20 @@ def measure_outcomes(
     )
     if no_holdout:
         notices.append(
-            "no account was held out of " + ", ".join(no_holdout) + ": it cannot be measured."
+            Message(
+                "no account was held out of %(playbooks)s: it cannot be measured.",
+                playbooks=", ".join(no_holdout),
+            )
         )
     pending = int((~outcomes["complete"]).sum())
     if pending:
         notices.append(
-            f"{pending:,} recommendation(s) are still inside their {config.labels.horizon_days}"
-            "-day window and are not compared yet."
+            Message(
+                "%(n)s recommendation(s) are still inside their %(days)s-day window and are not "
+                "compared yet.",
+                n=format(pending, ","),
+                days=config.labels.horizon_days,
+            )
         )
     return OutcomesReport(
         comparison=compare_arms(outcomes, config),

@@ -1,6 +1,8 @@
 """The evaluation report's figures, written as PNG files.
 
-Every function takes plain arrays or DataFrames and a path, draws on its own
+Every function takes plain arrays or DataFrames, a path and the language of its labels
+(``lang``, default English; :func:`evaluation_plots` draws in the training config's
+``[output] locale``, with a Japanese font when there is one), draws on its own
 :class:`matplotlib.figure.Figure` (never pyplot's global state, so nothing leaks between
 calls and no display is needed), saves it and returns the path. The figures are
 deterministic: the only randomness, the vertical jitter of the SHAP dot plot, is seeded.
@@ -26,12 +28,16 @@ from sklearn.metrics import (
 
 from healthscore.evaluate import calibration_table, cumulative_gains
 from healthscore.explain import family_contributions
+from healthscore.i18n import N_, NC_, Language
+from healthscore.report_charts import labels_in
 
 if TYPE_CHECKING:
     from healthscore.training import Evaluation
 
 _DPI = 100
 _OUTCOME_COLOURS = {"retained": "tab:blue", "churned": "tab:red"}
+_OUTCOMES = {"retained": NC_("outcome", "retained"), "churned": NC_("outcome", "churned")}
+_CURVES = {"raw": NC_("probability", "raw"), "calibrated": NC_("probability", "calibrated")}
 
 
 def _save(figure: Figure, path: str | Path) -> Path:
@@ -53,16 +59,19 @@ def plot_calibration(
     path: str | Path,
     *,
     n_bins: int = 10,
+    lang: Language | None = None,
 ) -> Path:
     """Reliability diagram of the raw and the calibrated probabilities.
 
     Each point is a quantile bin of :func:`healthscore.evaluate.calibration_table`: its mean
     predicted probability against its observed churn rate. Points on the diagonal are honest.
     """
+    lang = lang or Language()
+    t = lang.t
     y = np.asarray(y, dtype=float)
     curves = {
-        "raw": np.asarray(prob_raw, dtype=float),
-        "calibrated": np.asarray(prob_calibrated, dtype=float),
+        lang.tc("probability", _CURVES["raw"]): np.asarray(prob_raw, dtype=float),
+        lang.tc("probability", _CURVES["calibrated"]): np.asarray(prob_calibrated, dtype=float),
     }
     figure = Figure(figsize=(6, 5))
     ax = figure.add_subplot()
@@ -76,25 +85,28 @@ def plot_calibration(
     ax.set(
         xlim=(0, limit),
         ylim=(0, limit),
-        xlabel="mean predicted churn probability",
-        ylabel="observed churn rate",
-        title="Calibration (quantile bins)",
+        xlabel=t("mean predicted churn probability"),
+        ylabel=t("observed churn rate"),
+        title=t("Calibration (quantile bins)"),
     )
     ax.legend(loc="upper left")
     return _save(figure, path)
 
 
-def plot_gains(y: ArrayLike, prob: ArrayLike, path: str | Path) -> Path:
+def plot_gains(
+    y: ArrayLike, prob: ArrayLike, path: str | Path, *, lang: Language | None = None
+) -> Path:
     """Cumulative gains (churners caught vs accounts worked) and lift, riskiest first."""
+    t = (lang or Language()).t
     contacted, captured = cumulative_gains(y, prob)
     figure = Figure(figsize=(10, 4.5))
     gains_ax, lift_ax = figure.subplots(1, 2)
     _diagonal(gains_ax)
-    gains_ax.plot(contacted, captured, label="model")
+    gains_ax.plot(contacted, captured, label=t("model"))
     gains_ax.set(
-        xlabel="share of accounts worked",
-        ylabel="share of churners caught",
-        title="Cumulative gains",
+        xlabel=t("share of accounts worked"),
+        ylabel=t("share of churners caught"),
+        title=t("Cumulative gains"),
         xlim=(0, 1),
         ylim=(0, 1.01),
     )
@@ -102,12 +114,24 @@ def plot_gains(y: ArrayLike, prob: ArrayLike, path: str | Path) -> Path:
         lift = captured[1:] / contacted[1:]
     lift_ax.axhline(1.0, linestyle="--", color="grey", linewidth=1)
     lift_ax.plot(contacted[1:], lift)
-    lift_ax.set(xlabel="share of accounts worked", ylabel="lift", title="Lift", xlim=(0, 1))
+    lift_ax.set(
+        xlabel=t("share of accounts worked"), ylabel=t("lift"), title=t("Lift"), xlim=(0, 1)
+    )
     return _save(figure, path)
 
 
-def plot_roc_pr(y: ArrayLike, probabilities: Mapping[str, ArrayLike], path: str | Path) -> Path:
-    """ROC and precision-recall curves of several scorers (model, baselines) side by side."""
+def plot_roc_pr(
+    y: ArrayLike,
+    probabilities: Mapping[str, ArrayLike],
+    path: str | Path,
+    *,
+    lang: Language | None = None,
+) -> Path:
+    """ROC and precision-recall curves of several scorers (model, baselines) side by side.
+
+    The scorers' names are message ids, shown in ``lang``.
+    """
+    t = (lang or Language()).t
     y = np.asarray(y, dtype=float)
     figure = Figure(figsize=(10, 4.5))
     roc_ax, pr_ax = figure.subplots(1, 2)
@@ -116,11 +140,14 @@ def plot_roc_pr(y: ArrayLike, probabilities: Mapping[str, ArrayLike], path: str 
     for name, prob in probabilities.items():
         prob = np.asarray(prob, dtype=float)
         fpr, tpr, _ = roc_curve(y, prob)
-        roc_ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, prob):.3f})")
+        auc, ap = roc_auc_score(y, prob), average_precision_score(y, prob)
+        roc_ax.plot(fpr, tpr, label=f"{t(name)} (AUC {auc:.3f})")
         precision, recall, _ = precision_recall_curve(y, prob)
-        pr_ax.plot(recall, precision, label=f"{name} (AP {average_precision_score(y, prob):.3f})")
-    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
-    pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall", ylim=(0, 1.01))
+        pr_ax.plot(recall, precision, label=f"{t(name)} (AP {ap:.3f})")
+    roc_ax.set(xlabel=t("false positive rate"), ylabel=t("true positive rate"), title="ROC")
+    pr_ax.set(
+        xlabel=t("recall"), ylabel=t("precision"), title=t("Precision-recall"), ylim=(0, 1.01)
+    )
     roc_ax.legend(loc="lower right")
     pr_ax.legend(loc="upper right")
     return _save(figure, path)
@@ -133,11 +160,13 @@ def plot_score_distribution(
     *,
     thresholds: Sequence[float] = (),
     bins: int = 20,
+    lang: Language | None = None,
 ) -> Path:
     """Histograms (as densities) of the health score for retained and churned accounts.
 
     ``thresholds`` (for example the tier cut-offs of ``ScoreConfig``) are drawn as lines.
     """
+    lang = lang or Language()
     score = np.asarray(health_score, dtype=float)
     y = np.asarray(y, dtype=float)
     edges = np.linspace(0, 100, bins + 1)
@@ -151,11 +180,16 @@ def plot_score_distribution(
                 density=True,
                 alpha=0.55,
                 color=_OUTCOME_COLOURS[outcome],
-                label=f"{outcome} (n={int(mask.sum())})",
+                label=f"{lang.tc('outcome', _OUTCOMES[outcome])} (n={int(mask.sum())})",
             )
     for threshold in thresholds:
         ax.axvline(threshold, color="black", linestyle=":", linewidth=1)
-    ax.set(xlim=(0, 100), xlabel="health score", ylabel="density", title="Health score by outcome")
+    ax.set(
+        xlim=(0, 100),
+        xlabel=lang.t("health score"),
+        ylabel=lang.t("density"),
+        title=lang.t("Health score by outcome"),
+    )
     ax.legend(loc="upper left")
     return _save(figure, path)
 
@@ -179,6 +213,7 @@ def plot_shap_summary(
     *,
     max_display: int = 20,
     seed: int = 0,
+    lang: Language | None = None,
 ) -> Path:
     """Dot plot of per-row SHAP values for the most influential features.
 
@@ -186,6 +221,7 @@ def plot_shap_summary(
     value (right = pushes towards churn) and coloured by the feature's value as a percentile
     (categorical features by their category code; missing values grey).
     """
+    t = (lang or Language()).t
     shap_values = np.asarray(shap_values, dtype=float)
     if shap_values.shape != X.shape:
         raise ValueError(f"shap_values has shape {shap_values.shape}, X has {X.shape}")
@@ -211,11 +247,11 @@ def plot_shap_summary(
             vmax=1,
         )
     ax.set_yticks(range(len(order)), [str(X.columns[i]) for i in order[::-1]])
-    ax.set(xlabel="SHAP value (log-odds of churn)", title="Feature contributions")
+    ax.set(xlabel=t("SHAP value (log-odds of churn)"), title=t("Feature contributions"))
     if scatter is not None:
         bar = figure.colorbar(scatter, ax=ax, ticks=[0, 1])
-        bar.ax.set_yticklabels(["low", "high"])
-        bar.set_label("feature value")
+        bar.ax.set_yticklabels([t("low"), t("high")])
+        bar.set_label(t("feature value"))
     return _save(figure, path)
 
 
@@ -226,7 +262,9 @@ def _family_importance(family_contrib: pd.DataFrame) -> pd.Series:
     return numeric.abs().mean(axis=0)
 
 
-def plot_family_importance(family_contrib: pd.DataFrame, path: str | Path) -> Path:
+def plot_family_importance(
+    family_contrib: pd.DataFrame, path: str | Path, *, lang: Language | None = None
+) -> Path:
     """Bar chart of the mean absolute contribution of each driver family.
 
     ``family_contrib`` is either wide (one numeric column per family, one row per account,
@@ -237,42 +275,58 @@ def plot_family_importance(family_contrib: pd.DataFrame, path: str | Path) -> Pa
     importance = _family_importance(family_contrib).sort_values(kind="stable")
     figure = Figure(figsize=(7, 0.45 * len(importance) + 1.5))
     ax = figure.add_subplot()
-    labels = [str(name).removeprefix("family__") for name in importance.index]
+    lang = lang or Language()
+    labels = [lang.word("family", str(name).removeprefix("family__")) for name in importance.index]
     ax.barh(labels, importance.to_numpy(), color="tab:purple")
-    ax.set(xlabel="mean |contribution| (log-odds)", title="Drivers by family")
+    ax.set(xlabel=lang.t("mean |contribution| (log-odds)"), title=lang.t("Drivers by family"))
     return _save(figure, path)
 
 
-def evaluation_plots(evaluation: Evaluation, out: Path) -> dict[str, Path]:
-    """The bundle's plots of a trained model's test period, by their path in the bundle."""
+def evaluation_plots(
+    evaluation: Evaluation, out: Path, *, lang: Language | None = None
+) -> dict[str, Path]:
+    """The bundle's plots of a trained model's test period, by their path in the bundle.
+
+    Labelled in ``lang`` (default English), or in English when no font can draw it.
+    """
+    with labels_in(lang or Language()) as drawn_in:
+        return _evaluation_plots(evaluation, out, lang=drawn_in)
+
+
+def _evaluation_plots(evaluation: Evaluation, out: Path, *, lang: Language) -> dict[str, Path]:
     test = evaluation.test
     y = test["label"].to_numpy(int)
     out.mkdir(parents=True, exist_ok=True)
     made = {
         "plots/calibration.png": plot_calibration(
-            y, test["raw_probability"], test["churn_probability"], out / "calibration.png"
+            y,
+            test["raw_probability"],
+            test["churn_probability"],
+            out / "calibration.png",
+            lang=lang,
         ),
-        "plots/gains.png": plot_gains(y, test["churn_probability"], out / "gains.png"),
+        "plots/gains.png": plot_gains(y, test["churn_probability"], out / "gains.png", lang=lang),
         "plots/roc_pr.png": plot_roc_pr(
             y,
             {
-                "model": test["churn_probability"],
-                "rule scorecard": test["rules_probability"],
-                "logistic regression": test["logreg_probability"],
+                N_("model"): test["churn_probability"],
+                N_("rule scorecard"): test["rules_probability"],
+                N_("logistic regression"): test["logreg_probability"],
             },
             out / "roc_pr.png",
+            lang=lang,
         ),
         "plots/score_distribution.png": plot_score_distribution(
-            test["health_score"], y, out / "score_distribution.png"
+            test["health_score"], y, out / "score_distribution.png", lang=lang
         ),
     }
     sample = test.sample(min(len(test), 2000), random_state=0)
     contrib = evaluation.model.contributions(sample)
     matrix = evaluation.model.matrix(sample)
     made["plots/shap_summary.png"] = plot_shap_summary(
-        contrib[evaluation.model.features].to_numpy(), matrix, out / "shap_summary.png"
+        contrib[evaluation.model.features].to_numpy(), matrix, out / "shap_summary.png", lang=lang
     )
     made["plots/family_importance.png"] = plot_family_importance(
-        family_contributions(contrib), out / "family_importance.png"
+        family_contributions(contrib), out / "family_importance.png", lang=lang
     )
     return made

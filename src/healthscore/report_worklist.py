@@ -3,20 +3,23 @@
 Monday morning a CS leader asks three things the model scores alone do not answer: which
 accounts moved since the last scoring run, what each CSM has on their plate, and which
 at-risk accounts are deliberately left alone and why. Every function here reads the scores
-table only (the previous run's scores are implied by ``score_change``).
+table only (the previous run's scores are implied by ``score_change``) and returns the
+figures its template (``templates/report/changes.html.j2``, ``portfolio.html.j2``,
+``workload.html.j2``) shows.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import pandas as pd
 
-from healthscore import report_charts
 from healthscore.config import ScoreConfig
 from healthscore.health import FLAGGED_TIERS, risk_tier
-from healthscore.report_html import NA, count, esc, missing, number, section, table, text
-from healthscore.wording import count as counted
+from healthscore.i18n import N_, Language
 
-NO_CSM = "No CSM on record"
+NO_CSM = N_("No CSM on record")
 _FLAGGED = FLAGGED_TIERS
 
 
@@ -31,87 +34,77 @@ def previous_tiers(scores: pd.DataFrame, config: ScoreConfig) -> pd.Series:
     return tiers.where(before.notna(), None)
 
 
-def account_cell(row: pd.Series | dict) -> str:
-    """The account's name in bold and its id below, or the id alone in bold."""
-    name = row.get("account_name")
-    if missing(name) or str(name) == "":
-        return f"<b>{text(row['account_id'])}</b>"
-    return f"<b>{text(name)}</b><br><small>{text(row['account_id'])}</small>"
+def trend(
+    change: float, shown: str, *, higher_is_better: bool | None, since: str
+) -> dict[str, str] | None:
+    """A change with its arrow, green when it went the right way, red when the wrong way.
+
+    ``higher_is_better=None`` means neither way is good or bad (grey). None when the change
+    is unknown.
+    """
+    if math.isnan(change):
+        return None
+    arrow = "\u25b2" if change > 0 else "\u25bc" if change < 0 else "\u25b6"
+    if change == 0 or higher_is_better is None:
+        css = "flat"
+    else:
+        css = "up" if (change > 0) == higher_is_better else "down"
+    return {"css": css, "arrow": arrow, "shown": shown, "since": since}
 
 
-def renewal_words(days: float) -> str:
-    """When the account renews, in words: "renews today", "renews in 1 day", "in 45 days"."""
-    if days <= 0:
-        return "renews today"
-    return f"renews in {counted(int(days), 'day')}"
-
-
-def changes_section(
-    scores: pd.DataFrame, config: ScoreConfig, *, since: str, shown: int = 8
-) -> str:
+def changes_context(
+    scores: pd.DataFrame, config: ScoreConfig, *, lang: Language, shown: int = 8
+) -> dict[str, Any]:
     """New at-risk accounts, recovered ones, and the sharpest falls since the last run."""
     before = previous_tiers(scores, config)
     now = scores["risk_tier"].astype(str)
     compared = before.notna()
     if not compared.any():
-        return section(
-            "changes",
-            "What changed since the last scoring run",
-            '<p class="empty">No previous scoring run to compare with.</p>',
-        )
+        return {"compared": False}
     new_risk = compared & (now == "at_risk") & (before != "at_risk")
     recovered = compared & before.isin(_FLAGGED) & (now == "healthy")
     new_flagged = compared & now.isin(_FLAGGED) & (before == "healthy")
-    first_time = ~compared
     change = pd.to_numeric(scores["score_change"])
-    summary = (
-        f"<p>Against the run of {esc(since)}: <b>{counted(int(new_risk.sum()), 'account')}</b> "
-        f"newly <i>at risk</i> ({report_charts.compact_amount(_arr(scores, new_risk))} ARR), "
-        f"<b>{counted(int(new_flagged.sum()), 'healthy account')}</b> now on watch or at risk, "
-        f"<b>{counted(int(recovered.sum()), 'account')}</b> recovered to healthy "
-        f"({report_charts.compact_amount(_arr(scores, recovered))} ARR); "
-        f"{counted(int(first_time.sum()), 'account')} scored for the first time.</p>"
-    )
-    parts = [summary]
+    tables = []
     for title, mask, order in (
-        ("Newly at risk, by ARR at risk", new_risk, "arr_at_risk"),
-        ("Recovered, by ARR", recovered, "arr"),
-        ("Sharpest falls (more than 10 points)", compared & (change < -10), "score_change"),
+        (N_("Newly at risk, by ARR at risk"), new_risk, "arr_at_risk"),
+        (N_("Recovered, by ARR"), recovered, "arr"),
+        (N_("Sharpest falls (more than 10 points)"), compared & (change < -10), "score_change"),
     ):
         chosen = scores[mask]
         ascending = order == "score_change"
         chosen = chosen.sort_values(order, ascending=ascending, kind="stable").head(shown)
-        if chosen.empty:
-            parts.append(f'<h3>{esc(title)}</h3><p class="empty">None.</p>')
-            continue
         rows = [
-            [
-                account_cell(r),
-                text(r.get("csm")) if not missing(r.get("csm")) else '<span class="muted">-</span>',
-                f"{number(r['health_score'] - r['score_change'], 1)} &rarr; "
-                f"{number(r['health_score'], 1)}",
-                f"{text(str(before[i]).replace('_', ' '))} &rarr; "
-                f"{text(str(r['risk_tier']).replace('_', ' '))}",
-                report_charts.compact_amount(r["arr"]),
-                _renewal(r),
-                text(r.get("driver_1_text")) if not missing(r.get("driver_1_text")) else "-",
-            ]
-            for i, r in chosen.iterrows()
+            {
+                **r,
+                "before": r["health_score"] - r["score_change"],
+                "tier_before": before[i],
+                "renewal": _renewal(r, lang),
+            }
+            for i, r in chosen.to_dict("index").items()
         ]
-        head = ["Account", "CSM", "Health", "Tier", "ARR", "Renewal", "First driver now"]
-        parts.append(f"<h3>{esc(title)}</h3>" + table(head, rows, css="changes"))
-    return section("changes", "What changed since the last scoring run", "".join(parts))
+        tables.append({"title": title, "rows": rows})
+    return {
+        "compared": True,
+        "new_risk": int(new_risk.sum()),
+        "new_risk_arr": _arr(scores, new_risk),
+        "new_flagged": int(new_flagged.sum()),
+        "recovered": int(recovered.sum()),
+        "recovered_arr": _arr(scores, recovered),
+        "first_time": int((~compared).sum()),
+        "tables": tables,
+    }
 
 
-def portfolio_section(scores: pd.DataFrame, *, shown: int = 3) -> str:
-    """One row per CSM: their book, its risk, and this step's actions (theirs and passed on)."""
+def portfolio_context(
+    scores: pd.DataFrame, *, lang: Language, shown: int = 3
+) -> dict[str, Any] | None:
+    """One row per CSM: their book, its risk, and this step's actions (theirs and passed on).
+
+    None when the scores have no ``csm`` column.
+    """
     if "csm" not in scores.columns:
-        return section(
-            "portfolio",
-            "Each CSM's portfolio",
-            '<p class="empty">The accounts table has no owner column: add `owner` (the CSM) '
-            "to see each CSM's portfolio and worklist.</p>",
-        )
+        return None
     csm = scores["csm"].astype(object).where(scores["csm"].notna() & (scores["csm"] != ""), NO_CSM)
     owner = scores["owner"].astype(str)
     due = _bool(scores, "action_due", default=~_bool(scores, "holdout"))
@@ -126,73 +119,58 @@ def portfolio_section(scores: pd.DataFrame, *, shown: int = 3) -> str:
         by_them = mine & due & (owner == name)
         overflow = mine & reason.str.startswith("overflow")
         by_teams = mine & due & (owner != name)
-        held = mine & _bool(scores, "holdout")
         first = scores[by_them].sort_values("priority_rank", kind="stable").head(shown)
-        listed = "".join(f"<li>{account_cell(r)}</li>" for _, r in first.iterrows())
         rows.append(
-            [
-                f"<b>{esc(name)}</b>",
-                count(int(mine.sum())),
-                report_charts.compact_amount(_sum(scores.loc[mine, "arr"])),
-                f"{count(int((mine & flagged).sum()))}<br><small>"
-                f"{report_charts.compact_amount(_sum(scores.loc[mine & flagged, 'arr_at_risk']))}"
-                " ARR at risk</small>",
-                count(int(by_them.sum())) if name != NO_CSM else '<span class="muted">-</span>',
-                f"{count(int(by_teams.sum()))}"
-                + (
-                    f"<br><small>{count(int(overflow.sum()))} overflow</small>"
-                    if overflow.any()
-                    else ""
-                ),
-                count(int(held.sum())),
-                f"<ol>{listed}</ol>" if listed else '<span class="muted">-</span>',
-            ]
+            {
+                "name": lang.t(NO_CSM) if name == NO_CSM else name,
+                "named": name != NO_CSM,
+                "accounts": int(mine.sum()),
+                "arr": _sum(scores.loc[mine, "arr"]),
+                "flagged": int((mine & flagged).sum()),
+                "flagged_arr": _sum(scores.loc[mine & flagged, "arr_at_risk"]),
+                "by_them": int(by_them.sum()),
+                "by_teams": int(by_teams.sum()),
+                "overflow": int(overflow.sum()),
+                "held": int((mine & _bool(scores, "holdout")).sum()),
+                "first": first.to_dict("records"),
+            }
         )
-    head = [
-        "CSM",
-        "Accounts",
-        "ARR",
-        "At risk or watch",
-        "Plays the CSM runs",
-        "Plays run by teams",
-        "Control group",
-        "First on the list",
-    ]
-    hint = (
-        '<p class="hint">A CSM runs the plays of their high-touch accounts, the most ARR at risk '
-        "first, up to their capacity per scoring run; the rest (overflow) and the plays of their "
-        "low- and tech-touch accounts go to the pooled CS team and the automated sequences. "
-        "Plays include expansion talks with healthy accounts; accounts in the control group get "
-        "none.</p>"
-    )
-    return section("portfolio", "Each CSM's portfolio", table(head, rows, css="portfolio") + hint)
+    return {"rows": rows}
 
 
-def control_group_summary(scores: pd.DataFrame) -> str:
-    """The control group in one paragraph: its size, its share, and the exclusions counted."""
-    held = _bool(scores, "holdout")
+def control_group_context(scores: pd.DataFrame, *, lang: Language) -> dict[str, Any]:
+    """The control group: its size, its share, and the exclusions counted by reason."""
+    held = int(_bool(scores, "holdout").sum())
     if "holdout_exclusion" not in scores.columns:
-        return f"<p>{counted(int(held.sum()), 'account')} held out as the control group.</p>"
+        return {"held": held, "known": False}
     excluded = scores["holdout_exclusion"].astype(object).where(scores["holdout_exclusion"].notna())
     eligible = int((scores["risk_tier"].isin(_FLAGGED) & excluded.isna()).sum())
     reasons = excluded.dropna().value_counts()
-    listed = (
-        ", ".join(f"{counted(int(n), 'account')}: {esc(r)}" for r, n in reasons.items()) or "none"
-    )
-    share = f"{held.sum() / eligible:.0%}" if eligible else NA
-    return (
-        f"<p><b>Control group:</b> {counted(int(held.sum()), 'account')} held out, {share} of "
-        f"the {counted(eligible, 'eligible at-risk account')}, drawn in every stratum of risk "
-        "tier and segment; they get no action so each playbook's effect can be measured. "
-        f"Never held out: {listed}.</p>"
-    )
+    listed = [
+        lang.t(
+            "%(accounts)s: %(reason)s",
+            accounts=lang.nt("%(num)s account", "%(num)s accounts", int(n)),
+            reason=lang.reason(r),
+        )
+        for r, n in reasons.items()
+    ]
+    return {
+        "held": held,
+        "known": True,
+        "eligible": eligible,
+        "share": held / eligible * 100 if eligible else math.nan,
+        "listed": lang.list(listed) if listed else lang.t("none"),
+    }
 
 
-def _renewal(row: pd.Series) -> str:
+def _renewal(row: dict[str, Any], lang: Language) -> str | None:
     days = row.get("days_to_renewal")
-    if missing(days):
-        return '<span class="muted">-</span>'
-    return esc(renewal_words(float(days)).removeprefix("renews "))
+    if lang.missing(days):
+        return None
+    days = float(days)  # type: ignore[arg-type]
+    if days <= 0:
+        return lang.t("today")
+    return lang.nt("in %(num)s day", "in %(num)s days", int(days))
 
 
 def _bool(scores: pd.DataFrame, column: str, default: pd.Series | None = None) -> pd.Series:

@@ -25,6 +25,7 @@ from healthscore.config import Config
 from healthscore.errors import DataError
 from healthscore.explain import describe_drivers, family_contributions
 from healthscore.features import features_on
+from healthscore.i18n import Language
 from healthscore.model import HealthModel
 from healthscore.playbooks import PlaybookCatalogue, recommend_playbooks
 from healthscore.snapshots import step_back
@@ -232,7 +233,13 @@ def score_frame(
         )
         families = family_contributions(contributions, drivers_only=True)
         described = describe_drivers(
-            features, contributions, model.calibrator, n=N_DRIVERS, medians=peers, groups=groups
+            features,
+            contributions,
+            model.calibrator,
+            n=N_DRIVERS,
+            medians=peers,
+            groups=groups,
+            lang=Language.of(config),
         )
         if not explained.all():
             families = families.reindex(features.index)
@@ -260,7 +267,7 @@ def score_frame(
         plays = recommend_playbooks(
             context,
             catalogue,
-            touch=config.touch,
+            touch=config.touch.for_currency(config.output.currency),
             holdout_share=rules.holdout_share,
             holdout_exclude_touch_tiers=rules.holdout_exclude_touch_tiers,
             holdout_exclude_renewal_days=rules.holdout_exclude_renewal_days,

@@ -31,9 +31,12 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from healthscore.config import Config, DataConfig
+from healthscore.config import Config, DataConfig, OutputConfig
 from healthscore.errors import OutputError, SchemaError
+from healthscore.i18n import Language
 from healthscore.mapping import Lookup, raw_select, source_name, wanted_tables
+from healthscore.people_csv import column_labels, is_label_row
+from healthscore.people_csv import for_people as for_people_text
 from healthscore.schema import EVENT_TABLES, TABLES
 from healthscore.sources import SUFFIXES, open_tables, read_options
 from healthscore.sql import quote, typed_expression
@@ -466,25 +469,62 @@ def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return _map_text(frame, lambda v: v[1:] if _NEUTRALISED.match(v) else v)
 
 
-def _write_csv(frame: pd.DataFrame, path: Path, *, for_people: bool) -> None:
+def _write_csv(
+    frame: pd.DataFrame,
+    path: Path,
+    *,
+    for_people: bool,
+    encoding: str = "utf-8",
+    labels: list[str] | None = None,
+) -> None:
     # RFC 4180 line ends: a value holding a carriage return is then quoted too.
-    (neutralise_formulas(frame) if for_people else frame).to_csv(
-        path, index=False, date_format="%Y-%m-%dT%H:%M:%S", lineterminator="\r\n"
-    )
+    options: dict[str, Any] = {
+        "index": False,
+        "date_format": "%Y-%m-%dT%H:%M:%S",
+        "lineterminator": "\r\n",
+    }
+    table = neutralise_formulas(frame) if for_people else frame
+    with path.open("w", encoding=encoding, newline="") as out:
+        if labels is not None:  # the English names, then the label row, then the rows
+            pd.DataFrame([labels], columns=table.columns).to_csv(out, **options)
+            table.to_csv(out, header=False, **options)
+        else:
+            table.to_csv(out, **options)
 
 
-def write_frame(frame: pd.DataFrame, target: str | Path, *, for_people: bool = True) -> Path:
+def write_frame(
+    frame: pd.DataFrame,
+    target: str | Path,
+    *,
+    for_people: bool = True,
+    output: OutputConfig | None = None,
+) -> Path:
     """Write a DataFrame as Parquet or CSV (by suffix), atomically.
 
     CSV is a file people open in a spreadsheet, so its text cells pass through
     :func:`neutralise_formulas` (and :func:`read_frame` undoes it); ``for_people=False``
     writes them as they are, for CSV that software reads as input (the simulator's tables).
     CSV lines end in CRLF (RFC 4180). Parquet is written as it is.
+
+    ``output`` (the config's ``[output]``) shapes a CSV for its readers: its ``encoding``
+    (``utf-8-sig`` starts the file with the byte-order mark Excel needs to read UTF-8), the
+    people's text of the scores in its ``locale``, and with ``header_labels`` a second header
+    row naming each column in that language (:mod:`healthscore.people_csv`). Column names
+    stay English.
     """
     target = Path(target)
+    encoding, labels = "utf-8", None
+    if output is not None and target.suffix.lower() == ".csv":
+        lang = Language(output.locale, output.currency)
+        frame = for_people_text(frame, lang)
+        encoding = output.encoding
+        if output.header_labels and not lang.english:
+            labels = column_labels(frame.columns, lang)
     writers: dict[str, Callable[[Path], None]] = {
         ".parquet": lambda p: frame.to_parquet(p, index=False),
-        ".csv": lambda p: _write_csv(frame, p, for_people=for_people),
+        ".csv": lambda p: _write_csv(
+            frame, p, for_people=for_people, encoding=encoding, labels=labels
+        ),
     }
     suffix = target.suffix.lower()
     if suffix not in writers:
@@ -542,7 +582,10 @@ def read_frame(path: str | Path) -> pd.DataFrame:
         raise SchemaError(f"{path} does not exist")
     if path.suffix.lower() == ".parquet":
         return pd.read_parquet(path)
-    return restore_formulas(pd.read_csv(path))
+    # utf-8-sig reads files with and without Excel's byte-order mark alike.
+    first = pd.read_csv(path, nrows=1, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    skip = [1] if len(first) and is_label_row(first.columns, first.iloc[0]) else None
+    return restore_formulas(pd.read_csv(path, encoding="utf-8-sig", skiprows=skip))
 
 
 def read_metadata(path: str | Path) -> dict[str, object]:

@@ -40,8 +40,9 @@ def assign_touch_tiers(arr: pd.Series, *, touch: TouchConfig) -> pd.Series:
     arr : pandas.Series
         Annual recurring revenue per account.
     touch : TouchConfig
-        The ARR thresholds. Each threshold belongs to the tier above it, so an account at
-        exactly ``high_touch_min_arr`` is ``high_touch``.
+        The ARR thresholds, in the portfolio's currency (``TouchConfig.for_currency``; unset
+        ones take the currency-less defaults here). Each threshold belongs to the tier above
+        it, so an account at exactly ``high_touch_min_arr`` is ``high_touch``.
 
     Returns
     -------
@@ -56,11 +57,15 @@ def assign_touch_tiers(arr: pd.Series, *, touch: TouchConfig) -> pd.Series:
     >>> from healthscore.config import TouchConfig
     >>> assign_touch_tiers(pd.Series([60_000, 10_000, 500]), touch=TouchConfig()).tolist()
     ['high_touch', 'low_touch', 'tech_touch']
+    >>> yen = TouchConfig().for_currency("JPY")
+    >>> assign_touch_tiers(pd.Series([9_000_000, 2_000_000, 60_000]), touch=yen).tolist()
+    ['high_touch', 'low_touch', 'tech_touch']
     """
+    high, low = touch.thresholds
     values = pd.to_numeric(arr).to_numpy(dtype="float64", na_value=np.nan)
     with np.errstate(invalid="ignore"):
         tiers = np.select(
-            [values >= touch.high_touch_min_arr, values >= touch.low_touch_min_arr],
+            [values >= high, values >= low],
             ["high_touch", "low_touch"],
             default="tech_touch",
         )

@@ -447,11 +447,11 @@ def validated_source(path: str | Path, config: Config | None = None) -> DataSour
 def validate_data(path: str | Path, config: Config | None = None) -> ValidationReport:
     """Validate a folder of exports against the contract (after the config's renames).
 
-    Examples
-    --------
-    >>> report = validate_data("data/demo")  # doctest: +SKIP
-    >>> report.ok, len(report.warnings)      # doctest: +SKIP
-    (True, 0)
+    Example (illustration, not run)::
+
+        report = validate_data("data/demo")
+        report.ok, len(report.warnings)
+        # -> (True, 0)
     """
     missing: dict[str, list[str]] = {}
     source = open_source(path, config, missing_columns=missing)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from healthscore.i18n import N_, Language
+
 #: Plural nouns of the generated sentences and their singular.
 _SINGULAR: dict[str, str] = {
     "accounts": "account",
@@ -84,8 +86,30 @@ def segment_label(segment: object) -> str:
     return text.upper() if text.isalpha() and text.islower() and len(text) <= 3 else text
 
 
-def peer_label(segment: object | None, stage: object | None) -> str:
+#: A peer group in another language: its stage, its segment, both, or neither.
+_PEERS_BY_STAGE = {
+    "onboarding": (
+        N_("%(segment)s accounts in their first 90 days"),
+        N_("accounts in their first 90 days"),
+    ),
+    "adoption": (
+        N_("%(segment)s accounts in their first year"),
+        N_("accounts in their first year"),
+    ),
+    "mature": (
+        N_("%(segment)s accounts that have been customers for over a year"),
+        N_("accounts that have been customers for over a year"),
+    ),
+}
+
+
+def peer_label(
+    segment: object | None, stage: object | None, *, lang: Language | None = None
+) -> str:
     """Who a peer group is, in words ("mid-market accounts in their first year").
+
+    In another language than English (``lang``) the words come from its message catalogue,
+    a known segment in its own word ("mid_market" is 中堅企業 in Japanese).
 
     Examples
     --------
@@ -96,6 +120,14 @@ def peer_label(segment: object | None, stage: object | None) -> str:
     """
     has_segment = segment is not None and str(segment) not in ("", "nan", "None")
     has_stage = stage is not None and str(stage) in _STAGES
+    if lang is not None and not lang.english:
+        if not has_segment and not has_stage:
+            return lang.t("all accounts")
+        name = lang.word("segment", segment) if has_segment else ""
+        if not has_stage:
+            return lang.t("%(segment)s accounts", segment=name)
+        with_segment, alone = _PEERS_BY_STAGE[str(stage)]
+        return lang.t(with_segment, segment=name) if has_segment else lang.t(alone)
     if not has_segment and not has_stage:
         return "all accounts"
     who = f"{segment_label(segment)} accounts" if has_segment else "accounts"

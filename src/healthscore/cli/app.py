@@ -118,6 +118,13 @@ ForceOption = Annotated[
         help="Score with a model trained on other data (the output records it).",
     ),
 ]
+LangOption = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        help="Language of what people read: en or ja (default: [output] locale, else en).",
+    ),
+]
 
 
 @app.callback()
@@ -153,9 +160,12 @@ def _plain_warnings() -> None:
     warnings.showwarning = show
 
 
-def config_from(path: Path | None, *, engine: str | None = None) -> Config:
-    """The config of a command: the file if given, else the defaults; ``--engine`` over it."""
+def config_from(path: Path | None, *, lang: str | None = None, engine: str | None = None) -> Config:
+    """The config of a command: the file if given, else the defaults; ``--lang`` overrides
+    its ``[output] locale``, ``--engine`` its ``[engine] name``."""
     config = load_config(path)
+    if lang is not None:
+        config = config.with_overrides(output={"locale": lang})
     if engine is not None:
         config = config.with_overrides(engine={"name": engine})
     return config

@@ -6,11 +6,24 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from healthscore import simulation_defaults as default
-from healthscore.cli.app import ConfigOption, app, config_from, console, plain, progress
-from healthscore.cli.output import account_label
+from healthscore.cli.app import ConfigOption, LangOption, app, config_from, console, plain, progress
+from healthscore.cli.output import top_accounts_table
+from healthscore.i18n import NC_, Language
+
+#: The demo's steps, as its timings name them.
+_STEPS = {
+    "generate": NC_("step", "generate"),
+    "validate": NC_("step", "validate"),
+    "train": NC_("step", "train"),
+    "score": NC_("step", "score"),
+    "report": NC_("step", "report"),
+}
+
+
+def _step(step: str, lang: Language) -> str:
+    return lang.tc("step", _STEPS[step]) if step in _STEPS else step
 
 
 @app.command()
@@ -22,66 +35,64 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = default.SEED,
     regenerate: Annotated[bool, typer.Option(help="Simulate again even if data exists.")] = False,
     config: ConfigOption = None,
+    lang: LangOption = None,
 ) -> None:
-    """Generate -> validate -> train -> score -> report on simulated data."""
+    """Generate -> validate -> train -> score -> report on simulated data.
+
+    With --lang ja the world is in yen with Japanese names (data/demo-ja, reports/ja/).
+    """
     from healthscore.pipeline import demo as run_demo
+    from healthscore.playbooks.control import control_group_summary
     from healthscore.tracking import ui_command
 
-    cfg = config_from(config)
-    with progress("Running the demo: generate, validate, train, score, report"):
+    cfg = config_from(config, lang=lang)
+    if cfg.output.locale == "ja" and cfg.output.currency is None:
+        cfg = cfg.with_overrides(output={"currency": "JPY"})
+    words = Language.of(cfg)
+    t = words.t
+    with progress(t("Running the demo: generate, validate, train, score, report")):
         outcome = run_demo(
             workdir=workdir, n_accounts=accounts, seed=seed, config=cfg, regenerate=regenerate
         )
     m = outcome.train.metrics
-    console.print(plain(f"Data: {outcome.data}"))
+    console.print(plain(t("Data: %(path)s", path=outcome.data)))
+    oracle = m.get("oracle_roc_auc")
     console.print(
         plain(
-            f"Model: test ROC AUC {m['roc_auc']:.3f} (rule scorecard "
-            f"{m['baseline_rules_roc_auc']:.3f}, logistic regression "
-            f"{m['baseline_logreg_roc_auc']:.3f}"
-            + (f", oracle {m['oracle_roc_auc']:.3f}" if m.get("oracle_roc_auc") else "")
-            + ")"
-        )
-    )
-    console.print(plain(f"Bundle: {outcome.train.bundle}"))
-    for notice in outcome.train.notices:
-        console.print(plain(f"warning: {notice}"))
-    console.print(plain(f"Scores at {outcome.as_of.date()}: {outcome.scores_path}"))
-    if outcome.report_path is not None:
-        console.print(plain(f"Report: {outcome.report_path}"))
-    from healthscore.playbooks.control import control_group_summary
-
-    console.print(plain(control_group_summary(outcome.scores)))
-    table = Table(title="Top five accounts by ARR at risk")
-    for col in (
-        "rank",
-        "account",
-        "score",
-        "tier",
-        "ARR at risk",
-        "top driver",
-        "playbook",
-        "owner",
-    ):
-        table.add_column(col)
-    for _, row in outcome.scores.sort_values("priority_rank").head(5).iterrows():
-        table.add_row(
-            *map(
-                plain,
-                (
-                    row["priority_rank"],
-                    account_label(row),
-                    f"{row['health_score']:.0f}",
-                    str(row["risk_tier"]).replace("_", " "),
-                    f"{row['arr_at_risk']:,.0f}",
-                    row["driver_1_text"] if isinstance(row["driver_1_text"], str) else "",
-                    row["playbook_id"],
-                    row["owner"],
-                ),
+            t(
+                "Model: test ROC AUC %(model)s (rule scorecard %(rules)s, logistic regression "
+                "%(logreg)s%(oracle)s)",
+                model=words.number(m["roc_auc"], 3),
+                rules=words.number(m["baseline_rules_roc_auc"], 3),
+                logreg=words.number(m["baseline_logreg_roc_auc"], 3),
+                oracle=t(", oracle %(auc)s", auc=words.number(oracle, 3)) if oracle else "",
             )
         )
-    console.print(table)
-    steps = ", ".join(f"{k} {v:.0f}s" for k, v in outcome.timings.items())
-    console.print(plain(f"Timings: {steps}"))
+    )
+    console.print(plain(t("Bundle: %(path)s", path=outcome.train.bundle)))
+    for notice in outcome.train.notices:
+        console.print(plain(f"warning: {notice}"))
+    console.print(
+        plain(
+            t(
+                "Scores at %(date)s: %(path)s",
+                date=words.date(outcome.as_of),
+                path=outcome.scores_path,
+            )
+        )
+    )
+    if outcome.report_path is not None:
+        console.print(plain(t("Report: %(path)s", path=outcome.report_path)))
+    console.print(plain(control_group_summary(outcome.scores, words)))
+    title = t("Top five accounts by ARR at risk")
+    console.print(top_accounts_table(outcome.scores, words, title=title))
+    steps = words.list(
+        [
+            t("%(step)s %(seconds)ss", step=_step(step, words), seconds=format(seconds, ".0f"))
+            for step, seconds in outcome.timings.items()
+        ]
+    )
+    console.print(plain(t("Timings: %(steps)s", steps=steps)))
     if outcome.train.tracking_uri:
-        console.print(plain(f"Open MLflow on the run: {ui_command(outcome.train.tracking_uri)}"))
+        command = ui_command(outcome.train.tracking_uri)
+        console.print(plain(t("Open MLflow on the run: %(command)s", command=command)))

@@ -10,6 +10,7 @@ from healthscore.cli.app import (
     ConfigOption,
     DataOption,
     ForceOption,
+    LangOption,
     ModelOption,
     app,
     config_from,
@@ -17,6 +18,7 @@ from healthscore.cli.app import (
     plain,
 )
 from healthscore.cli.output import AsOfOption, say_forced
+from healthscore.i18n import Language
 
 
 @app.command()
@@ -27,10 +29,13 @@ def explain(
     model: ModelOption = None,
     config: ConfigOption = None,
     force: ForceOption = False,
+    lang: LangOption = None,
 ) -> None:
     """Print the card of one account: score history, drivers, the playbook and its steps."""
     from healthscore.pipeline import explain as account_card
 
-    card, check = account_card(data, as_of, account, config_from(config), model=model, force=force)
-    say_forced(check)
-    console.print(plain(card.render()))
+    cfg = config_from(config, lang=lang)
+    card, check = account_card(data, as_of, account, cfg, model=model, force=force)
+    words = Language.of(cfg)
+    say_forced(check, words)
+    console.print(plain(card.render(words)))

@@ -84,17 +84,34 @@ def generate(
         ),
     ] = None,
     config: ConfigOption = None,
+    currency: Annotated[
+        str, typer.Option(help="Currency of the amounts: USD, or JPY (whole yen).")
+    ] = "USD",
+    names: Annotated[
+        str, typer.Option(help="Company and CSM names: en, or ja (Japanese names).")
+    ] = "en",
 ) -> None:
     """Simulate a B2B SaaS history in the input contract, with ground truth in OUT/_truth/."""
     from healthscore.pipeline import generate_data
 
     if fmt not in ("parquet", "csv"):
         raise SchemaError(f"--format must be parquet or csv, not {fmt!r}")
+    if currency not in ("USD", "JPY") or names not in ("en", "ja"):
+        raise SchemaError("--currency must be USD or JPY and --names en or ja")
     if with_actions:
         _generate_with_actions(out, accounts, start, end, seed, fmt, act_at, config)
         return
     with progress(f"Simulating {accounts} accounts"):
-        summary = generate_data(out, n_accounts=accounts, start=start, end=end, seed=seed, fmt=fmt)
+        summary = generate_data(
+            out,
+            n_accounts=accounts,
+            start=start,
+            end=end,
+            seed=seed,
+            fmt=fmt,
+            currency=currency,
+            names=names,
+        )
     console.print(plain(f"Wrote {out} (seed {seed}):"))
     for table, rows in summary.items():
         console.print(plain(f"  {table:<16} {rows:>12,} rows"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from rich.table import Table
 from healthscore.cli.app import (
     ConfigOption,
     DataOption,
+    LangOption,
     app,
     config_from,
     console,
@@ -18,25 +20,20 @@ from healthscore.cli.app import (
     progress,
 )
 from healthscore.errors import DataError
+from healthscore.i18n import N_, Language
 
-_SHOWN = (
-    ("period", "period", "{}"),
-    ("customers_end", "customers", "{:,.0f}"),
-    ("new_customers", "new", "{:,.0f}"),
-    ("churned_customers", "churned", "{:,.0f}"),
-    ("logo_churn_rate_pct", "churn %", "{:.1f}"),
-    ("grr_pct", "GRR %", "{:.1f}"),
-    ("nrr_pct", "NRR %", "{:.1f}"),
-    ("nps", "NPS", "{:.0f}"),
-    ("ltv", "LTV", "{:,.0f}"),
+#: The columns on screen: KPI column, heading (a message), how to write a value.
+_SHOWN: tuple[tuple[str, str, Callable[[Language, object], str]], ...] = (
+    ("period", N_("period"), lambda lang, v: lang.period(v)),
+    ("customers_end", N_("customers"), lambda lang, v: lang.count(v)),
+    ("new_customers", N_("new"), lambda lang, v: lang.count(v)),
+    ("churned_customers", N_("churned"), lambda lang, v: lang.count(v)),
+    ("logo_churn_rate_pct", N_("churn %%"), lambda lang, v: lang.number(v, 1)),
+    ("grr_pct", N_("GRR %%"), lambda lang, v: lang.number(v, 1)),
+    ("nrr_pct", N_("NRR %%"), lambda lang, v: lang.number(v, 1)),
+    ("nps", N_("NPS"), lambda lang, v: lang.number(v, 0)),
+    ("ltv", N_("LTV"), lambda lang, v: lang.money(v)),
 )
-
-
-def _cell(fmt: str, value: object) -> str:
-    try:
-        return "n/a" if value is None or value != value else fmt.format(value)
-    except (TypeError, ValueError):
-        return str(value)
 
 
 @app.command()
@@ -46,30 +43,43 @@ def kpis(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write .csv/.parquet.")] = None,
     last: Annotated[int, typer.Option(help="Periods shown on screen.")] = 12,
     config: ConfigOption = None,
+    lang: LangOption = None,
 ) -> None:
     """Retention KPIs per period: churn, retention, GRR/NRR, ARPA, LTV, NPS, onboarding."""
     from healthscore.pipeline import kpis as compute
 
     if freq not in ("month", "quarter"):
         raise DataError(f"--freq must be month or quarter, not {freq!r}")
-    with progress("Computing retention KPIs"):
-        table = compute(data, config_from(config), freq=freq, out=out)
-    view = Table(title=f"Retention KPIs by {freq} (last {last})")
+    cfg = config_from(config, lang=lang)
+    words = Language.of(cfg)
+    with progress(words.t("Computing retention KPIs")):
+        table = compute(data, cfg, freq=freq, out=out)
+    title = (
+        words.t("Retention KPIs by month (last %(n)s)", n=last)
+        if freq == "month"
+        else words.t("Retention KPIs by quarter (last %(n)s)", n=last)
+    )
+    view = Table(title=title)
     for _, label, _ in _SHOWN:
-        view.add_column(label)
+        view.add_column(words.t(label))
     for _, row in table.tail(last).iterrows():
-        view.add_row(*[plain(_cell(fmt, row[col])) for col, _, fmt in _SHOWN])
+        view.add_row(*[plain(show(words, row[col])) for col, _, show in _SHOWN])
     console.print(view)
     shown = table.tail(last)
     provisional = shown.loc[shown["provisional"].fillna(False).astype(bool), "period"]
     if len(provisional):
-        periods = ", ".join(str(p) for p in provisional)
-        verb = "is" if len(provisional) == 1 else "are"
+        periods = words.list([words.period(p) for p in provisional])
         console.print(
             plain(
-                f"{periods} {verb} not final yet: a renewal may still arrive within the grace "
-                "period and undo some of the churn."
+                words.nt(
+                    "%(periods)s is not final yet: a renewal may still arrive within the grace "
+                    "period and undo some of the churn.",
+                    "%(periods)s are not final yet: a renewal may still arrive within the grace "
+                    "period and undo some of the churn.",
+                    len(provisional),
+                    periods=periods,
+                )
             )
         )
     if out is not None:
-        console.print(plain(f"Wrote {out}"))
+        console.print(plain(words.t("Wrote %(path)s", path=out)))

@@ -1,18 +1,21 @@
 """Options and printing shared by several commands: the scoring date, account labels, the
---force note."""
+--force note, the table of the top accounts, in the output language."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated
 
+import pandas as pd
 import typer
+from rich.table import Table
 
 from healthscore.cli.app import (
     check_date,
     console,
     plain,
 )
+from healthscore.i18n import Language
 
 AsOfOption = Annotated[
     str,
@@ -28,7 +31,48 @@ def account_label(row: Mapping[str, object]) -> str:
     return str(row["account_id"])
 
 
-def say_forced(check: str) -> None:
+def say_forced(check: str, lang: Language | None = None) -> None:
     """Say once, plainly, that the model was trained on other data."""
     if check != "ok":
-        console.print(plain(f"warning: model of other data, scored with --force: {check}"))
+        lang = lang or Language()
+        message = lang.t("warning: model of other data, scored with --force: %(why)s", why=check)
+        console.print(plain(message))
+
+
+def top_accounts_table(scores: pd.DataFrame, lang: Language, *, title: str) -> Table:
+    """The first five accounts by ARR at risk: rank, name, score, tier, driver, play, owner.
+
+    English names the playbook by its id, another language by its (translated) title.
+    """
+    t = lang.t
+    table = Table(title=title)
+    for column in (
+        t("rank"),
+        t("account"),
+        t("score"),
+        t("tier"),
+        t("ARR at risk"),
+        t("top driver"),
+        t("playbook"),
+        t("owner"),
+    ):
+        # Japanese has no spaces to wrap at: a long sentence folds instead of being cut.
+        table.add_column(column, overflow="fold")
+    for _, row in scores.sort_values("priority_rank").head(5).iterrows():
+        driver = row["driver_1_text"]
+        table.add_row(
+            *map(
+                plain,
+                (
+                    row["priority_rank"],
+                    account_label(row),
+                    lang.number(row["health_score"], 0),
+                    lang.word("risk tier", row["risk_tier"]),
+                    lang.money(row["arr_at_risk"]),
+                    driver if isinstance(driver, str) else "",
+                    row["playbook_id"] if lang.english else row["playbook_title"],
+                    lang.owner(row["owner"]),
+                ),
+            )
+        )
+    return table

@@ -11,6 +11,7 @@ from healthscore.cli.app import (
     ConfigOption,
     DataOption,
     ForceOption,
+    LangOption,
     ModelOption,
     app,
     check_date,
@@ -19,6 +20,7 @@ from healthscore.cli.app import (
     plain,
     progress,
 )
+from healthscore.i18n import Language
 
 
 @app.command()
@@ -37,12 +39,13 @@ def report(
         Path | None,
         typer.Option(help="Folder of past score files to measure (default: the report's)."),
     ] = None,
+    lang: LangOption = None,
 ) -> None:
     """Write one self-contained HTML report for CS leaders (KPIs, risk, accounts, model)."""
     from healthscore.pipeline import report as write
 
-    with progress("Scoring and writing the report"):
-        path = write(
-            data, as_of, config_from(config), out=out, model=model, force=force, past_scores=scores
-        )
-    console.print(plain(f"Wrote {path}"))
+    cfg = config_from(config, lang=lang)
+    words = Language.of(cfg)
+    with progress(words.t("Scoring and writing the report")):
+        path = write(data, as_of, cfg, out=out, model=model, force=force, past_scores=scores)
+    console.print(plain(words.t("Wrote %(path)s", path=path)))

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from healthscore.cli.app import (
     ConfigOption,
     DataOption,
     EngineOption,
     ForceOption,
+    LangOption,
     ModelOption,
     app,
     config_from,
@@ -24,11 +24,11 @@ from healthscore.cli.app import (
     plain,
     progress,
 )
-from healthscore.cli.output import AsOfOption, account_label, say_forced
-from healthscore.wording import count
+from healthscore.cli.output import AsOfOption, say_forced, top_accounts_table
+from healthscore.i18n import Language
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from healthscore.config import Config
 
 
 @app.command()
@@ -52,75 +52,71 @@ def score(
     ] = None,
     config: ConfigOption = None,
     force: ForceOption = False,
+    lang: LangOption = None,
     engine: EngineOption = None,
 ) -> None:
     """Score every eligible account at AS_OF: health score, drivers, playbook, ARR at risk."""
-    cfg = config_from(config, engine=engine)
+    cfg = config_from(config, lang=lang, engine=engine)
+    words = Language.of(cfg)
     if cfg.engine.name == "spark":
-        from healthscore.spark.pipeline import score as score_on_spark
-
-        with progress(f"Scoring accounts at {as_of} with Spark"):
-            summary = score_on_spark(
-                data, as_of, cfg, out=out, model=model, previous=previous, force=force
-            )
-        say_forced(summary.model_check)
-        console.print(
-            plain(
-                f"Scored {count(summary.accounts, 'account')} at {as_of} with Spark: "
-                f"{summary.at_risk:,} at risk, ARR at risk {summary.arr_at_risk:,.0f}. "
-                f"Wrote {summary.out}."
-            )
-        )
-        _print_top(summary.top)
+        _score_on_spark(data, as_of, out, cfg, words, model=model, previous=previous, force=force)
         return
     from healthscore.pipeline import score as score_accounts
+    from healthscore.playbooks.control import control_group_summary
 
-    with progress(f"Scoring accounts at {as_of}"):
+    with progress(words.t("Scoring accounts at %(date)s", date=words.date(as_of))):
         scores = score_accounts(
             data, as_of, cfg, model=model, out=out, previous=previous, force=force
         )
-    say_forced(scores["model_check"].iloc[0] if len(scores) else "ok")
-    at_risk = scores[scores["risk_tier"] == "at_risk"]
+    say_forced(scores["model_check"].iloc[0] if len(scores) else "ok", words)
+    at_risk = int((scores["risk_tier"] == "at_risk").sum())
     console.print(
         plain(
-            f"Scored {count(len(scores), 'account')} at {as_of}: {len(at_risk):,} at risk, "
-            f"ARR at risk {scores['arr_at_risk'].sum():,.0f}. Wrote {out}."
-        )
-    )
-    from healthscore.playbooks.control import control_group_summary
-
-    console.print(plain(control_group_summary(scores)))
-    _print_top(scores.head(5))
-
-
-def _print_top(top: pd.DataFrame) -> None:
-    """The top of the worklist as a table."""
-    table = Table(title="Top 5 by ARR at risk")
-    for col in (
-        "rank",
-        "account",
-        "score",
-        "tier",
-        "ARR at risk",
-        "top driver",
-        "playbook",
-        "owner",
-    ):
-        table.add_column(col)
-    for _, row in top.iterrows():
-        table.add_row(
-            *map(
-                plain,
-                (
-                    row["priority_rank"],
-                    account_label(row),
-                    f"{row['health_score']:.0f}",
-                    str(row["risk_tier"]).replace("_", " "),
-                    f"{row['arr_at_risk']:,.0f}",
-                    row["driver_1_text"] if isinstance(row["driver_1_text"], str) else "",
-                    row["playbook_id"],
-                    row["owner"],
-                ),
+            words.t(
+                "Scored %(accounts)s at %(date)s: %(at_risk)s at risk, ARR at risk %(arr)s. "
+                "Wrote %(out)s.",
+                accounts=words.nt("%(num)s account", "%(num)s accounts", len(scores)),
+                date=words.date(as_of),
+                at_risk=words.count(at_risk),
+                arr=words.money(scores["arr_at_risk"].sum()),
+                out=out,
             )
         )
-    console.print(table)
+    )
+    console.print(plain(control_group_summary(scores, words)))
+    console.print(top_accounts_table(scores, words, title=words.t("Top 5 by ARR at risk")))
+
+
+def _score_on_spark(
+    data: str,
+    as_of: str,
+    out: str,
+    cfg: Config,
+    words: Language,
+    *,
+    model: str | None,
+    previous: Path | None,
+    force: bool,
+) -> None:
+    """``score --engine spark``: the scores written by Spark; totals and the top read back."""
+    from healthscore.spark.pipeline import score as score_on_spark
+
+    with progress(words.t("Scoring accounts at %(date)s", date=words.date(as_of))):
+        summary = score_on_spark(
+            data, as_of, cfg, out=out, model=model, previous=previous, force=force
+        )
+    say_forced(summary.model_check, words)
+    console.print(
+        plain(
+            words.t(
+                "Scored %(accounts)s at %(date)s: %(at_risk)s at risk, ARR at risk %(arr)s. "
+                "Wrote %(out)s.",
+                accounts=words.nt("%(num)s account", "%(num)s accounts", summary.accounts),
+                date=words.date(as_of),
+                at_risk=words.count(summary.at_risk),
+                arr=words.money(summary.arr_at_risk),
+                out=summary.out,
+            )
+        )
+    )
+    console.print(top_accounts_table(summary.top, words, title=words.t("Top 5 by ARR at risk")))

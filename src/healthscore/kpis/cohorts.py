@@ -62,9 +62,9 @@ def cohort_retention(
         is the acquisition period itself. Cells for periods not yet complete at the data's end
         are NaN.
 
-    Examples
-    --------
-    >>> cohort_retention(source, config, by="revenue").round(2)  # doctest: +SKIP
+    Example (illustration, not run)::
+
+        cohort_retention(source, config, by="revenue").round(2)
     """
     if by not in ("logos", "revenue"):
         raise DataError(f"unknown cohort measure {by!r}: use 'logos' or 'revenue'")

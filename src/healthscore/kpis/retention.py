@@ -84,10 +84,10 @@ def compute_kpis(
         NaN where their denominator is zero. ``provisional`` marks periods ending less than
         ``grace_days`` before the data's end, whose churns a late renewal may still undo.
 
-    Examples
-    --------
-    >>> kpis = compute_kpis(source, config, freq="quarter")  # doctest: +SKIP
-    >>> kpis[["period", "customers_end", "nrr_pct"]]  # doctest: +SKIP
+    Example (illustration, not run)::
+
+        kpis = compute_kpis(source, config, freq="quarter")
+        kpis[["period", "customers_end", "nrr_pct"]]
     """
     config = config or Config()
     _, _, per_year = check_freq(freq)

@@ -154,10 +154,10 @@ def kpi_summary(kpis: pd.DataFrame) -> dict[str, Any]:
     ``period``. Missing values (a rate with a zero denominator) are ``None`` so the result
     serialises to JSON as is.
 
-    Examples
-    --------
-    >>> kpi_summary(compute_kpis(source))["nrr_pct"]  # doctest: +SKIP
-    101.9
+    Example (illustration, not run)::
+
+        kpi_summary(compute_kpis(source))["nrr_pct"]
+        # -> 101.9
     """
     if kpis.empty:
         raise DataError(

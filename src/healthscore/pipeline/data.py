@@ -23,13 +23,18 @@ def generate_data(
     end: str = default.END,
     seed: int = default.SEED,
     fmt: str = "parquet",
+    currency: str = "USD",
+    names: str = "en",
 ) -> dict[str, int]:
     """Simulate a world and write its tables to ``out`` and its ground truth to ``out/_truth``.
 
+    ``currency`` and ``names`` write it in yen with Japanese names (``"JPY"``, ``"ja"``).
     Returns the row count of every table written.
     """
 
-    world = generate_world(n_accounts, start=start, end=end, seed=seed)
+    world = generate_world(
+        n_accounts, start=start, end=end, seed=seed, currency=currency, names=names
+    )
     out = Path(out)
     write_tables(world.tables, out, fmt=fmt)
     write_tables(world.truth, out / TRUTH_DIR, fmt="parquet")

@@ -45,8 +45,10 @@ def demo(
 
     config = config or Config()
     workdir = Path(workdir)
-    data = workdir / "data" / "demo"
-    reports = workdir / "reports"
+    locale = config.output.locale
+    # Another language gets its own world (yen and Japanese names for "ja") and reports.
+    data = workdir / "data" / ("demo" if locale == "en" else f"demo-{locale}")
+    reports = workdir / "reports" / ("" if locale == "en" else locale)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -57,7 +59,13 @@ def demo(
         clock = now
 
     if regenerate or not (data / "accounts.parquet").is_file():
-        generate_data(data, n_accounts=n_accounts, seed=seed)
+        generate_data(
+            data,
+            n_accounts=n_accounts,
+            seed=seed,
+            currency="JPY" if config.output.currency == "JPY" else "USD",
+            names="en" if locale == "en" else locale,
+        )
     lap("generate")
     validate_data(data, config).raise_for_errors()
     lap("validate")

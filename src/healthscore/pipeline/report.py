@@ -8,6 +8,7 @@ import pandas as pd
 
 from healthscore.bundle import read_metrics
 from healthscore.config import Config
+from healthscore.i18n import Language
 from healthscore.kpis import cohort_retention, compute_kpis
 from healthscore.model_loading import load_model
 from healthscore.pipeline.loop import closing_the_loop
@@ -30,7 +31,7 @@ def kpis(
 
     table = compute_kpis(validated_source(data, config), config, freq=freq)
     if out is not None:
-        write_frame(table, out)
+        write_frame(table, out, output=config.output)
     return table
 
 
@@ -70,6 +71,7 @@ def report(
         model_plots=plots,
         score_config=fitted.model.score_config,
         previous_as_of=step_back(pd.Timestamp(as_of), config),
+        lang=Language.of(config),
         loop=closing_the_loop(
             data,
             as_of,

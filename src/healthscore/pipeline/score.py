@@ -47,7 +47,7 @@ def score(
     timings["open and check schema"] = time.perf_counter() - clock
     clock = time.perf_counter()
     fitted = load_model(model, data, source, config, force=force)
-    catalogue = load_playbooks(config.playbooks.catalogue)
+    catalogue = load_playbooks(config.playbooks.catalogue, locale=config.output.locale)
     timings["load model"] = time.perf_counter() - clock
     prior = read_frame(previous) if previous else None
     scores = score_accounts(
@@ -63,7 +63,7 @@ def score(
     scores["model_check"] = fitted.check
     if out is not None:
         clock = time.perf_counter()
-        write_frame(scores, out)
+        write_frame(scores, out, output=config.output)
         timings["write"] = time.perf_counter() - clock
     return scores
 
@@ -105,6 +105,6 @@ def explain(
         account_id,
         as_of,
         config,
-        catalogue=load_playbooks(config.playbooks.catalogue),
+        catalogue=load_playbooks(config.playbooks.catalogue, locale=config.output.locale),
     )
     return card, fitted.check

@@ -26,6 +26,7 @@ from healthscore.fingerprint import (
     schema_fingerprint,
     write_fingerprint,
 )
+from healthscore.i18n import Language
 from healthscore.leak_alarm import LeakSuspect
 from healthscore.leak_alarm import describe as describe_leaks
 from healthscore.model_card import render_model_card
@@ -104,7 +105,7 @@ def train(
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch_dir = Path(scratch)
-        extras = evaluation_plots(evaluation, scratch_dir / "plots")
+        extras = evaluation_plots(evaluation, scratch_dir / "plots", lang=Language.of(config))
         evaluation.slices.to_csv(scratch_dir / "slices.csv", index=False)
         extras["slices.csv"] = scratch_dir / "slices.csv"
         if not evaluation.backtest.empty:

@@ -249,14 +249,19 @@ def catalogue_from_dict(
         raise ConfigError(f"{origin} is invalid:\n  " + "\n  ".join(problems)) from None
 
 
-def load_playbooks(path: str | Path | None = None) -> PlaybookCatalogue:
-    """Load a playbook catalogue from TOML; ``None`` gives the shipped default.
+def load_playbooks(path: str | Path | None = None, *, locale: str = "en") -> PlaybookCatalogue:
+    """Load a playbook catalogue from TOML; ``None`` gives the shipped one of ``locale``.
 
     Parameters
     ----------
     path : str, Path or None
-        A catalogue file, usually ``Config.playbooks.catalogue``. The default is read as
-        package data, so it is found wherever the package is installed.
+        A catalogue file, usually ``Config.playbooks.catalogue``: it is used whatever the
+        locale. The default is read as package data, so it is found wherever the package is
+        installed.
+    locale : str
+        The output language (``Config.output.locale``): without ``path``, ``"ja"`` loads the
+        shipped Japanese catalogue ``defaults/playbooks.ja.toml`` (the same playbooks and rules,
+        worded in Japanese).
 
     Raises
     ------
@@ -268,10 +273,16 @@ def load_playbooks(path: str | Path | None = None) -> PlaybookCatalogue:
     >>> catalogue = load_playbooks()
     >>> catalogue.playbook("exec_sponsor").title
     'Executive sponsor outreach'
+    >>> load_playbooks(locale="ja").playbook("exec_sponsor").title
+    'エグゼクティブスポンサー対応'
     """
     if path is None:
-        resource = resources.files("healthscore") / "defaults" / "playbooks.toml"
-        text, origin = resource.read_text(encoding="utf-8"), _DEFAULT_ORIGIN
+        name = "playbooks.toml" if locale == "en" else f"playbooks.{locale}.toml"
+        resource = resources.files("healthscore") / "defaults" / name
+        if not resource.is_file():
+            raise ConfigError(f"no shipped playbook catalogue in locale {locale!r}")
+        origin = _DEFAULT_ORIGIN.replace("playbooks.toml", name)
+        text = resource.read_text(encoding="utf-8")
     else:
         path = Path(path)
         origin = f"playbook catalogue {path}"

@@ -29,7 +29,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from healthscore.health import FLAGGED_TIERS
-from healthscore.wording import count
+from healthscore.i18n import Language
 
 #: A term this short or shorter renews every month: its renewal is no deadline.
 MONTH_TO_MONTH_DAYS = 31
@@ -131,8 +131,9 @@ def draw_control_group(
     return held
 
 
-def control_group_summary(scores: pd.DataFrame) -> str:
-    """The control group of a scores table in one sentence, exclusions counted by reason.
+def control_group_summary(scores: pd.DataFrame, lang: Language | None = None) -> str:
+    """The control group of a scores table in one sentence, exclusions counted by reason,
+    in ``lang`` (default: English).
 
     Examples
     --------
@@ -150,10 +151,18 @@ def control_group_summary(scores: pd.DataFrame) -> str:
         else pd.Series(None, index=scores.index, dtype=object)
     )
     eligible = int((scores["risk_tier"].isin(HOLDOUT_RISK_TIERS) & reasons.isna()).sum())
-    share = f"{held.sum() / eligible:.0%}" if eligible else "n/a"
     excluded = reasons.dropna().value_counts()
-    listed = ", ".join(f"{n} {reason}" for reason, n in excluded.items()) or "none"
-    return (
-        f"Control group: {count(int(held.sum()), 'account')} held out, {share} of "
-        f"{count(eligible, 'eligible at-risk account')}; never held out: {listed}."
+    lang = lang or Language()
+    listed = [
+        lang.t("%(n)s %(reason)s", reason=lang.reason(r), n=lang.count(n))
+        for r, n in excluded.items()
+    ]
+    return lang.t(
+        "Control group: %(held)s held out, %(share)s of %(eligible)s; never held out: %(listed)s.",
+        held=lang.nt("%(num)s account", "%(num)s accounts", int(held.sum())),
+        share=lang.share(held.sum() / eligible, 0) if eligible else lang.na,
+        eligible=lang.nt(
+            "%(num)s eligible at-risk account", "%(num)s eligible at-risk accounts", eligible
+        ),
+        listed=lang.list(listed) if listed else lang.t("none"),
     )

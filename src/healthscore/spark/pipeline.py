@@ -127,7 +127,7 @@ def score(
         check_writable(out, suffixes=FRAME_SUFFIXES)
     source = open_checked(data, config, spark)
     fitted = load_model(model, data, source, config, force=force)  # type: ignore[arg-type]
-    catalogue = load_playbooks(config.playbooks.catalogue)
+    catalogue = load_playbooks(config.playbooks.catalogue, locale=config.output.locale)
     prior = read_frame(previous) if previous else None
     with spark_scores(
         source,
@@ -140,7 +140,7 @@ def score(
         model_check=fitted.check,
     ) as scores:
         written = scores.persist()
-        write_scores(written, out)
+        write_scores(written, out, config)
         totals = written.agg(
             F.count("*").alias("n"),
             F.sum(F.when(F.col("risk_tier") == "at_risk", 1).otherwise(0)).alias("at_risk"),
@@ -158,13 +158,13 @@ def score(
     )
 
 
-def write_scores(scores: DataFrame, out: str) -> None:
+def write_scores(scores: DataFrame, out: str, config: Config) -> None:
     """Write the scores ranked by ``priority_rank``: Parquet, a catalog table, or CSV."""
     ranked = scores.orderBy("priority_rank")
     if out.startswith(CATALOG_SCHEME):
         ranked.write.mode("overwrite").saveAsTable(out[len(CATALOG_SCHEME) :])
     elif out.lower().endswith(".csv"):
-        write_frame(ranked.toPandas(), out)
+        write_frame(ranked.toPandas(), out, output=config.output)
     else:
         _write_parquet(ranked, out)
 

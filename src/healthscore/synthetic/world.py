@@ -27,6 +27,7 @@ from healthscore.synthetic.behaviour import (
 from healthscore.synthetic.billing_export import BillingExport, cancel_mid_term
 from healthscore.synthetic.dates import Calendar
 from healthscore.synthetic.dynamics import simulate
+from healthscore.synthetic.japan import CURRENCIES, NAME_SETS, in_yen, japanese_names
 from healthscore.synthetic.parameters import SimulatorParameters
 from healthscore.synthetic.treatment import Treatment
 from healthscore.synthetic.truth import churn_log, truth_accounts, truth_hazard
@@ -74,6 +75,8 @@ def generate_world(
     parameters: SimulatorParameters | None = None,
     billing: BillingExport | None = None,
     treatment: Treatment | None = None,
+    currency: str = "USD",
+    names: str = "en",
 ) -> World:
     """Simulate ``n_accounts`` B2B SaaS accounts from ``start`` to ``end``.
 
@@ -95,6 +98,11 @@ def generate_world(
     treatment
         Plays a CS team runs, with their true effect on the churn hazards (see
         :mod:`healthscore.synthetic.treatment`); ``None`` (the default world): nobody acts.
+    currency
+        ``"USD"`` (the default) or ``"JPY"``: ARR in whole yen (see
+        :mod:`healthscore.synthetic.japan`). The world is otherwise the same.
+    names
+        ``"en"`` (the default) or ``"ja"``: Japanese company names and CSM names.
 
     Returns
     -------
@@ -110,6 +118,11 @@ def generate_world(
     """
     if n_accounts < 1:
         raise ValueError(f"n_accounts must be at least 1, got {n_accounts}")
+    if currency not in CURRENCIES or names not in NAME_SETS:
+        raise ValueError(
+            f"the simulator writes currencies {', '.join(CURRENCIES)} and names "
+            f"{', '.join(NAME_SETS)}, not {currency!r} and {names!r}"
+        )
     params = parameters or SimulatorParameters()
     calendar = Calendar.build(start, end, warmup_months=params.warmup_months)
     account_rng, loop_rng, event_rng, label_rng, export_rng = (
@@ -140,6 +153,10 @@ def generate_world(
     }
     if billing is not None:
         tables, truth["cancellations"] = cancel_mid_term(tables, export=billing, rng=export_rng)
+    if currency == "JPY":
+        tables["contracts"] = in_yen(tables["contracts"])
+    if names == "ja":
+        tables["accounts"] = japanese_names(tables["accounts"], seed=seed)
     return World(
         tables, truth, pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize(), seed
     )

@@ -1,0 +1,54 @@
+"""Japanese fonts for the tests that render Japanese pages and charts.
+
+:func:`ensure_japanese_fonts` returns the path of a font file with Japanese glyphs, installing
+Debian's ``fonts-noto-cjk`` when none is found and the tests run as root (as
+:mod:`browser` installs Chromium); otherwise it raises :class:`FontsUnavailable` with the
+command to run, so the test fails loudly instead of being skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+PACKAGE = "fonts-noto-cjk"
+INSTALL = f"apt-get update && apt-get install -y --no-install-recommends {PACKAGE}"
+
+
+class FontsUnavailable(RuntimeError):
+    """No Japanese font is installed and none can be installed here."""
+
+
+def japanese_font_file() -> str | None:
+    """A font file fontconfig knows with Japanese glyphs, or None."""
+    if shutil.which("fc-list") is None:
+        return None
+    done = subprocess.run(
+        ["fc-list", ":lang=ja", "file"], capture_output=True, text=True, timeout=60, check=False
+    )
+    files = sorted(line.split(":")[0].strip() for line in done.stdout.splitlines() if line)
+    return files[0] if files else None
+
+
+def ensure_japanese_fonts() -> str:
+    """The path of a Japanese font file, installing fonts-noto-cjk with apt-get if need be."""
+    found = japanese_font_file()
+    if found:
+        return found
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise FontsUnavailable(
+            "the Japanese report test needs a font with Japanese glyphs; install one with "
+            f"`sudo sh -c '{INSTALL}'` (Debian/Ubuntu) or any Noto Sans CJK / IPAex font"
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    done = subprocess.run(
+        ["sh", "-c", INSTALL], capture_output=True, text=True, env=env, timeout=1800, check=False
+    )
+    found = japanese_font_file()
+    if done.returncode != 0 or not found:
+        raise FontsUnavailable(
+            f"installing Japanese fonts with `{INSTALL}` failed (exit {done.returncode}):\n"
+            f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        )
+    return found
