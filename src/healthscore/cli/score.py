@@ -99,6 +99,7 @@ def _score_on_spark(
     force: bool,
 ) -> None:
     """``score --engine spark``: the scores written by Spark; totals and the top read back."""
+    from healthscore.playbooks.control import control_group_summary
     from healthscore.spark.pipeline import score as score_on_spark
 
     with progress(words.t("Scoring accounts at %(date)s", date=words.date(as_of))):
@@ -119,4 +120,5 @@ def _score_on_spark(
             )
         )
     )
+    console.print(plain(control_group_summary(summary.control, words)))
     console.print(top_accounts_table(summary.top, words, title=words.t("Top 5 by ARR at risk")))

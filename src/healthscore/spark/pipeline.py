@@ -100,6 +100,9 @@ class ScoreSummary:
     arr_at_risk: float
     top: pd.DataFrame
     model_check: str
+    #: ``risk_tier``, ``holdout`` and ``holdout_exclusion`` of every account (the control
+    #: group's summary).
+    control: pd.DataFrame
 
 
 def score(
@@ -147,6 +150,7 @@ def score(
             F.sum("arr_at_risk").alias("arr_at_risk"),
         ).collect()[0]
         top = written.orderBy("priority_rank").limit(5).toPandas()
+        control = written.select("risk_tier", "holdout", "holdout_exclusion").toPandas()
         written.unpersist()
     return ScoreSummary(
         out,
@@ -155,6 +159,7 @@ def score(
         float(totals["arr_at_risk"] or 0.0),
         top,
         fitted.check,
+        control,
     )
 
 
