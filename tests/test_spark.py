@@ -266,6 +266,21 @@ def _same_scores(local: pd.DataFrame, ours: pd.DataFrame) -> None:
             assert values[0] == values[1], column
 
 
+@pytest.mark.slow
+@pytest.mark.spark_full
+def test_features_command_with_spark_equals_duckdbs(spark, small_world, tmp_path):
+    """``healthscore features --engine spark``: the local command's table, names included."""
+    from healthscore.cli import main
+
+    outs = {engine: tmp_path / f"{engine}.parquet" for engine in ("duckdb", "spark")}
+    for engine, out in outs.items():
+        args = ["features", "--engine", engine, "--data", str(small_world)]
+        assert quietly(main, [*args, "--as-of", "2025-12-01", "--out", str(out)]) == 0
+    duck, ours = (pd.read_parquet(out) for out in outs.values())
+    assert {"account_name", "csm"} <= set(duck.columns) and len(duck) > 50
+    assert_same(duck, ours)
+
+
 def _path_without_java(folder: Path) -> str:
     """A PATH with every program of this one but java (and the venv first)."""
     folder.mkdir()

@@ -27,6 +27,7 @@ from healthscore.dataset import TrainingSet, save_training_set
 from healthscore.errors import OutputError
 from healthscore.model_loading import load_model
 from healthscore.playbooks import load_playbooks
+from healthscore.scoring import account_details
 from healthscore.spark.dataset import build_training_set
 from healthscore.spark.features import quiet_features_frame
 from healthscore.spark.scoring import scoring_snapshots, spark_scores
@@ -85,6 +86,8 @@ def features_table(
     source = open_checked(data, config, spark)
     snapshots = scoring_snapshots(source, [pd.Timestamp(as_of).normalize()], config)
     features = quiet_features_frame(source, snapshots, config)
+    if not features.empty:  # the names and CSMs of the accounts, as the local command gives
+        features = features.merge(account_details(source.small()), on="account_id", how="left")
     if out is not None:
         write_frame(features, out)
     return features
