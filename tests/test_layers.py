@@ -142,3 +142,15 @@ def test_the_optional_engine_is_imported_nowhere_at_module_level_outside_itself(
         if name.startswith("healthscore.spark"):
             continue
         assert not {m for m in imported if m.startswith("healthscore.spark")}, name
+
+
+def test_every_doctest_runs():
+    """A usage illustration that cannot run is a literal block, not a doctest marked skip:
+    a skipped doctest reads as a test in the suite's count while it checks nothing."""
+    skipped = [
+        f"{path.relative_to(SRC)}:{number}"
+        for path in sorted((SRC / PACKAGE).rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "doctest: +" + "SKIP" in line
+    ]
+    assert not skipped, f"doctests marked skip: {skipped}"

@@ -18,14 +18,10 @@ runs here; docs/scale.md says when to switch and how to run on a cluster. The pi
 Nothing here imports pyspark until a function needs it; without pyspark the engine says
 how to install it (``pip install 'healthscore[spark]'``).
 
-Examples
---------
-In a notebook where ``spark`` is the session:
+Example (illustration, not run), in a notebook where ``spark`` is the session::
 
->>> from healthscore.config import load_config  # doctest: +SKIP
->>> from healthscore.spark.pipeline import build_dataset, score  # doctest: +SKIP
->>> config = load_config("healthscore.toml")  # doctest: +SKIP
->>> ts = build_dataset(  # doctest: +SKIP
-...     "s3a://lake/crm", config, out="/dbfs/tmp/ts.parquet", spark=spark
-... )
+    from healthscore.config import load_config
+    from healthscore.spark.pipeline import build_dataset, score
+    config = load_config("healthscore.toml")
+    ts = build_dataset("s3a://lake/crm", config, out="/dbfs/tmp/ts.parquet", spark=spark)
 """
