@@ -26,8 +26,9 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
+# The tests that neither train nor start Spark, on every core: under two minutes on two.
 test-fast: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n auto
 
 # Every Spark test, the larger equality checks included (docs/scale.md).
 test-spark: $(VENV)/.installed-dev

@@ -91,9 +91,14 @@ def spark():
 #: Fixtures that train a model: a test using one (even through another fixture) is slow.
 TRAINING_FIXTURES = {"trained"}
 
+#: Markers of tests that start a JVM: slow as well, so ``make test-fast`` leaves them out.
+SPARK_MARKERS = {"spark", "spark_full"}
+
 
 def pytest_collection_modifyitems(items) -> None:
-    """Mark every test that trains, directly or through a fixture, as ``slow``."""
+    """Mark every test that trains (directly or through a fixture) or starts Spark as ``slow``."""
     for item in items:
-        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+        trains = TRAINING_FIXTURES & set(getattr(item, "fixturenames", ()))
+        starts_spark = SPARK_MARKERS & {mark.name for mark in item.iter_markers()}
+        if trains or starts_spark:
             item.add_marker(pytest.mark.slow)
