@@ -61,10 +61,20 @@ def make_book(folder: Path, *, accounts: int, start: str = START, end: str = END
 
 
 def trained_model(folder: Path) -> Path:
-    """A model bundle trained on a small simulated world (tracking off), kept in ``folder``."""
+    """A model bundle trained on a small simulated world (tracking off), kept in ``folder``.
+
+    A kept bundle is reused only while it still verifies: one written by an older healthscore
+    (no manifest, another format) is trained again rather than failing the benchmark.
+    """
+    from healthscore.bundle import verify_bundle
+    from healthscore.errors import ModelError
+
     record = folder / "model-path.txt"
     if record.is_file() and Path(record.read_text()).exists():
-        return Path(record.read_text())
+        try:
+            return verify_bundle(Path(record.read_text()))
+        except ModelError:
+            pass
     from healthscore.config import Config
     from healthscore.pipeline import generate_data, train
 
