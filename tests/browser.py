@@ -9,14 +9,15 @@ and no sandbox (tests often run as root in a container, where the sandbox cannot
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+import debian_packages
+
 NAMES = ("chromium", "chromium-browser")
-INSTALL = "apt-get update && apt-get install -y --no-install-recommends chromium"
+INSTALL = debian_packages.install_command("chromium")
 _TIMEOUT_S = 120
 _FLAGS = (
     "--headless",
@@ -43,20 +44,16 @@ def find_chromium() -> str:
     found = _which()
     if found:
         return found
-    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("apt-get") is None:
+    if not debian_packages.can_install():
         raise BrowserUnavailable(
             "the report's browser test needs Chromium, which is not on PATH; install it with "
             f"`sudo sh -c '{INSTALL}'` (Debian/Ubuntu) or put a `chromium` executable on PATH"
         )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    done = subprocess.run(
-        ["sh", "-c", INSTALL], capture_output=True, text=True, env=env, timeout=900, check=False
-    )
+    failure = debian_packages.install("chromium", timeout_s=900)
     found = _which()
-    if done.returncode != 0 or not found:
+    if failure or not found:
         raise BrowserUnavailable(
-            f"installing Chromium with `{INSTALL}` failed (exit {done.returncode}):\n"
-            f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+            f"installing Chromium: {failure or 'no chromium on PATH after it'}"
         )
     return found
 

@@ -8,12 +8,13 @@ command to run, so the test fails loudly instead of being skipped.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 
+import debian_packages
+
 PACKAGE = "fonts-noto-cjk"
-INSTALL = f"apt-get update && apt-get install -y --no-install-recommends {PACKAGE}"
+INSTALL = debian_packages.install_command(PACKAGE)
 
 
 class FontsUnavailable(RuntimeError):
@@ -36,19 +37,13 @@ def ensure_japanese_fonts() -> str:
     found = japanese_font_file()
     if found:
         return found
-    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("apt-get") is None:
+    if not debian_packages.can_install():
         raise FontsUnavailable(
             "the Japanese report test needs a font with Japanese glyphs; install one with "
             f"`sudo sh -c '{INSTALL}'` (Debian/Ubuntu) or any Noto Sans CJK / IPAex font"
         )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    done = subprocess.run(
-        ["sh", "-c", INSTALL], capture_output=True, text=True, env=env, timeout=1800, check=False
-    )
+    failure = debian_packages.install(PACKAGE, timeout_s=1800)
     found = japanese_font_file()
-    if done.returncode != 0 or not found:
-        raise FontsUnavailable(
-            f"installing Japanese fonts with `{INSTALL}` failed (exit {done.returncode}):\n"
-            f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
-        )
+    if failure or not found:
+        raise FontsUnavailable(f"installing Japanese fonts: {failure or 'no font found after it'}")
     return found

@@ -140,6 +140,24 @@ def _in_row_order(computed: pd.DataFrame, n_rows: int, family: str) -> pd.DataFr
     return computed.iloc[order].reset_index(drop=True)
 
 
+def check_snapshots(snapshots: pd.DataFrame, data_end: pd.Timestamp) -> pd.Series:
+    """The snapshots' dates at midnight, after refusing snapshots that are not
+    ``(account_id, as_of)`` rows or that lie past the data's end, where a feature would read
+    days nobody has observed yet (whichever engine builds)."""
+    missing = [c for c in ("account_id", "as_of") if c not in snapshots.columns]
+    if missing:
+        raise DataError(
+            f"snapshots lack column(s) {', '.join(missing)}; expected a frame from make_snapshots()"
+        )
+    as_of = pd.to_datetime(snapshots["as_of"]).dt.normalize()
+    if len(as_of) and as_of.max() > data_end:
+        raise DataError(
+            f"snapshot date {as_of.max():%Y-%m-%d} is after the end of the data "
+            f"({data_end:%Y-%m-%d}); features would read days not observed yet"
+        )
+    return as_of
+
+
 def build_features(
     source: DataSource,
     snapshots: pd.DataFrame,
@@ -187,17 +205,7 @@ def build_features(
        contract__arr  contract__tenure_days
     0         1200.0                   60.0
     """
-    missing = [c for c in ("account_id", "as_of") if c not in snapshots.columns]
-    if missing:
-        raise DataError(
-            f"snapshots lack column(s) {', '.join(missing)}; expected a frame from make_snapshots()"
-        )
-    as_of = pd.to_datetime(snapshots["as_of"]).dt.normalize()
-    if len(as_of) and as_of.max() > source.data_end:
-        raise DataError(
-            f"snapshot date {as_of.max():%Y-%m-%d} is after the end of the data "
-            f"({source.data_end:%Y-%m-%d}); features would read days not observed yet"
-        )
+    as_of = check_snapshots(snapshots, source.data_end)
     off = switched_off(source)
     if off:
         _warn(off)

@@ -42,6 +42,7 @@ from healthscore.features.build import (
     _empty,
     _typed,
     _warn,
+    check_snapshots,
     excluded,
     switched_off,
 )
@@ -198,8 +199,7 @@ def features_frame(source: SparkSource, snapshots: pd.DataFrame, config: Config)
     One row per row of ``snapshots``, in its order: ``account_id``, ``as_of`` and the
     active features with the same dtypes.
     """
-    _check_dates(source, snapshots)
-    as_of = pd.to_datetime(snapshots["as_of"]).dt.normalize()
+    as_of = check_snapshots(snapshots, source.data_end)
     out = pd.DataFrame(
         {"account_id": snapshots["account_id"].astype("str").to_numpy(), "as_of": as_of.to_numpy()}
     )
@@ -214,20 +214,6 @@ def features_frame(source: SparkSource, snapshots: pd.DataFrame, config: Config)
         raise RuntimeError("the Spark features did not come back one row per snapshot")
     columns = {s.name: _typed(computed[s.name], s) for s in specs}
     return pd.DataFrame({**{c: out[c] for c in out.columns}, **columns}, copy=False)
-
-
-def _check_dates(source: SparkSource, snapshots: pd.DataFrame) -> None:
-    missing = [c for c in ("account_id", "as_of") if c not in snapshots.columns]
-    if missing:
-        raise DataError(
-            f"snapshots lack column(s) {', '.join(missing)}; expected a frame from make_snapshots()"
-        )
-    as_of = pd.to_datetime(snapshots["as_of"]).dt.normalize()
-    if len(as_of) and as_of.max() > source.data_end:
-        raise DataError(
-            f"snapshot date {as_of.max():%Y-%m-%d} is after the end of the data "
-            f"({source.data_end:%Y-%m-%d}); features would read days not observed yet"
-        )
 
 
 def quiet_features_frame(
