@@ -333,9 +333,14 @@ def score_accounts(
         drivers=config.score.drivers,
         timings=timings,
     )
-    return scores[
-        [c for c in OUTPUT_COLUMNS if c in scores.columns]
-        + [c for c in scores.columns if c.startswith("family__")]
+    return scores[output_columns(scores)]
+
+
+def output_columns(scores: pd.DataFrame) -> list[str]:
+    """The columns a score file holds, in their documented order: those of
+    :data:`OUTPUT_COLUMNS` present, then the per-family risk shares."""
+    return [c for c in OUTPUT_COLUMNS if c in scores.columns] + [
+        c for c in scores.columns if c.startswith("family__")
     ]
 
 

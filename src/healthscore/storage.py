@@ -42,8 +42,25 @@ from healthscore.sources import SUFFIXES, open_tables, read_options
 from healthscore.sql import quote, typed_expression
 
 
+class TablePresence:
+    """What a data set supplied: the tables found and their columns, whichever engine reads
+    them. The feature families ask only these questions, so DuckDB and Spark sources answer
+    them alike."""
+
+    present: frozenset[str]
+    columns: dict[str, tuple[str, ...]]
+
+    def has(self, table: str) -> bool:
+        """Whether the optional ``table`` was supplied."""
+        return table in self.present
+
+    def has_column(self, table: str, column: str) -> bool:
+        """Whether ``table`` was supplied with ``column`` (optional columns may be absent)."""
+        return column in self.columns.get(table, ())
+
+
 @dataclass
-class DataSource:
+class DataSource(TablePresence):
     """The input tables of one data set, as typed DuckDB views.
 
     ``raw_<table>`` holds the user's columns as found (after renaming), ``<table>`` the typed
@@ -58,14 +75,6 @@ class DataSource:
     origin: str = "data"
     #: Derived relations computed once per source (e.g. the contract terms), by name.
     memo: dict[str, object] = field(default_factory=dict, repr=False)
-
-    def has(self, table: str) -> bool:
-        """Whether the optional ``table`` was supplied."""
-        return table in self.present
-
-    def has_column(self, table: str, column: str) -> bool:
-        """Whether ``table`` was supplied with ``column`` (optional columns may be absent)."""
-        return column in self.columns.get(table, ())
 
     def table(self, name: str) -> pd.DataFrame:
         """The typed table as a pandas DataFrame (use for small tables only)."""

@@ -34,7 +34,7 @@ from healthscore.features.build import FeaturesOffWarning
 from healthscore.model import HealthModel
 from healthscore.playbooks import PlaybookCatalogue
 from healthscore.playbooks.recommendations import BOOK_COLUMNS, decide_book
-from healthscore.scoring import OUTPUT_COLUMNS, account_details, current_arr, score_frame
+from healthscore.scoring import account_details, current_arr, output_columns, score_frame
 from healthscore.snapshots import eligible_accounts, step_back
 from healthscore.spark.features import spark_features
 from healthscore.spark.source import SparkSource
@@ -139,9 +139,7 @@ def _score_function(
             peers=peers,
             groups=groups,
         )
-        columns = [c for c in OUTPUT_COLUMNS if c in scores.columns]
-        columns += [c for c in scores.columns if c.startswith("family__")]
-        out = scores[columns].copy()
+        out = scores[output_columns(scores)].copy()
         out["model_check"] = model_check
         for name in out.columns:
             if isinstance(out[name].dtype, pd.CategoricalDtype):

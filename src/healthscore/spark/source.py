@@ -37,7 +37,7 @@ from healthscore.redaction import redact_url
 from healthscore.schema import EVENT_TABLES, TABLES
 from healthscore.spark.dialect import to_spark
 from healthscore.sql import quote, typed_expression
-from healthscore.storage import DataSource, source_from_frames
+from healthscore.storage import DataSource, TablePresence, source_from_frames
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -65,7 +65,7 @@ _DUCKDB_TYPES = {
 
 
 @dataclass
-class SparkSource:
+class SparkSource(TablePresence):
     """The input tables of one data set as typed Spark views (see the module docstring).
 
     The same questions as :class:`~healthscore.storage.DataSource` (``present``,
@@ -78,12 +78,6 @@ class SparkSource:
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     origin: str = "data"
     memo: dict[str, object] = field(default_factory=dict, repr=False)
-
-    def has(self, table: str) -> bool:
-        return table in self.present
-
-    def has_column(self, table: str, column: str) -> bool:
-        return column in self.columns.get(table, ())
 
     @property
     def views(self) -> dict[str, str]:
