@@ -131,7 +131,7 @@ def test_one_date_builds_equal_the_rows_of_a_many_date_build(world_dir):
 
 
 def test_day_aggregates_hold_only_the_days_the_windows_read(world_dir, monkeypatch):
-    """Login user-days and feature-days cover [first as_of - 90 days, last as_of) only."""
+    """The de-duplicated login and feature-usage rows cover [first as_of - 90 days, last as_of) only."""
     import warnings
 
     from healthscore.features import engine, features_on
@@ -141,7 +141,7 @@ def test_day_aggregates_hold_only_the_days_the_windows_read(world_dir, monkeypat
     original = engine.Session.drop
 
     def record(self, *tables):
-        for table in ("_hs_login_user_days", "_hs_feature_days"):
+        for table in ("_hs_login_rows", "_hs_feature_rows"):
             if table in tables:
                 seen[table] = self.source.con.execute(
                     f"SELECT min(day), max(day), count(*) FROM {table}"
@@ -154,7 +154,7 @@ def test_day_aggregates_hold_only_the_days_the_windows_read(world_dir, monkeypat
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         features_on(source, [last, first], Config())
-    for table in ("_hs_login_user_days", "_hs_feature_days"):
+    for table in ("_hs_login_rows", "_hs_feature_rows"):
         low, high, rows = seen[table]
         assert rows > 0
         assert pd.Timestamp(low) >= first - pd.Timedelta(days=90), table

@@ -93,9 +93,10 @@ def test_every_family_translates():
     from healthscore.features.engine import SHARED_RELATIONS
 
     sqls = [q for _, q in SHARED_RELATIONS]
-    sqls += [usage._USER_DAYS, usage._ACCOUNT_DAYS, usage._select(True)]
-    sqls += [adoption._DAYS, adoption._USER_DAYS, adoption._LAST, adoption._DEFAULT_CORE]
-    sqls += [adoption._CONFIGURED_CORE, adoption._select(True), support._SELECT]
+    sqls += [usage._ROWS, usage._USERS, usage._OLDER_DAYS, usage._select(True)]
+    sqls += [adoption._FEATURE_BITS, adoption._LAST, adoption._DEFAULT_CORE]
+    sqls += [adoption._USER_BITS.format(relation=adoption._USER_ROWS)]
+    sqls += [adoption._CONFIGURED_CORE, adoption._select(adoption._USER_ROWS), support._SELECT]
     sqls.append(satisfaction._RESPONSES.format(columns="account_id") + satisfaction._SELECT)
 
     for sql in sqls:

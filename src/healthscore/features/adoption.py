@@ -13,11 +13,15 @@ Two quantities look at every known account, and are still point-in-time:
   at the same date agree, whichever accounts are being built.
 
 Only the rows the windows can see (from :data:`WINDOW_DAYS` days before the first
-observation date up to the last one) are reduced to feature-days, for the accounts being
-built. What looks further back (first use of each feature by every account, for the
-catalogue, the core features and new features; and the last use before the windows, for the
-days since core use) comes from one ``min``/``max`` query per account and feature over the
-older rows, which needs no de-duplication.
+observation date up to the last one) are read for the accounts being built, de-duplicated
+once (``_hs_feature_rows``; from the cached roll-ups, feature-days and feature user-days).
+Windows join them to the calendar of observation dates and group once per
+``(account, as_of)``: distinct features and distinct users are counted as bits (every
+feature, and each account's users, get a word and a bit; a window ORs them and counts the
+bits), so nothing is grouped per feature-day or per user-day. What looks further back
+(first use of each feature by every account, for the catalogue, the core features and new
+features; and the last use before the windows, for the days since core use) comes from one
+``min``/``max`` query per account and feature over the log, which needs no de-duplication.
 """
 
 from __future__ import annotations
@@ -29,20 +33,22 @@ from healthscore.features.engine import Session, ratio
 DEFAULT_CORE_COUNT = 4
 #: The longest window the adoption features read, in days.
 WINDOW_DAYS = 90
+#: The window of the per-user features, in days.
+USER_WINDOW_DAYS = 30
 
 
 def _quantity(run: Session) -> str:
     return "coalesce(quantity, 1)" if run.has_column("feature_usage", "quantity") else "1"
 
 
-def _feature_days(run: Session) -> str:
+def _rows(run: Session) -> str:
     optional = [c for c in ("user_id", "quantity") if run.has_column("feature_usage", c)]
     columns = ["k.aid", "u.feature", "u.ts"] + [f"u.{c}" for c in optional]
-    kept = ["aid", "feature"] + [c for c in optional if c == "user_id"]
+    user = "user_id" if "user_id" in optional else "CAST(NULL AS VARCHAR) AS user_id"
     return f"""
         CREATE OR REPLACE TEMP TABLE _hs_feature_rows AS
         SELECT * FROM (
-            SELECT {", ".join(kept)}, CAST(ts AS DATE) AS day,
+            SELECT aid, feature, {user}, CAST(ts AS DATE) AS day,
                    CAST({_quantity(run)} AS DOUBLE) AS events
             FROM (SELECT DISTINCT {", ".join(columns)}
                   FROM feature_usage u JOIN _hs_snapshot_accounts k
@@ -54,37 +60,28 @@ def _feature_days(run: Session) -> str:
 
 
 def _first_use(run: Session) -> str:
-    """First use of each feature by every known account, and its last use before ``since``."""
+    """First use of each feature by every known account, and its last use before ``since``.
+
+    Grouped by the account's id before its integer key is joined: a few hundred thousand
+    groups are much cheaper to join than the tens of millions of rows behind them.
+    """
     return f"""
         CREATE OR REPLACE TEMP TABLE _hs_feature_first AS
-        SELECT k.aid, u.feature, CAST(min(u.ts) AS DATE) AS first_day,
-               CAST(max(u.ts) FILTER (WHERE u.ts < $since) AS DATE) AS last_before
-        FROM feature_usage u JOIN _hs_accounts k ON k.account_id = u.account_id
-        WHERE u.ts < $data_end AND u.ts < $until AND u.feature IS NOT NULL
-          AND CAST({_quantity(run)} AS DOUBLE) > 0
-        GROUP BY ALL
+        SELECT k.aid, g.feature, CAST(g.first_ts AS DATE) AS first_day,
+               CAST(g.last_ts AS DATE) AS last_before
+        FROM (
+            SELECT account_id, feature, min(ts) AS first_ts,
+                   max(ts) FILTER (WHERE ts < $since) AS last_ts
+            FROM feature_usage
+            WHERE ts < $data_end AND ts < $until AND feature IS NOT NULL
+              AND CAST({_quantity(run)} AS DOUBLE) > 0
+            GROUP BY ALL
+        ) g JOIN _hs_accounts k ON k.account_id = g.account_id
     """
 
 
-#: Sentinel "next use" of a feature's (or user's) last day: later than any observation date.
-_NO_NEXT_USE = "DATE '9999-12-31'"
-
-_DAYS = f"""
-    CREATE OR REPLACE TEMP TABLE _hs_feature_days AS
-    SELECT aid, feature, day, events,
-           lead(day, 1, {_NO_NEXT_USE}) OVER (PARTITION BY aid, feature ORDER BY day) AS next_use
-    FROM (SELECT aid, feature, day, sum(events) AS events FROM _hs_feature_rows GROUP BY ALL)
-"""
-
-_USER_DAYS = f"""
-    CREATE OR REPLACE TEMP TABLE _hs_feature_user_days AS
-    SELECT aid, day, events,
-           lead(day, 1, {_NO_NEXT_USE}) OVER (PARTITION BY aid, user_id ORDER BY day) AS next_use
-    FROM (SELECT aid, user_id, day, sum(events) AS events FROM _hs_feature_rows
-          WHERE user_id IS NOT NULL GROUP BY ALL)
-"""
-
-# The same three tables from the cached day roll-ups (see healthscore.features.rollups).
+# The window's rows from the cached day roll-ups (see healthscore.features.rollups): the
+# feature-days, and the feature user-days for the per-user features.
 _FIRST_CACHED = """
     CREATE OR REPLACE TEMP TABLE _hs_feature_first AS
     SELECT k.aid, r.feature, min(r.day) AS first_day,
@@ -94,29 +91,53 @@ _FIRST_CACHED = """
     GROUP BY ALL
 """
 
-_DAYS_CACHED = f"""
-    CREATE OR REPLACE TEMP TABLE _hs_feature_days AS
-    SELECT k.aid, r.feature, r.day, r.events,
-           lead(r.day, 1, {_NO_NEXT_USE}) OVER (PARTITION BY k.aid, r.feature ORDER BY r.day)
-               AS next_use
-    FROM {{relation}} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
+_ROWS_CACHED = """
+    CREATE OR REPLACE TEMP TABLE _hs_feature_rows AS
+    SELECT k.aid, r.feature, CAST(NULL AS VARCHAR) AS user_id, r.day, r.events
+    FROM {relation} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
     WHERE r.month >= $since_month AND r.month <= $until_month
       AND r.day >= $since AND r.day < $until
 """
 
-_USER_DAYS_CACHED = f"""
-    CREATE OR REPLACE TEMP TABLE _hs_feature_user_days AS
-    SELECT k.aid, r.day, r.events,
-           lead(r.day, 1, {_NO_NEXT_USE}) OVER (PARTITION BY k.aid, r.user_id ORDER BY r.day)
-               AS next_use
-    FROM {{relation}} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
+_USER_ROWS_CACHED = """
+    CREATE OR REPLACE TEMP TABLE _hs_feature_user_rows AS
+    SELECT k.aid, r.user_id, r.day, r.events
+    FROM {relation} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
     WHERE r.month >= $since_month AND r.month <= $until_month
-      AND r.day >= $since AND r.day < $until
+      AND r.day >= $users_since AND r.day < $until
 """
 
+#: The per-user rows when they come from the log: the de-duplicated rows with a user.
+_USER_ROWS = "(SELECT aid, user_id, day, events FROM _hs_feature_rows WHERE user_id IS NOT NULL)"
+
+#: Every feature as bit ``fbit`` of word ``fw`` (32 features a word).
+_FEATURE_BITS = """
+    CREATE OR REPLACE TEMP TABLE _hs_feature_bits AS
+    SELECT feature, CAST(floor(n / 32.0) AS INTEGER) AS fw,
+           CAST(n - 32 * floor(n / 32.0) AS INTEGER) AS fbit
+    FROM (
+        SELECT feature, row_number() OVER (ORDER BY feature) - 1 AS n
+        FROM (SELECT DISTINCT feature FROM _hs_feature_first)
+    )
+"""
+
+#: Each account's users as bit ``ubit`` of word ``uw`` (32 users a word).
+_USER_BITS = """
+    CREATE OR REPLACE TEMP TABLE _hs_feature_users AS
+    SELECT aid, user_id, CAST(floor(n / 32.0) AS INTEGER) AS uw,
+           CAST(n - 32 * floor(n / 32.0) AS INTEGER) AS ubit
+    FROM (
+        SELECT aid, user_id, row_number() OVER (PARTITION BY aid ORDER BY user_id) - 1 AS n
+        FROM (SELECT DISTINCT aid, user_id FROM {relation} WHERE day >= $users_since)
+    )
+"""
+
+#: Days of core use that no later date's 90-day window covers, and each feature's last use
+#: before the rows read: where the days since core use look when a window has none.
 _LAST = """
     CREATE OR REPLACE TEMP TABLE _hs_feature_last AS
-    SELECT aid, feature, day FROM _hs_feature_days
+    SELECT DISTINCT aid, feature, day FROM _hs_feature_rows
+    WHERE day < $fallback_until AND feature IN (SELECT feature FROM _hs_core)
     UNION ALL
     SELECT aid, feature, last_before FROM _hs_feature_first
     WHERE last_before IS NOT NULL AND aid IN (SELECT aid FROM _hs_snapshot_accounts)
@@ -143,15 +164,28 @@ _CONFIGURED_CORE = """
     FROM _hs_dates d, (SELECT DISTINCT unnest($core::VARCHAR[]) AS feature) f
 """
 
+_FEATURE_BIT = "CAST(1 AS BIGINT) << b.fbit"
+_USER_BIT = "CAST(1 AS BIGINT) << u.ubit"
+_CORE = "k.feature IS NOT NULL"
 
-def _select(with_users: bool) -> str:
+
+def _select(user_rows: str | None) -> str:
+    """The features' query; ``user_rows`` is the relation of per-user rows (None: no users)."""
+    with_users = user_rows is not None
     users_cte = (
-        """,
-        users AS (
-            SELECT u.aid, c.as_of, count(*) FILTER (WHERE u.next_use >= c.as_of) AS users_30d,
-                   sum(u.events) AS user_events_30d
-            FROM _hs_feature_user_days u JOIN _hs_calendar c ON c.day = u.day AND c.age <= 30
+        f""",
+        user_words AS (
+            SELECT r.aid, c.as_of, u.uw, bit_count(bit_or({_USER_BIT})) AS users_30d,
+                   sum(r.events) AS user_events_30d
+            FROM {user_rows} r
+            JOIN _hs_calendar c ON c.day = r.day AND c.age <= {USER_WINDOW_DAYS}
+            JOIN _hs_feature_users u ON u.aid = r.aid AND u.user_id = r.user_id
             GROUP BY ALL
+        ),
+        users AS (
+            SELECT aid, as_of, sum(users_30d) AS users_30d,
+                   sum(user_events_30d) AS user_events_30d
+            FROM user_words GROUP BY ALL
         )"""
         if with_users
         else ""
@@ -162,18 +196,25 @@ def _select(with_users: bool) -> str:
         if with_users
         else ""
     )
-    last_use = "f.next_use >= c.as_of"  # the feature's last day of use before as_of
     return f"""
-        WITH w AS (
-            SELECT f.aid, c.as_of,
-                   count(*) FILTER (WHERE c.age <= 30 AND {last_use}) AS distinct_30d,
-                   count(*) FILTER (WHERE {last_use}) AS distinct_90d,
+        WITH words AS (
+            SELECT f.aid, c.as_of, b.fw,
+                   bit_count(bit_or({_FEATURE_BIT}) FILTER (WHERE c.age <= 30)) AS distinct_30d,
+                   bit_count(bit_or({_FEATURE_BIT})) AS distinct_90d,
                    sum(f.events) FILTER (WHERE c.age <= 30) AS events_30d,
-                   count(*) FILTER (WHERE c.age <= 30 AND {last_use} AND k.feature IS NOT NULL)
-                       AS core_30d
-            FROM _hs_feature_days f JOIN _hs_calendar c ON c.day = f.day AND c.age <= 90
+                   bit_count(bit_or({_FEATURE_BIT}) FILTER (WHERE c.age <= 30 AND {_CORE}))
+                       AS core_30d,
+                   min(c.age) FILTER (WHERE {_CORE}) AS core_age
+            FROM _hs_feature_rows f JOIN _hs_calendar c ON c.day = f.day AND c.age <= 90
+            JOIN _hs_feature_bits b ON b.feature = f.feature
             LEFT JOIN _hs_core k ON k.as_of = c.as_of AND k.feature = f.feature
             GROUP BY ALL
+        ),
+        w AS (
+            SELECT aid, as_of, sum(distinct_30d) AS distinct_30d,
+                   sum(distinct_90d) AS distinct_90d, sum(events_30d) AS events_30d,
+                   sum(core_30d) AS core_30d, min(core_age) AS core_age
+            FROM words GROUP BY ALL
         ),
         catalogue AS (
             SELECT d.as_of, count(f.feature) AS size
@@ -217,8 +258,8 @@ def _select(with_users: bool) -> str:
                    AS adoption__catalogue_share_90d,
                CAST(coalesce(w.core_30d, 0) AS DOUBLE) AS adoption__core_features_30d,
                CAST(coalesce(new.new_30d, 0) AS DOUBLE) AS adoption__new_features_30d,
-               CAST(date_diff('day', core_last.last_day, s.as_of) AS DOUBLE)
-                   AS adoption__days_since_core_use
+               CAST(coalesce(w.core_age, date_diff('day', core_last.last_day, s.as_of))
+                    AS DOUBLE) AS adoption__days_since_core_use
                {users_col}
         FROM _hs_snapshots s
         LEFT JOIN w USING (aid, as_of)
@@ -229,43 +270,53 @@ def _select(with_users: bool) -> str:
     """
 
 
-def _day_tables(run: Session, with_users: bool) -> None:
-    """``_hs_feature_first``, ``_hs_feature_days`` and ``_hs_feature_user_days``."""
-    bounds = {"since": run.since(WINDOW_DAYS), "until": run.until}
+def _row_tables(run: Session, with_users: bool) -> str | None:
+    """``_hs_feature_first`` and ``_hs_feature_rows``; returns the per-user rows' relation."""
+    bounds = {
+        "since": run.since(WINDOW_DAYS),
+        "until": run.until,
+        "users_since": run.since(USER_WINDOW_DAYS),
+    }
     days, users = run.rollup("feature_days"), run.rollup("feature_user_days")
     if days is not None and (users is not None or not with_users):
         months = run.months(WINDOW_DAYS)
         run.execute(_FIRST_CACHED.format(relation=days), **bounds, **months)
-        run.execute(_DAYS_CACHED.format(relation=days), **bounds, **months)
-        if with_users:
-            run.execute(_USER_DAYS_CACHED.format(relation=users), **bounds, **months)
-        return
-    try:
-        run.execute(_feature_days(run), **bounds)
-        run.execute(_first_use(run), **bounds)
-        run.execute(_DAYS)
-        if with_users:
-            run.execute(_USER_DAYS)
-    finally:
-        run.drop("_hs_feature_rows")
+        run.execute(_ROWS_CACHED.format(relation=days), **bounds, **months)
+        if not with_users:
+            return None
+        run.execute(_USER_ROWS_CACHED.format(relation=users), **bounds, **months)
+        return "_hs_feature_user_rows"
+    run.execute(_first_use(run), **bounds)
+    run.execute(_rows(run), **bounds)
+    return _USER_ROWS if with_users else None
 
 
 def compute(run: Session) -> pd.DataFrame:
     """Adoption features of every snapshot row, with ``_row``.
 
-    The day aggregates come from the cached roll-ups when the build has them, else from the
+    The window's rows come from the cached roll-ups when the build has them, else from the
     log.
     """
-    temp = ("_hs_feature_days", "_hs_feature_first", "_hs_feature_last", "_hs_feature_user_days")
     with_users = run.has_column("feature_usage", "user_id")
     try:
-        _day_tables(run, with_users)
-        run.execute(_LAST)
+        user_rows = _row_tables(run, with_users)
+        run.execute(_FEATURE_BITS)
+        if user_rows is not None:
+            run.execute(_USER_BITS.format(relation=user_rows), users_since=run.since(USER_WINDOW_DAYS))
         core = run.config.features.core_features
         if core is None:
             run.execute(_DEFAULT_CORE, core_count=DEFAULT_CORE_COUNT)
         else:
             run.execute(_CONFIGURED_CORE, core=list(core))
-        return run.query(_select(with_users))
+        run.execute(_LAST, fallback_until=run.until - pd.Timedelta(days=WINDOW_DAYS))
+        return run.query(_select(user_rows))
     finally:
-        run.drop(*temp, "_hs_core")
+        run.drop(
+            "_hs_feature_first",
+            "_hs_feature_rows",
+            "_hs_feature_user_rows",
+            "_hs_feature_bits",
+            "_hs_feature_users",
+            "_hs_feature_last",
+            "_hs_core",
+        )

@@ -1,24 +1,24 @@
 """Usage features from ``logins``: how much, by how many people, and the trend.
 
-Logins are first reduced to user-days (exact duplicate rows, same account, user and
-timestamp, count once; ``list_unique`` of the timestamps per user-day is far cheaper than a
-global ``DISTINCT`` over the raw log). Only the logins the windows can see are read: those
-from :data:`WINDOW_DAYS` days before the first observation date up to the last one, with
-account ids mapped to the build's integer keys before grouping. Each user-day also carries
-the day of that user's next login. Windows are then counted by joining the user-days to the
+Only the logins the windows can see are read: those from :data:`WINDOW_DAYS` days before the
+first observation date up to the last one, with account ids mapped to the build's integer
+keys. Exact duplicate rows (same account, user and timestamp) count once: the window's rows
+are de-duplicated first (``_hs_login_rows``; from the cached roll-ups they are user-days that
+already carry their login count). Windows are then counted by joining the rows to the
 calendar of observation dates (see :mod:`healthscore.features.engine`) and grouping once per
-``(account, as_of)``:
+``(account, as_of)``, with no per-user or per-day grouping of the log:
 
-* logins in a window are the sum over the user-days in it;
-* a user is active in a window when some user-day of theirs falls in it; counting only the
-  user-day that is the user's last one before the window closes (its next login is on or
-  after the window's end) counts each active user exactly once, without grouping by user;
-* login days are distinct days, so the 30-day window sets one bit per day before ``as_of``
-  and counts the bits of their union, which is the same whichever users logged in that day.
+* logins in a window are a sum;
+* active users are distinct users: each account's users get a small index
+  (``_hs_login_users``: word ``uw`` and bit ``ubit`` of ``uw * 32 + ubit``), a window ORs the
+  users' bits word by word and counts them, which is the number of distinct users whatever
+  the number of rows per user;
+* login days are distinct days, counted the same way with one bit per day before ``as_of``.
 
-The days since the last login come from an as-of join of the snapshots to the account-days
-of the window, plus each account's latest login before it (one latest-event-per-account
-query over the older logins).
+The days since the last login are the days since the newest row in the 90-day window; for an
+account with none, the latest login before that window comes from an as-of join to the
+account-days that no window of a later date covers and to each account's latest login
+before the rows read (one latest-event-per-account query over the older logins).
 
 Counts are 0 when nothing happened in the window; days since the last login is missing when
 nobody ever logged in; ratios are missing when their denominator is 0.
@@ -32,36 +32,62 @@ from healthscore.features.engine import Session, ratio
 
 #: The longest window the usage features read, in days.
 WINDOW_DAYS = 90
-#: Sentinel "next login" of a user's last user-day: later than any observation date.
-_NO_NEXT_LOGIN = "DATE '9999-12-31'"
 
-_USER_DAYS = f"""
-    CREATE OR REPLACE TEMP TABLE _hs_login_user_days AS
-    WITH g AS (
-        SELECT k.aid, l.user_id, CAST(l.ts AS DATE) AS day,
-               CAST(list_unique(list(l.ts)) AS BIGINT) AS logins
+_ROWS = """
+    CREATE OR REPLACE TEMP TABLE _hs_login_rows AS
+    SELECT aid, user_id, CAST(ts AS DATE) AS day, CAST(1 AS BIGINT) AS logins
+    FROM (
+        SELECT DISTINCT k.aid, l.user_id, l.ts
         FROM logins l JOIN _hs_snapshot_accounts k ON k.account_id = l.account_id
         WHERE l.ts >= $since AND l.ts < $until AND l.ts < $data_end AND l.user_id IS NOT NULL
-        GROUP BY ALL
     )
-    SELECT aid, day, logins,
-           lead(day, 1, {_NO_NEXT_LOGIN}) OVER (PARTITION BY aid, user_id ORDER BY day)
-               AS next_login
-    FROM g
 """
 
-_ACCOUNT_DAYS = """
+_ROWS_CACHED = """
+    CREATE OR REPLACE TEMP TABLE _hs_login_rows AS
+    SELECT k.aid, r.user_id, r.day, r.logins
+    FROM {relation} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
+    WHERE r.month >= $since_month AND r.month <= $until_month
+      AND r.day >= $since AND r.day < $until
+"""
+
+#: Each account's users as bit ``ubit`` of word ``uw`` (32 users a word).
+_USERS = """
+    CREATE OR REPLACE TEMP TABLE _hs_login_users AS
+    SELECT aid, user_id, CAST(floor(n / 32.0) AS INTEGER) AS uw,
+           CAST(n - 32 * floor(n / 32.0) AS INTEGER) AS ubit
+    FROM (
+        SELECT aid, user_id, row_number() OVER (PARTITION BY aid ORDER BY user_id) - 1 AS n
+        FROM (SELECT DISTINCT aid, user_id FROM _hs_login_rows)
+    )
+"""
+
+#: Account-days no later date's 90-day window covers, and each account's latest login
+#: before the rows read: where the days since the last login look when a window is empty.
+_OLDER_DAYS = """
     CREATE OR REPLACE TEMP TABLE _hs_login_days AS
-    SELECT aid, day FROM _hs_login_user_days GROUP BY ALL
+    SELECT DISTINCT aid, day FROM _hs_login_rows WHERE day < $fallback_until
     UNION ALL
-    SELECT k.aid, CAST(max(l.ts) AS DATE) AS day
-    FROM logins l JOIN _hs_snapshot_accounts k ON k.account_id = l.account_id
-    WHERE l.ts < $since AND l.user_id IS NOT NULL
+    SELECT k.aid, CAST(o.last_ts AS DATE) AS day
+    FROM (SELECT account_id, max(ts) AS last_ts FROM logins
+          WHERE ts < $since AND user_id IS NOT NULL GROUP BY account_id) o
+    JOIN _hs_snapshot_accounts k ON k.account_id = o.account_id
+"""
+
+_OLDER_DAYS_CACHED = """
+    CREATE OR REPLACE TEMP TABLE _hs_login_days AS
+    SELECT DISTINCT aid, day FROM _hs_login_rows WHERE day < $fallback_until
+    UNION ALL
+    SELECT k.aid, max(r.day) AS day
+    FROM {relation} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
+    WHERE r.month <= $since_month AND r.day < $since
     GROUP BY k.aid
 """
 
+_BIT = "CAST(1 AS BIGINT) << u.ubit"
 #: Bit ``age - 1`` for a day ``age`` days before ``as_of`` within the 30-day window, else 0.
 _DAY_BIT_30D = "CASE WHEN c.age <= 30 THEN CAST(1 AS BIGINT) << (c.age - 1) ELSE 0 END"
+_PRIOR = "c.age > 30 AND c.age <= 60"
 
 
 def _select(with_seats: bool) -> str:
@@ -85,23 +111,32 @@ def _select(with_seats: bool) -> str:
         if with_seats
         else ""
     )
-    last_in = "d.next_login >= c.as_of"  # the user's last login day before as_of
-    last_in_prior = "d.next_login >= c.as_of - 30"  # ... before the prior window closes
     return f"""
-        WITH w AS (
-            SELECT d.aid, c.as_of,
+        WITH words AS (
+            SELECT d.aid, c.as_of, u.uw,
                    sum(d.logins) FILTER (WHERE c.age <= 7) AS logins_7d,
                    sum(d.logins) FILTER (WHERE c.age <= 30) AS logins_30d,
                    sum(d.logins) AS logins_90d,
-                   sum(d.logins) FILTER (WHERE c.age > 30 AND c.age <= 60) AS logins_prior_30d,
-                   bit_count(bit_or({_DAY_BIT_30D})) AS login_days_30d,
-                   count(*) FILTER (WHERE c.age <= 7 AND {last_in}) AS active_users_7d,
-                   count(*) FILTER (WHERE c.age <= 30 AND {last_in}) AS active_users_30d,
-                   count(*) FILTER (WHERE {last_in}) AS active_users_90d,
-                   count(*) FILTER (WHERE c.age > 30 AND c.age <= 60 AND {last_in_prior})
-                       AS active_users_prior_30d
-            FROM _hs_login_user_days d JOIN _hs_calendar c ON c.day = d.day AND c.age <= 90
+                   sum(d.logins) FILTER (WHERE {_PRIOR}) AS logins_prior_30d,
+                   bit_count(bit_or({_BIT}) FILTER (WHERE c.age <= 7)) AS active_users_7d,
+                   bit_count(bit_or({_BIT}) FILTER (WHERE c.age <= 30)) AS active_users_30d,
+                   bit_count(bit_or({_BIT})) AS active_users_90d,
+                   bit_count(bit_or({_BIT}) FILTER (WHERE {_PRIOR})) AS active_users_prior_30d,
+                   bit_or({_DAY_BIT_30D}) AS days_30d,
+                   min(c.age) AS last_age
+            FROM _hs_login_rows d JOIN _hs_calendar c ON c.day = d.day AND c.age <= 90
+            JOIN _hs_login_users u ON u.aid = d.aid AND u.user_id = d.user_id
             GROUP BY ALL
+        ),
+        w AS (
+            SELECT aid, as_of, sum(logins_7d) AS logins_7d, sum(logins_30d) AS logins_30d,
+                   sum(logins_90d) AS logins_90d, sum(logins_prior_30d) AS logins_prior_30d,
+                   sum(active_users_7d) AS active_users_7d,
+                   sum(active_users_30d) AS active_users_30d,
+                   sum(active_users_90d) AS active_users_90d,
+                   sum(active_users_prior_30d) AS active_users_prior_30d,
+                   bit_count(bit_or(days_30d)) AS login_days_30d, min(last_age) AS last_age
+            FROM words GROUP BY ALL
         ){seats_cte}
         SELECT s._row,
                CAST(coalesce(w.logins_7d, 0) AS DOUBLE) AS usage__logins_7d,
@@ -120,7 +155,8 @@ def _select(with_seats: bool) -> str:
                    AS usage__active_users_trend_30d,
                {ratio("coalesce(w.logins_30d, 0)", "w.logins_90d / 3.0")}
                    AS usage__logins_vs_avg_90d,
-               CAST(date_diff('day', last.day, s.as_of) AS DOUBLE) AS usage__days_since_last_login
+               CAST(coalesce(w.last_age, date_diff('day', last.day, s.as_of)) AS DOUBLE)
+                   AS usage__days_since_last_login
                {seats_col}
         FROM _hs_snapshots s
         ASOF LEFT JOIN _hs_login_days last ON last.aid = s.aid AND last.day < s.as_of
@@ -129,44 +165,27 @@ def _select(with_seats: bool) -> str:
     """
 
 
-_USER_DAYS_CACHED = f"""
-    CREATE OR REPLACE TEMP TABLE _hs_login_user_days AS
-    SELECT k.aid, r.day, r.logins,
-           lead(r.day, 1, {_NO_NEXT_LOGIN}) OVER (PARTITION BY k.aid, r.user_id ORDER BY r.day)
-               AS next_login
-    FROM {{relation}} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
-    WHERE r.month >= $since_month AND r.month <= $until_month
-      AND r.day >= $since AND r.day < $until
-"""
-
-_ACCOUNT_DAYS_CACHED = """
-    CREATE OR REPLACE TEMP TABLE _hs_login_days AS
-    SELECT aid, day FROM _hs_login_user_days GROUP BY ALL
-    UNION ALL
-    SELECT k.aid, max(r.day) AS day
-    FROM {relation} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
-    WHERE r.month <= $since_month AND r.day < $since
-    GROUP BY k.aid
-"""
-
-
 def compute(run: Session) -> pd.DataFrame:
     """Usage features of every snapshot row, with ``_row``.
 
-    The user-days come from the cached roll-ups when the build has them, else from the log.
+    The rows come from the cached roll-ups when the build has them, else from the log.
     """
-    since = run.since(WINDOW_DAYS)
+    bounds = {
+        "since": run.since(WINDOW_DAYS),
+        "until": run.until,
+        "fallback_until": run.until - pd.Timedelta(days=WINDOW_DAYS),
+    }
     cached = run.rollup("logins")
     try:
         if cached is None:
-            run.execute(_USER_DAYS, since=since, until=run.until)
-            run.execute(_ACCOUNT_DAYS, since=since)
+            run.execute(_ROWS, since=bounds["since"], until=bounds["until"])
+            run.execute(_USERS)
+            run.execute(_OLDER_DAYS, **bounds)
         else:
             months = run.months(WINDOW_DAYS)
-            run.execute(
-                _USER_DAYS_CACHED.format(relation=cached), since=since, until=run.until, **months
-            )
-            run.execute(_ACCOUNT_DAYS_CACHED.format(relation=cached), since=since, **months)
+            run.execute(_ROWS_CACHED.format(relation=cached), **bounds, **months)
+            run.execute(_USERS)
+            run.execute(_OLDER_DAYS_CACHED.format(relation=cached), **bounds, **months)
         return run.query(_select(run.has_column("contracts", "seats")))
     finally:
-        run.drop("_hs_login_user_days", "_hs_login_days")
+        run.drop("_hs_login_rows", "_hs_login_users", "_hs_login_days")
