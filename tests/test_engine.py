@@ -131,7 +131,7 @@ def test_one_date_builds_equal_the_rows_of_a_many_date_build(world_dir):
 
 
 def test_day_aggregates_hold_only_the_days_the_windows_read(world_dir, monkeypatch):
-    """The de-duplicated login and feature-usage rows cover [first as_of - 90 days, last as_of) only."""
+    """The de-duplicated login and feature-usage rows cover [first as_of - 90 days, last as_of)."""
     import warnings
 
     from healthscore.features import engine, features_on

@@ -302,7 +302,9 @@ def compute(run: Session) -> pd.DataFrame:
         user_rows = _row_tables(run, with_users)
         run.execute(_FEATURE_BITS)
         if user_rows is not None:
-            run.execute(_USER_BITS.format(relation=user_rows), users_since=run.since(USER_WINDOW_DAYS))
+            run.execute(
+                _USER_BITS.format(relation=user_rows), users_since=run.since(USER_WINDOW_DAYS)
+            )
         core = run.config.features.core_features
         if core is None:
             run.execute(_DEFAULT_CORE, core_count=DEFAULT_CORE_COUNT)
