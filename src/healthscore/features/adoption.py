@@ -43,18 +43,18 @@ def _quantity(run: Session) -> str:
 
 def _rows(run: Session) -> str:
     optional = [c for c in ("user_id", "quantity") if run.has_column("feature_usage", c)]
-    columns = ["k.aid", "u.feature", "u.ts"] + [f"u.{c}" for c in optional]
+    columns = ["k.aid", "b.fid", "u.ts"] + [f"u.{c}" for c in optional]
     user = "user_id" if "user_id" in optional else "CAST(NULL AS VARCHAR) AS user_id"
     return f"""
         CREATE OR REPLACE TEMP TABLE _hs_feature_rows AS
         SELECT * FROM (
-            SELECT aid, feature, {user}, CAST(ts AS DATE) AS day,
+            SELECT aid, fid, {user}, CAST(ts AS DATE) AS day,
                    CAST({_quantity(run)} AS DOUBLE) AS events
             FROM (SELECT DISTINCT {", ".join(columns)}
-                  FROM feature_usage u JOIN _hs_snapshot_accounts k
-                    ON k.account_id = u.account_id
-                  WHERE u.ts >= $since AND u.ts < $data_end AND u.ts < $until
-                    AND u.feature IS NOT NULL)
+                  FROM feature_usage u
+                  JOIN _hs_snapshot_accounts k ON k.account_id = u.account_id
+                  JOIN _hs_feature_bits b ON b.feature = u.feature
+                  WHERE u.ts >= $since AND u.ts < $data_end AND u.ts < $until)
         ) WHERE events > 0
     """
 
@@ -93,8 +93,9 @@ _FIRST_CACHED = """
 
 _ROWS_CACHED = """
     CREATE OR REPLACE TEMP TABLE _hs_feature_rows AS
-    SELECT k.aid, r.feature, CAST(NULL AS VARCHAR) AS user_id, r.day, r.events
+    SELECT k.aid, b.fid, CAST(NULL AS VARCHAR) AS user_id, r.day, r.events
     FROM {relation} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
+    JOIN _hs_feature_bits b ON b.feature = r.feature
     WHERE r.month >= $since_month AND r.month <= $until_month
       AND r.day >= $since AND r.day < $until
 """
@@ -110,10 +111,11 @@ _USER_ROWS_CACHED = """
 #: The per-user rows when they come from the log: the de-duplicated rows with a user.
 _USER_ROWS = "(SELECT aid, user_id, day, events FROM _hs_feature_rows WHERE user_id IS NOT NULL)"
 
-#: Every feature as bit ``fbit`` of word ``fw`` (32 features a word).
+#: Every feature used before the last date: an integer key ``fid`` (the rows carry it
+#: instead of the name), and as bit ``fbit`` of word ``fw`` (32 features a word).
 _FEATURE_BITS = """
     CREATE OR REPLACE TEMP TABLE _hs_feature_bits AS
-    SELECT feature, CAST(floor(n / 32.0) AS INTEGER) AS fw,
+    SELECT feature, CAST(n AS INTEGER) AS fid, CAST(floor(n / 32.0) AS INTEGER) AS fw,
            CAST(n - 32 * floor(n / 32.0) AS INTEGER) AS fbit
     FROM (
         SELECT feature, row_number() OVER (ORDER BY feature) - 1 AS n
@@ -136,8 +138,9 @@ _USER_BITS = """
 #: before the rows read: where the days since core use look when a window has none.
 _LAST = """
     CREATE OR REPLACE TEMP TABLE _hs_feature_last AS
-    SELECT DISTINCT aid, feature, day FROM _hs_feature_rows
-    WHERE day < $fallback_until AND feature IN (SELECT feature FROM _hs_core)
+    SELECT DISTINCT r.aid, b.feature, r.day
+    FROM _hs_feature_rows r JOIN _hs_feature_bits b ON b.fid = r.fid
+    WHERE r.day < $fallback_until AND b.feature IN (SELECT feature FROM _hs_core)
     UNION ALL
     SELECT aid, feature, last_before FROM _hs_feature_first
     WHERE last_before IS NOT NULL AND aid IN (SELECT aid FROM _hs_snapshot_accounts)
@@ -166,7 +169,7 @@ _CONFIGURED_CORE = """
 
 _FEATURE_BIT = "CAST(1 AS BIGINT) << b.fbit"
 _USER_BIT = "CAST(1 AS BIGINT) << u.ubit"
-_CORE = "k.feature IS NOT NULL"
+_CORE = "k.fid IS NOT NULL"
 
 
 def _select(user_rows: str | None) -> str:
@@ -206,8 +209,10 @@ def _select(user_rows: str | None) -> str:
                        AS core_30d,
                    min(c.age) FILTER (WHERE {_CORE}) AS core_age
             FROM _hs_feature_rows f JOIN _hs_calendar c ON c.day = f.day AND c.age <= 90
-            JOIN _hs_feature_bits b ON b.feature = f.feature
-            LEFT JOIN _hs_core k ON k.as_of = c.as_of AND k.feature = f.feature
+            JOIN _hs_feature_bits b ON b.fid = f.fid
+            LEFT JOIN (
+                SELECT k.as_of, b.fid FROM _hs_core k JOIN _hs_feature_bits b USING (feature)
+            ) k ON k.as_of = c.as_of AND k.fid = f.fid
             GROUP BY ALL
         ),
         w AS (
@@ -271,7 +276,8 @@ def _select(user_rows: str | None) -> str:
 
 
 def _row_tables(run: Session, with_users: bool) -> str | None:
-    """``_hs_feature_first`` and ``_hs_feature_rows``; returns the per-user rows' relation."""
+    """``_hs_feature_first``, ``_hs_feature_bits`` and ``_hs_feature_rows``; returns the
+    relation of the per-user rows."""
     bounds = {
         "since": run.since(WINDOW_DAYS),
         "until": run.until,
@@ -281,12 +287,14 @@ def _row_tables(run: Session, with_users: bool) -> str | None:
     if days is not None and (users is not None or not with_users):
         months = run.months(WINDOW_DAYS)
         run.execute(_FIRST_CACHED.format(relation=days), **bounds, **months)
+        run.execute(_FEATURE_BITS)
         run.execute(_ROWS_CACHED.format(relation=days), **bounds, **months)
         if not with_users:
             return None
         run.execute(_USER_ROWS_CACHED.format(relation=users), **bounds, **months)
         return "_hs_feature_user_rows"
     run.execute(_first_use(run), **bounds)
+    run.execute(_FEATURE_BITS)
     run.execute(_rows(run), **bounds)
     return _USER_ROWS if with_users else None
 
@@ -300,7 +308,6 @@ def compute(run: Session) -> pd.DataFrame:
     with_users = run.has_column("feature_usage", "user_id")
     try:
         user_rows = _row_tables(run, with_users)
-        run.execute(_FEATURE_BITS)
         if user_rows is not None:
             run.execute(
                 _USER_BITS.format(relation=user_rows), users_since=run.since(USER_WINDOW_DAYS)
