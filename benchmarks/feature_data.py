@@ -198,3 +198,37 @@ def generate(directory: Path, *, accounts: int, events: int, snapshots: int, see
 def snapshot_dates(meta: dict) -> pd.DatetimeIndex:
     """The monthly observation dates: every account is eligible at each of them."""
     return pd.date_range(meta["first"], meta["end"], freq="MS")
+
+
+#: Term length in months of the generated contracts' billing periods.
+TERM_MONTHS = {"month": 1, "year": 12}
+
+
+def add_months(day: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """``day + months`` months, the day clamped to the end of a shorter month (as SQL does)."""
+    day = day.astype("datetime64[D]")
+    month = day.astype("datetime64[M]")
+    day_of_month = (day - month.astype("datetime64[D]")).astype(np.int64)
+    target = month + months.astype(np.int64)
+    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(
+        np.int64
+    )
+    return target.astype("datetime64[D]") + np.minimum(day_of_month, length - 1)
+
+
+def term_grid(
+    start: np.ndarray, periods: np.ndarray, as_of: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """Days to the next boundary of each contract's term grid at ``as_of``, and the days of
+    the term that boundary ends: the renewal a billing system schedules, anchored at the
+    contract's start and renewing every term (one contract per account, as generated)."""
+    months = np.array([TERM_MONTHS[p] for p in periods], dtype=np.int64)
+    anchor = start.astype("datetime64[D]")
+    at = np.datetime64(pd.Timestamp(as_of).date(), "D")
+    elapsed = (at.astype("datetime64[M]") - anchor.astype("datetime64[M]")).astype(np.int64)
+    reached = add_months(anchor, elapsed) >= at
+    needed = elapsed + (~reached).astype(np.int64)
+    k = np.maximum(1, np.ceil(needed / months)).astype(np.int64)
+    boundary = add_months(anchor, k * months)
+    term = boundary - add_months(boundary, -months)
+    return (boundary - at).astype(np.int64).astype(float), term.astype(np.int64).astype(float)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import feature_data
 import numpy as np
 import pandas as pd
 
@@ -194,11 +195,12 @@ def contract(contracts: pd.DataFrame, created: np.ndarray, as_of, n: int) -> dic
         return _ratio(np.where(now, values, np.nan) - before, before)
 
     text = {k: c[k].astype(str).to_numpy(dtype=object) for k in ("billing_period", "plan")}
+    to_renewal, term_days = feature_data.term_grid(start, text["billing_period"], as_of)
     return {
         "contract__tenure_days": tenure,
         "contract__lifecycle_stage": np.where(np.isnan(tenure), None, stage),
-        "contract__days_to_renewal": np.where(now, (end - at) / np.timedelta64(1, "D"), np.nan),
-        "contract__length_days": np.where(now, (end - start) / np.timedelta64(1, "D"), np.nan),
+        "contract__days_to_renewal": np.where(now, to_renewal, np.nan),
+        "contract__length_days": np.where(now, term_days, np.nan),
         "contract__renewal_count": np.zeros(n),
         "contract__arr": arr_now,
         "contract__arr_change_90d": change(arr, then_90),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import feature_data
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -233,6 +234,10 @@ def contract(c: pl.DataFrame, as_of: datetime, n: int) -> dict:
     )
     tenure = (pl.lit(as_of) - earliest).dt.total_days().cast(pl.Float64)
     now = active(as_of)
+    to_renewal, term_days = feature_data.term_grid(
+        c["start_date"].to_numpy(), c["billing_period"].to_numpy(), as_of
+    )
+    c = c.with_columns(pl.Series("_to_renewal", to_renewal), pl.Series("_term_days", term_days))
     result = c.select(
         tenure.alias("contract__tenure_days"),
         pl.when(tenure < 90)
@@ -242,14 +247,8 @@ def contract(c: pl.DataFrame, as_of: datetime, n: int) -> dict:
         .when(tenure.is_not_null())
         .then(pl.lit("mature"))
         .alias("contract__lifecycle_stage"),
-        pl.when(now)
-        .then((end - pl.lit(as_of)).dt.total_days())
-        .cast(pl.Float64)
-        .alias("contract__days_to_renewal"),
-        pl.when(now)
-        .then((end - start).dt.total_days())
-        .cast(pl.Float64)
-        .alias("contract__length_days"),
+        pl.when(now).then(pl.col("_to_renewal")).alias("contract__days_to_renewal"),
+        pl.when(now).then(pl.col("_term_days")).alias("contract__length_days"),
         pl.lit(0.0).alias("contract__renewal_count"),
         pl.when(now).then(pl.col("arr")).alias("contract__arr"),
         change("arr", 90).alias("contract__arr_change_90d"),
