@@ -32,8 +32,10 @@ their first year"), and its weight is given in percentage points of churn risk
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -130,8 +132,24 @@ def peer_groups(features: pd.DataFrame, *, min_size: int = MIN_PEERS) -> pd.Data
         size = key.map(key.value_counts())
         take = group.isna() & ((size >= min_size) | (i == len(levels) - 1))
         group[take] = key[take]
-        label[take] = [peer_label(a, b) for a, b in zip(seg[take], stg[take], strict=True)]
+        label[take] = _peer_labels(seg[take], stg[take])
     return pd.DataFrame({"peer_group": group, "peer_label": label}, index=features.index)
+
+
+def _peer_labels(segment: pd.Series, stage: pd.Series) -> list[str]:
+    """:func:`peer_label` of each row, worded once per distinct (segment, stage) pair.
+
+    A book has a handful of pairs and many accounts. The type is part of a pair's key, as
+    ``1`` and ``1.0`` are equal keys that :func:`peer_label` words differently.
+    """
+    words: dict[tuple[object, ...], str] = {}
+    out = []
+    for a, b in zip(segment, stage, strict=True):
+        key = (type(a), a, type(b), b)
+        if key not in words:
+            words[key] = peer_label(a, b)
+        out.append(words[key])
+    return out
 
 
 def peer_medians(
@@ -251,10 +269,11 @@ def describe_drivers(
     drivers = select_drivers(contributions, features, medians, n=n, calibrate=calibrate)
     labels = groups.loc[contributions.index, "peer_label"]
     if not lang.english:
-        labels = groups.loc[contributions.index, "peer_group"].map(
-            lambda key: _peer_label_of(key, lang)
-        )
-    records = features.loc[contributions.index].to_dict("records")
+        keys = groups.loc[contributions.index, "peer_group"]
+        labels = keys.map({key: _peer_label_of(key, lang) for key in keys.unique()})
+    shown = drivers[[f"driver_{k}" for k in range(1, n + 1)]]
+    read = _sentence_columns(features.columns, shown)
+    records = features.loc[contributions.index, read].to_dict("records")
     out = pd.DataFrame(index=contributions.index)
     for k in range(1, n + 1):
         name, peer = drivers[f"driver_{k}"], drivers[f"driver_{k}_peer_value"]
@@ -264,13 +283,64 @@ def describe_drivers(
         out[f"driver_{k}_points"] = drivers[f"driver_{k}_points"].round(2)
         out[f"driver_{k}_value"] = drivers[f"driver_{k}_value"]
         out[f"driver_{k}_peer_median"] = peer
-        out[f"driver_{k}_text"] = [
-            driver_sentence(f, rec, m, who, lang=lang) if isinstance(f, str) else None
-            for f, rec, m, who in zip(name, records, peer, labels, strict=True)
-        ]
+        out[f"driver_{k}_text"] = _sentences(name, records, peer, labels, lang)
     out["peer_group"] = labels.astype("object")
     out["top_family"] = drivers["driver_1_family"].astype("object")
     return out
+
+
+def _sentences(
+    names: Iterable[object],
+    records: list[dict[str, object]],
+    peer_values: Iterable[float],
+    peers: Iterable[str],
+    lang: Language,
+) -> list[str | None]:
+    """:func:`driver_sentence` of each row (``None`` where no driver is shown).
+
+    Accounts of a peer group often share a driver and its values, so each distinct sentence
+    is worded once. Its key holds each number's type and sign besides its value, as ``0.0``
+    and ``-0.0`` are equal keys that format differently.
+    """
+    compared: dict[str, str | None] = {}
+    done: dict[tuple[object, ...], str] = {}
+    out: list[str | None] = []
+    for feature, row, peer_value, who in zip(names, records, peer_values, peers, strict=True):
+        if not isinstance(feature, str):
+            out.append(None)
+            continue
+        if feature not in compared:
+            compared[feature] = feature_spec(feature).compare_to
+        before = compared[feature]
+        key = (
+            feature,
+            *_exactly(row[feature]),
+            *_exactly(row.get(before) if before else None),
+            *_exactly(peer_value),
+            who,
+        )
+        if key not in done:
+            done[key] = driver_sentence(feature, row, peer_value, who, lang=lang)
+        out.append(done[key])
+    return out
+
+
+def _exactly(value: object) -> tuple[object, object, float]:
+    """``value`` as part of a dictionary key that tells apart values that format apart."""
+    sign = math.copysign(1.0, value) if isinstance(value, float) else 0.0
+    return type(value), value, sign
+
+
+def _sentence_columns(columns: pd.Index, shown: pd.DataFrame) -> list[str]:
+    """The columns :func:`driver_sentence` reads for these shown drivers, in ``columns``' order.
+
+    A sentence reads its driver's value and, for a change, the value it compares to; the rows
+    handed to it hold only those columns, as turning every feature of every explained row
+    into a dictionary costs more than the sentences themselves.
+    """
+    names = {name for name in pd.unique(shown.to_numpy().ravel()) if isinstance(name, str)}
+    compared = {feature_spec(name).compare_to for name in names}
+    return [c for c in columns if c in names or c in compared]
 
 
 def risk_points(
@@ -384,12 +454,14 @@ class _Shown(float):
 _FORMAT = re.compile(r"\{value:([^}]*)\}")
 
 
+@cache
 def _value_format(template: str) -> str:
     """The format spec of ``{value:...}`` in a sentence template (``.0f`` if none)."""
     found = _FORMAT.search(template)
     return found.group(1) if found else ".0f"
 
 
+@cache
 def _widen(spec: str, extra: int) -> str:
     """``spec`` with ``extra`` more decimals (``.0f`` -> ``.1f``)."""
     if not extra:

@@ -247,9 +247,20 @@ def prepare_matrix(
         values = frame[col]
         if col in categories:
             known = categories[col]
-            as_text = values.astype("object").map(lambda v: None if pd.isna(v) else str(v))
+            as_text = _as_text(values)
             as_text = as_text.where(as_text.isin(known), None)
             out[col] = pd.Categorical(as_text, categories=known)
         else:
             out[col] = pd.to_numeric(values, errors="coerce").astype(float)
     return pd.DataFrame(out, index=frame.index)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """``values`` as text, missing as ``None``: the form the fitted categories are kept in.
+
+    A column of text (the usual case) is taken as it is, without a Python call per value;
+    any other is converted value by value, so that ``3`` matches the category ``"3"``.
+    """
+    if pd.api.types.is_string_dtype(values):
+        return values.astype("object").where(values.notna(), None)
+    return values.astype("object").map(lambda v: None if pd.isna(v) else str(v))

@@ -18,7 +18,7 @@ Examples
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 
@@ -129,8 +129,28 @@ def for_people(frame: pd.DataFrame, lang: Language) -> pd.DataFrame:
         return frame
     out = frame.copy()
     if "owner" in out.columns:
-        out["owner"] = out["owner"].map(lambda v: v if lang.missing(v) else lang.owner(v))
+        owner = _once_per_text(lambda v: v if lang.missing(v) else lang.owner(v))
+        out["owner"] = out["owner"].map(owner)
+    reason = _once_per_text(lambda v: v if lang.missing(v) else lang.reason(v))
     for column in _REASON_COLUMNS:
         if column in out.columns:
-            out[column] = out[column].map(lambda v: v if lang.missing(v) else lang.reason(v))
+            out[column] = out[column].map(reason)
     return out
+
+
+def _once_per_text(change: Callable[[object], object]) -> Callable[[object], object]:
+    """``change``, worked out once per distinct text.
+
+    A column of a book of tens of thousands of accounts holds a handful of owners and
+    reasons. Other values (missing ones) are passed to ``change`` each time.
+    """
+    done: dict[str, object] = {}
+
+    def changed(value: object) -> object:
+        if type(value) is not str:
+            return change(value)
+        if value not in done:
+            done[value] = change(value)
+        return done[value]
+
+    return changed

@@ -439,20 +439,43 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def _map_text(frame: pd.DataFrame, change: Callable[[str], str]) -> pd.DataFrame:
-    """A copy of ``frame`` with ``change`` applied to every text cell and column name."""
+def _map_text(
+    frame: pd.DataFrame, pattern: re.Pattern[str], change: Callable[[str], str]
+) -> pd.DataFrame:
+    """A copy of ``frame`` with ``change`` applied to every text cell and column name that
+    ``pattern`` matches at its start.
+
+    A column of the text dtype is searched as a whole and only its matching cells (few, in
+    practice) are changed; a column of Python objects goes cell by cell, as it may hold other
+    values than text, which the copy turns into the dtype they infer, as before.
+    """
+
+    def fix(value: object) -> object:
+        return change(value) if isinstance(value, str) and pattern.match(value) else value
+
     out = frame.copy()
     for name in out.columns:
         column = out[name]
         if isinstance(column.dtype, pd.CategoricalDtype):
-            out[name] = column.cat.rename_categories(
-                lambda c: change(c) if isinstance(c, str) else c
-            )
+            out[name] = column.cat.rename_categories(fix)
+        elif isinstance(column.dtype, pd.StringDtype):
+            out[name] = _change_matches(column, pattern, change)
         elif pd.api.types.is_string_dtype(column.dtype):
-            changed = column.map(lambda v: change(v) if isinstance(v, str) else v)
-            out[name] = changed.astype(column.dtype)
-    out.columns = [change(c) if isinstance(c, str) else c for c in out.columns]
+            out[name] = column.map(fix).astype(column.dtype)
+    out.columns = [fix(c) for c in out.columns]
     return out
+
+
+def _change_matches(
+    column: pd.Series, pattern: re.Pattern[str], change: Callable[[str], str]
+) -> pd.Series:
+    """``column`` (of the text dtype) with ``change`` applied to the cells ``pattern`` matches."""
+    hit = column.str.match(pattern.pattern).fillna(False).to_numpy(dtype=bool)
+    if not hit.any():
+        return column
+    changed = column.copy()
+    changed[hit] = [change(value) for value in column[hit]]
+    return changed
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -470,12 +493,12 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     >>> safe["id"].tolist(), safe["arr"].tolist()
     (["'=1+2", 'A1'], [-5.0, 3.0])
     """
-    return _map_text(frame, lambda v: "'" + v if _FORMULA.match(v) else v)
+    return _map_text(frame, _FORMULA, lambda v: "'" + v)
 
 
 def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Undo :func:`neutralise_formulas`: text as it was before it was written for people."""
-    return _map_text(frame, lambda v: v[1:] if _NEUTRALISED.match(v) else v)
+    return _map_text(frame, _NEUTRALISED, lambda v: v[1:])
 
 
 def _write_csv(
