@@ -130,6 +130,40 @@ def test_one_date_builds_equal_the_rows_of_a_many_date_build(world_dir):
     assert len(pair) == len(both)
 
 
+def test_event_rows_in_account_order_give_the_same_features(world_dir, tmp_path, monkeypatch):
+    """A large build stores the window's rows in account order (for the grouping's memory);
+    the features are the same in either order, from the log and from the roll-ups."""
+    import warnings
+
+    from healthscore.features import build_features, engine
+    from healthscore.features.rollups import RollupCache
+    from healthscore.snapshots import make_snapshots
+    from healthscore.storage import open_source
+
+    source = open_source(world_dir, Config())
+    statements: list[str] = []
+    original = engine.Session.execute
+
+    def record(self, sql, **params):
+        statements.append(sql)
+        return original(self, sql, **params)
+
+    monkeypatch.setattr(engine.Session, "execute", record)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        snapshots = make_snapshots(source, Config())
+        assert len(snapshots) < engine.ACCOUNT_ORDER_FROM_ROWS
+        as_they_come = build_features(source, snapshots, Config())
+        assert not any("ORDER BY aid" in sql for sql in statements)
+        monkeypatch.setattr(engine, "ACCOUNT_ORDER_FROM_ROWS", 1)
+        ordered = build_features(source, snapshots, Config())
+        rollups = RollupCache.for_data(tmp_path, "same-data")
+        ordered_cached = build_features(source, snapshots, Config(), rollups=rollups)
+    assert sum("ORDER BY aid" in sql for sql in statements) == 4  # two families, two builds
+    pd.testing.assert_frame_equal(ordered, as_they_come, check_exact=True)
+    pd.testing.assert_frame_equal(ordered_cached, as_they_come, check_exact=True)
+
+
 def test_day_aggregates_hold_only_the_days_the_windows_read(world_dir, monkeypatch):
     """The de-duplicated login and feature-usage rows cover [first as_of - 90 days, last as_of)."""
     import warnings

@@ -93,7 +93,7 @@ def test_every_family_translates():
     from healthscore.features.engine import SHARED_RELATIONS
 
     sqls = [q for _, q in SHARED_RELATIONS]
-    sqls += [usage._ROWS, usage._USERS, usage._OLDER_DAYS, usage._select(True)]
+    sqls += [usage._ROWS.format(order=""), usage._USERS, usage._OLDER_DAYS, usage._select(True)]
     sqls += [adoption._FEATURE_BITS, adoption._LAST, adoption._DEFAULT_CORE]
     sqls += [adoption._USER_BITS.format(relation=adoption._USER_ROWS)]
     sqls += [adoption._CONFIGURED_CORE, adoption._select(adoption._USER_ROWS), support._SELECT]

@@ -55,7 +55,7 @@ def _rows(run: Session) -> str:
                   JOIN _hs_snapshot_accounts k ON k.account_id = u.account_id
                   JOIN _hs_feature_bits b ON b.feature = u.feature
                   WHERE u.ts >= $since AND u.ts < $data_end AND u.ts < $until)
-        ) WHERE events > 0
+        ) WHERE events > 0 {run.account_order}
     """
 
 
@@ -97,7 +97,7 @@ _ROWS_CACHED = """
     FROM {relation} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
     JOIN _hs_feature_bits b ON b.feature = r.feature
     WHERE r.month >= $since_month AND r.month <= $until_month
-      AND r.day >= $since AND r.day < $until
+      AND r.day >= $since AND r.day < $until    {order}
 """
 
 _USER_ROWS_CACHED = """
@@ -288,7 +288,7 @@ def _row_tables(run: Session, with_users: bool) -> str | None:
         months = run.months(WINDOW_DAYS)
         run.execute(_FIRST_CACHED.format(relation=days), **bounds, **months)
         run.execute(_FEATURE_BITS)
-        run.execute(_ROWS_CACHED.format(relation=days), **bounds, **months)
+        run.execute(_ROWS_CACHED.format(relation=days, order=run.account_order), **bounds, **months)
         if not with_users:
             return None
         run.execute(_USER_ROWS_CACHED.format(relation=users), **bounds, **months)

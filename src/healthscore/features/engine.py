@@ -54,6 +54,9 @@ _TEMP_TABLES = (
     "_hs_terms",
 )
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+#: Snapshot rows from which the window's event rows are stored in account order (see
+#: :attr:`Session.account_order`).
+ACCOUNT_ORDER_FROM_ROWS = 500_000
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,21 @@ class Session:
     first_as_of: pd.Timestamp | None = None
     last_as_of: pd.Timestamp | None = None
     rollups: RollupCache | None = None
+    snapshot_rows: int = 0
+
+    @property
+    def account_order(self) -> str:
+        """``ORDER BY aid`` for the table of a window's event rows in a large build, else "".
+
+        Each window groups those rows once per ``(account, as_of)``. With many snapshot rows
+        (a training build: every account at every date) the groups outnumber what a
+        thread's hash table holds, and rows in hash order make DuckDB spill partial groups
+        for most of them: at 50 million events and 1.2 million snapshot rows that grouping
+        took 10 s and 3.5 GiB. Rows in account order keep each account's groups together
+        (6 s, 2.3 GiB), for the price of one sort, which a scoring build of two dates does
+        not need.
+        """
+        return "ORDER BY aid" if self.snapshot_rows >= ACCOUNT_ORDER_FROM_ROWS else ""
 
     def rollup(self, name: str) -> str | None:
         """SQL reading cached day roll-up ``name``, or None when the build has none."""
@@ -208,7 +226,14 @@ def session(
     aggregates from the cache instead of the raw logs.
     """
     as_of = pd.to_datetime(snapshots["as_of"])
-    run = Session(source, config, as_of.min().normalize(), as_of.max().normalize(), rollups)
+    run = Session(
+        source,
+        config,
+        as_of.min().normalize(),
+        as_of.max().normalize(),
+        rollups,
+        snapshot_rows=len(snapshots),
+    )
     run.register("_hs_keys", keys_table(snapshots))
     try:
         prepare(run, terms=register_terms(source, grace_days=config.labels.grace_days))

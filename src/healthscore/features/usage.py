@@ -40,7 +40,7 @@ _ROWS = """
         SELECT DISTINCT k.aid, l.user_id, l.ts
         FROM logins l JOIN _hs_snapshot_accounts k ON k.account_id = l.account_id
         WHERE l.ts >= $since AND l.ts < $until AND l.ts < $data_end AND l.user_id IS NOT NULL
-    )
+    ) {order}
 """
 
 _ROWS_CACHED = """
@@ -49,6 +49,7 @@ _ROWS_CACHED = """
     FROM {relation} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
     WHERE r.month >= $since_month AND r.month <= $until_month
       AND r.day >= $since AND r.day < $until
+    {order}
 """
 
 #: Each account's users as bit ``ubit`` of word ``uw`` (32 users a word).
@@ -178,12 +179,14 @@ def compute(run: Session) -> pd.DataFrame:
     cached = run.rollup("logins")
     try:
         if cached is None:
-            run.execute(_ROWS, since=bounds["since"], until=bounds["until"])
+            rows = _ROWS.format(order=run.account_order)
+            run.execute(rows, since=bounds["since"], until=bounds["until"])
             run.execute(_USERS)
             run.execute(_OLDER_DAYS, **bounds)
         else:
             months = run.months(WINDOW_DAYS)
-            run.execute(_ROWS_CACHED.format(relation=cached), **bounds, **months)
+            rows = _ROWS_CACHED.format(relation=cached, order=run.account_order)
+            run.execute(rows, **bounds, **months)
             run.execute(_USERS)
             run.execute(_OLDER_DAYS_CACHED.format(relation=cached), **bounds, **months)
         return run.query(_select(run.has_column("contracts", "seats")))

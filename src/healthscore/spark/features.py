@@ -65,6 +65,11 @@ class SparkRun(Session):
     cached: list[Any] = field(default_factory=list)
 
     @property
+    def account_order(self) -> str:
+        """Nothing: a Spark table keeps no row order for a later grouping to use."""
+        return ""
+
+    @property
     def spark_source(self) -> SparkSource:
         assert isinstance(self.source, SparkSource)
         return self.source
