@@ -97,7 +97,8 @@ _ROWS_CACHED = """
     FROM {relation} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
     JOIN _hs_feature_bits b ON b.feature = r.feature
     WHERE r.month >= $since_month AND r.month <= $until_month
-      AND r.day >= $since AND r.day < $until    {order}
+      AND r.day >= $since AND r.day < $until
+    {order}
 """
 
 _USER_ROWS_CACHED = """
@@ -106,6 +107,7 @@ _USER_ROWS_CACHED = """
     FROM {relation} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
     WHERE r.month >= $since_month AND r.month <= $until_month
       AND r.day >= $users_since AND r.day < $until
+    {order}
 """
 
 #: The per-user rows when they come from the log: the de-duplicated rows with a user.
@@ -291,7 +293,8 @@ def _row_tables(run: Session, with_users: bool) -> str | None:
         run.execute(_ROWS_CACHED.format(relation=days, order=run.account_order), **bounds, **months)
         if not with_users:
             return None
-        run.execute(_USER_ROWS_CACHED.format(relation=users), **bounds, **months)
+        user_rows = _USER_ROWS_CACHED.format(relation=users, order=run.account_order)
+        run.execute(user_rows, **bounds, **months)
         return "_hs_feature_user_rows"
     run.execute(_first_use(run), **bounds)
     run.execute(_FEATURE_BITS)
