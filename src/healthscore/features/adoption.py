@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from healthscore.features.engine import Session, ratio
+from healthscore.features.engine import Session, ratio, user_bits, word_and_bit
 
 DEFAULT_CORE_COUNT = 4
 #: The longest window the adoption features read, in days.
@@ -114,27 +114,18 @@ _USER_ROWS_CACHED = """
 _USER_ROWS = "(SELECT aid, user_id, day, events FROM _hs_feature_rows WHERE user_id IS NOT NULL)"
 
 #: Every feature used before the last date: an integer key ``fid`` (the rows carry it
-#: instead of the name), and as bit ``fbit`` of word ``fw`` (32 features a word).
-_FEATURE_BITS = """
+#: instead of the name), and as bit ``fbit`` of word ``fw``.
+_FEATURE_BITS = f"""
     CREATE OR REPLACE TEMP TABLE _hs_feature_bits AS
-    SELECT feature, CAST(n AS INTEGER) AS fid, CAST(floor(n / 32.0) AS INTEGER) AS fw,
-           CAST(n - 32 * floor(n / 32.0) AS INTEGER) AS fbit
+    SELECT feature, CAST(n AS INTEGER) AS fid, {word_and_bit("n", "fw", "fbit")}
     FROM (
         SELECT feature, row_number() OVER (ORDER BY feature) - 1 AS n
         FROM (SELECT DISTINCT feature FROM _hs_feature_first)
     )
 """
 
-#: Each account's users as bit ``ubit`` of word ``uw`` (32 users a word).
-_USER_BITS = """
-    CREATE OR REPLACE TEMP TABLE _hs_feature_users AS
-    SELECT aid, user_id, CAST(floor(n / 32.0) AS INTEGER) AS uw,
-           CAST(n - 32 * floor(n / 32.0) AS INTEGER) AS ubit
-    FROM (
-        SELECT aid, user_id, row_number() OVER (PARTITION BY aid ORDER BY user_id) - 1 AS n
-        FROM (SELECT DISTINCT aid, user_id FROM {relation} WHERE day >= $users_since)
-    )
-"""
+#: Each account's users as bit ``ubit`` of word ``uw`` (``{relation}``: the per-user rows).
+_USER_BITS = user_bits("_hs_feature_users", "{relation} WHERE day >= $users_since")
 
 #: Days of core use that no later date's 90-day window covers, and each feature's last use
 #: before the rows read: where the days since core use look when a window has none.

@@ -246,3 +246,33 @@ def session(
 def ratio(numerator: str, denominator: str) -> str:
     """SQL for a ratio that is NULL (missing) when the denominator is 0 or NULL."""
     return f"CAST({numerator} AS DOUBLE) / NULLIF({denominator}, 0)"
+
+
+#: Bits a word holds when distinct values are counted as bits (see :func:`word_and_bit`).
+BITS_PER_WORD = 32
+
+
+def word_and_bit(n: str, word: str, bit: str) -> str:
+    """SQL columns placing a 0-based index ``n`` as bit ``bit`` of word ``word``.
+
+    A window counts distinct users or features as the bits set in the OR of its rows, word
+    by word: one group per ``(account, as_of, word)`` instead of one per user or feature.
+    """
+    words = f"floor({n} / {BITS_PER_WORD}.0)"
+    return (
+        f"CAST({words} AS INTEGER) AS {word}, "
+        f"CAST({n} - {BITS_PER_WORD} * {words} AS INTEGER) AS {bit}"
+    )
+
+
+def user_bits(table: str, rows: str) -> str:
+    """SQL creating ``table(aid, user_id, uw, ubit)``: each account's users in ``rows`` (a
+    relation with ``aid`` and ``user_id``), numbered by id within the account, as bits."""
+    return f"""
+        CREATE OR REPLACE TEMP TABLE {table} AS
+        SELECT aid, user_id, {word_and_bit("n", "uw", "ubit")}
+        FROM (
+            SELECT aid, user_id, row_number() OVER (PARTITION BY aid ORDER BY user_id) - 1 AS n
+            FROM (SELECT DISTINCT aid, user_id FROM {rows})
+        )
+    """

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from healthscore.features.engine import Session, ratio
+from healthscore.features.engine import Session, ratio, user_bits
 
 #: The longest window the usage features read, in days.
 WINDOW_DAYS = 90
@@ -52,16 +52,8 @@ _ROWS_CACHED = """
     {order}
 """
 
-#: Each account's users as bit ``ubit`` of word ``uw`` (32 users a word).
-_USERS = """
-    CREATE OR REPLACE TEMP TABLE _hs_login_users AS
-    SELECT aid, user_id, CAST(floor(n / 32.0) AS INTEGER) AS uw,
-           CAST(n - 32 * floor(n / 32.0) AS INTEGER) AS ubit
-    FROM (
-        SELECT aid, user_id, row_number() OVER (PARTITION BY aid ORDER BY user_id) - 1 AS n
-        FROM (SELECT DISTINCT aid, user_id FROM _hs_login_rows)
-    )
-"""
+#: Each account's users as bit ``ubit`` of word ``uw``.
+_USERS = user_bits("_hs_login_users", "_hs_login_rows")
 
 #: Account-days no later date's 90-day window covers, and each account's latest login
 #: before the rows read: where the days since the last login look when a window is empty.
