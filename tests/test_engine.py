@@ -297,3 +297,58 @@ def test_training_reuses_the_rollups_of_the_same_data(world_dir, tmp_path, monke
     assert writes == [False, True]  # built once, then found complete
     assert first.features == second.features
     pd.testing.assert_frame_equal(first.frame[first.features], second.frame[second.features])
+
+
+def _spelled(ids: pd.Series, every: int, pad: str) -> pd.Series:
+    """Every ``every``-th id spelled with ``pad`` around it (the same id once typed)."""
+    out = ids.astype("object").copy()
+    picked = out.notna() & (pd.RangeIndex(len(out)) % every == 0)
+    out[picked] = pad + out[picked] + pad[::-1]
+    return out
+
+
+def test_ids_spelled_with_spaces_give_the_features_of_clean_ids(world_dir, tmp_path):
+    """The event logs are grouped and joined on their ids as read, and only the distinct ids
+    are typed: ids padded with ASCII or ideographic spaces, a user spelled two ways, blank
+    user ids and duplicates that are exact only once typed give the clean data's features."""
+    import warnings
+
+    from healthscore.features import features_on
+    from healthscore.storage import open_source
+
+    clean_dir, messy_dir = tmp_path / "clean", tmp_path / "messy"
+    clean_dir.mkdir()
+    messy_dir.mkdir()
+    for name in ("accounts", "contracts", "churn_events", "support_tickets", "nps_responses"):
+        if (world_dir / f"{name}.parquet").exists():
+            frame = pd.read_parquet(world_dir / f"{name}.parquet")
+            frame.to_parquet(clean_dir / f"{name}.parquet")
+            frame.to_parquet(messy_dir / f"{name}.parquet")
+    for name in ("logins", "feature_usage"):
+        log = pd.read_parquet(world_dir / f"{name}.parquet")
+        log["user_id"] = log["user_id"].astype("object")
+        log.loc[log.index % 97 == 0, "user_id"] = None  # no user: the same either way
+        messy = log.copy()
+        messy["account_id"] = _spelled(_spelled(log["account_id"], 3, " "), 7, "\u3000")
+        messy["user_id"] = _spelled(_spelled(log["user_id"], 4, "  "), 11, "\u3000")
+        blank = messy.index % 89 == 0  # blank user ids are missing ones
+        messy.loc[blank, "user_id"] = " \u3000"
+        log.loc[blank, "user_id"] = None
+        # Rows repeated in another spelling: duplicates once typed, so they count once.
+        again = log.iloc[::50].copy()
+        again["account_id"] = again["account_id"] + " "
+        again["user_id"] = again["user_id"].where(
+            again["user_id"].isna(), "\u3000" + again["user_id"]
+        )
+        log.to_parquet(clean_dir / f"{name}.parquet")
+        pd.concat([messy, again], ignore_index=True).to_parquet(messy_dir / f"{name}.parquet")
+    built = {}
+    for folder in (clean_dir, messy_dir):
+        source = open_source(folder, Config())
+        dates = [source.data_end - pd.DateOffset(months=k) for k in (0, 1, 7)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            built[folder.name] = features_on(source, dates, Config())
+    assert len(built["clean"]) > 500
+    assert built["clean"]["usage__logins_30d"].sum() > 0
+    pd.testing.assert_frame_equal(built["messy"], built["clean"], check_exact=True)

@@ -7,6 +7,7 @@ each rule's output is pinned, and the family SQL of every feature translates.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -93,15 +94,16 @@ def test_every_family_translates():
     from healthscore.features.engine import SHARED_RELATIONS
 
     sqls = [q for _, q in SHARED_RELATIONS]
-    sqls += [usage._ROWS.format(order=""), usage._USERS, usage._OLDER_DAYS, usage._select(True)]
+    sqls += [usage._USERS.format(pairs=usage._LOG_PAIRS), usage._ROWS.format(order="")]
+    sqls += [usage._OLDER_DAYS, usage._select(True)]
     sqls += [adoption._FEATURE_BITS, adoption._LAST, adoption._DEFAULT_CORE]
-    sqls += [adoption._USER_BITS.format(relation=adoption._USER_ROWS)]
+    sqls += [adoption._USER_BITS.format(pairs="_hs_feature_pairs"), adoption._ACCOUNTS]
     sqls += [adoption._CONFIGURED_CORE, adoption._select(adoption._USER_ROWS), support._SELECT]
     sqls.append(satisfaction._RESPONSES.format(columns="account_id") + satisfaction._SELECT)
 
     for sql in sqls:
         out = to_spark(sql.format(terms="_hs_contract_terms"))
-        assert "ASOF" not in out and "$" not in out
+        assert "ASOF" not in out and not re.search(r"\$[A-Za-z_]", out)  # no unbound parameter
     from healthscore.contract_terms import known_renewal_sql, term_days_sql
 
     present = frozenset({"scheduled_end", "billing_period"})

@@ -10,7 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from healthscore.schema import Column
+    from healthscore.schema import Column, TableSpec
+
+#: The event logs whose typed views also hold each id column as it was read, under
+#: :data:`RAW_ID_PREFIX` + its name (see :func:`raw_id_twins`).
+RAW_ID_TABLES = ("logins", "feature_usage")
+RAW_ID_PREFIX = "_hs_raw_"
 
 
 def quote(identifier: str) -> str:
@@ -44,6 +49,33 @@ def trimmed_id(text: str) -> str:
         f"CASE WHEN {text} >= '!' AND NOT ends_with({text}, ' ') "
         f"AND strlen({text}) = length({text}) THEN {text} ELSE NULLIF(TRIM({text}), '') END"
     )
+
+
+def raw_id_twins(table: TableSpec, present: tuple[str, ...] | frozenset[str]) -> list[str]:
+    """Select-list entries adding the raw twin of each id column of an event log's view.
+
+    Typing an id (:func:`trimmed_id`) is a string function per row; over tens of millions
+    of events it costs as much as reading them. The feature engine therefore groups and
+    joins the logs on the ids as read (``_hs_raw_account_id``) and types only the distinct
+    values (:func:`id_of_raw`), which gives the same keys. A column nobody reads costs
+    nothing, so the twins are free for every other query.
+    """
+    if table.name not in RAW_ID_TABLES:
+        return []
+    return [
+        f"{quote(c.name)} AS {quote(RAW_ID_PREFIX + c.name)}"
+        for c in table.columns
+        if c.kind == "id" and c.name in present
+    ]
+
+
+def id_of_raw(raw: str) -> str:
+    """SQL for the typed id of a raw id value: what the typed view's id column holds for it.
+
+    :func:`typed_expression` of an id is :func:`trimmed_id` of the value as text whatever
+    its type (an integer's text has nothing to trim), so this is the same value.
+    """
+    return trimmed_id(f"CAST({raw} AS VARCHAR)")
 
 
 def key_text(expr: str) -> str:

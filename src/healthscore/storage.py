@@ -39,7 +39,7 @@ from healthscore.people_csv import column_labels, is_label_row
 from healthscore.people_csv import for_people as for_people_text
 from healthscore.schema import EVENT_TABLES, TABLES
 from healthscore.sources import SUFFIXES, open_tables, read_options
-from healthscore.sql import quote, typed_expression
+from healthscore.sql import quote, raw_id_twins, typed_expression
 
 
 class TablePresence:
@@ -213,6 +213,7 @@ def _define_views(
                 expr = typed_expression(quote(col.name), col, types_found[col.name])
                 typed.append(f"{expr} AS {quote(col.name)}")
         typed += [quote(c) for c in present if c not in contract_names]
+        typed += raw_id_twins(spec, present)
         con.execute(f"CREATE OR REPLACE VIEW {quote(name)} AS SELECT {', '.join(typed)} FROM {raw}")
         columns[name] = present
     return columns

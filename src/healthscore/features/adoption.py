@@ -15,6 +15,9 @@ Two quantities look at every known account, and are still point-in-time:
 Only the rows the windows can see (from :data:`WINDOW_DAYS` days before the first
 observation date up to the last one) are read for the accounts being built, de-duplicated
 once (``_hs_feature_rows``; from the cached roll-ups, feature-days and feature user-days).
+The window's users are numbered first, within each account (``_hs_feature_users``), and the
+rows carry each user as two small integers (word ``uw`` and bit ``ubit``) instead of the
+user's id, so de-duplication and grouping work on integers only.
 Windows join them to the calendar of observation dates and group once per
 ``(account, as_of)``: distinct features and distinct users are counted as bits (every
 feature, and each account's users, get a word and a bit; a window ORs them and counts the
@@ -28,7 +31,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from healthscore.features.engine import Session, ratio, user_bits, word_and_bit
+from healthscore.features.engine import Session, ratio, raw_pairs, user_bits, word_and_bit
+from healthscore.sql import RAW_ID_PREFIX, id_of_raw
 
 DEFAULT_CORE_COUNT = 4
 #: The longest window the adoption features read, in days.
@@ -41,19 +45,55 @@ def _quantity(run: Session) -> str:
     return "coalesce(quantity, 1)" if run.has_column("feature_usage", "quantity") else "1"
 
 
-def _rows(run: Session) -> str:
-    optional = [c for c in ("user_id", "quantity") if run.has_column("feature_usage", c)]
-    columns = ["k.aid", "b.fid", "u.ts"] + [f"u.{c}" for c in optional]
-    user = "user_id" if "user_id" in optional else "CAST(NULL AS VARCHAR) AS user_id"
+#: The window of the rows read from the log.
+_WINDOW = "ts >= $since AND ts < $data_end AND ts < $until"
+
+
+def _pairs(run: Session) -> str:
+    """SQL creating ``_hs_feature_pairs``: the window's ``(account, user)`` pairs as read and
+    typed (no user column: each account once, with no user)."""
+    if run.has_column("feature_usage", "user_id"):
+        pairs = raw_pairs("feature_usage", _WINDOW)
+    else:
+        pairs = f"""(
+            SELECT raw_account, CAST(NULL AS VARCHAR) AS raw_user,
+                   {id_of_raw("raw_account")} AS account_id, CAST(NULL AS VARCHAR) AS user_id
+            FROM (SELECT DISTINCT {RAW_ID_PREFIX}account_id AS raw_account
+                  FROM feature_usage WHERE {_WINDOW})
+        )"""
+    return f"CREATE OR REPLACE TEMP TABLE _hs_feature_pairs AS SELECT * FROM {pairs}"
+
+
+#: The accounts of the window's rows, by their ids as read.
+_ACCOUNTS = """
+    CREATE OR REPLACE TEMP TABLE _hs_feature_accounts AS
+    SELECT DISTINCT p.raw_account, k.aid
+    FROM _hs_feature_pairs p JOIN _hs_snapshot_accounts k ON k.account_id = p.account_id
+"""
+
+
+def _rows(run: Session, with_users: bool) -> str:
+    """The window's rows, de-duplicated, each user as its bit (``_hs_feature_users``)."""
+    quantity = ["u.quantity"] if run.has_column("feature_usage", "quantity") else []
+    if with_users:
+        user = ["s.uw", "s.ubit"]
+        join = (
+            f"LEFT JOIN _hs_feature_users s ON s.raw_account = u.{RAW_ID_PREFIX}account_id "
+            f"AND s.raw_user = u.{RAW_ID_PREFIX}user_id"
+        )
+    else:
+        user, join = ["CAST(NULL AS INTEGER) AS uw", "CAST(NULL AS INTEGER) AS ubit"], ""
+    columns = ["a.aid", "b.fid", "u.ts", *user, *quantity]
     return f"""
         CREATE OR REPLACE TEMP TABLE _hs_feature_rows AS
         SELECT * FROM (
-            SELECT aid, fid, {user}, CAST(ts AS DATE) AS day,
+            SELECT aid, fid, uw, ubit, CAST(ts AS DATE) AS day,
                    CAST({_quantity(run)} AS DOUBLE) AS events
             FROM (SELECT DISTINCT {", ".join(columns)}
                   FROM feature_usage u
-                  JOIN _hs_snapshot_accounts k ON k.account_id = u.account_id
+                  JOIN _hs_feature_accounts a ON a.raw_account = u.{RAW_ID_PREFIX}account_id
                   JOIN _hs_feature_bits b ON b.feature = u.feature
+                  {join}
                   WHERE u.ts >= $since AND u.ts < $data_end AND u.ts < $until)
         ) WHERE events > 0 {run.account_order}
     """
@@ -67,16 +107,17 @@ def _first_use(run: Session) -> str:
     """
     return f"""
         CREATE OR REPLACE TEMP TABLE _hs_feature_first AS
-        SELECT k.aid, g.feature, CAST(g.first_ts AS DATE) AS first_day,
-               CAST(g.last_ts AS DATE) AS last_before
+        SELECT k.aid, g.feature, CAST(min(g.first_ts) AS DATE) AS first_day,
+               CAST(max(g.last_ts) AS DATE) AS last_before
         FROM (
-            SELECT account_id, feature, min(ts) AS first_ts,
+            SELECT {RAW_ID_PREFIX}account_id AS raw_account, feature, min(ts) AS first_ts,
                    max(ts) FILTER (WHERE ts < $since) AS last_ts
             FROM feature_usage
             WHERE ts < $data_end AND ts < $until AND feature IS NOT NULL
               AND CAST({_quantity(run)} AS DOUBLE) > 0
             GROUP BY ALL
-        ) g JOIN _hs_accounts k ON k.account_id = g.account_id
+        ) g JOIN _hs_accounts k ON k.account_id = {id_of_raw("g.raw_account")}
+        GROUP BY ALL
     """
 
 
@@ -93,7 +134,8 @@ _FIRST_CACHED = """
 
 _ROWS_CACHED = """
     CREATE OR REPLACE TEMP TABLE _hs_feature_rows AS
-    SELECT k.aid, b.fid, CAST(NULL AS VARCHAR) AS user_id, r.day, r.events
+    SELECT k.aid, b.fid, CAST(NULL AS INTEGER) AS uw, CAST(NULL AS INTEGER) AS ubit, r.day,
+           r.events
     FROM {relation} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
     JOIN _hs_feature_bits b ON b.feature = r.feature
     WHERE r.month >= $since_month AND r.month <= $until_month
@@ -103,15 +145,24 @@ _ROWS_CACHED = """
 
 _USER_ROWS_CACHED = """
     CREATE OR REPLACE TEMP TABLE _hs_feature_user_rows AS
-    SELECT k.aid, r.user_id, r.day, r.events
-    FROM {relation} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
+    SELECT u.aid, u.uw, u.ubit, r.day, r.events
+    FROM {relation} r JOIN _hs_feature_users u
+      ON u.raw_account = r.account_id AND u.raw_user = r.user_id
     WHERE r.month >= $since_month AND r.month <= $until_month
       AND r.day >= $users_since AND r.day < $until
     {order}
 """
 
 #: The per-user rows when they come from the log: the de-duplicated rows with a user.
-_USER_ROWS = "(SELECT aid, user_id, day, events FROM _hs_feature_rows WHERE user_id IS NOT NULL)"
+_USER_ROWS = "(SELECT aid, uw, ubit, day, events FROM _hs_feature_rows WHERE uw IS NOT NULL)"
+
+#: The users of the per-user rows read from the roll-ups (their ids are typed already).
+_CACHED_PAIRS = """(
+    SELECT DISTINCT account_id AS raw_account, user_id AS raw_user, account_id, user_id
+    FROM {relation}
+    WHERE month >= $since_month AND month <= $until_month
+      AND day >= $users_since AND day < $until
+)"""
 
 #: Every feature used before the last date: an integer key ``fid`` (the rows carry it
 #: instead of the name), and as bit ``fbit`` of word ``fw``.
@@ -124,8 +175,8 @@ _FEATURE_BITS = f"""
     )
 """
 
-#: Each account's users as bit ``ubit`` of word ``uw`` (``{relation}``: the per-user rows).
-_USER_BITS = user_bits("_hs_feature_users", "{relation} WHERE day >= $users_since")
+#: Each account's users as bit ``ubit`` of word ``uw`` (``{pairs}``: their pairs).
+_USER_BITS = user_bits("_hs_feature_users", "{pairs}")
 
 #: Days of core use that no later date's 90-day window covers, and each feature's last use
 #: before the rows read: where the days since core use look when a window has none.
@@ -161,7 +212,7 @@ _CONFIGURED_CORE = """
 """
 
 _FEATURE_BIT = "CAST(1 AS BIGINT) << b.fbit"
-_USER_BIT = "CAST(1 AS BIGINT) << u.ubit"
+_USER_BIT = "CAST(1 AS BIGINT) << r.ubit"
 _CORE = "k.fid IS NOT NULL"
 
 
@@ -171,11 +222,10 @@ def _select(user_rows: str | None) -> str:
     users_cte = (
         f""",
         user_words AS (
-            SELECT r.aid, c.as_of, u.uw, bit_count(bit_or({_USER_BIT})) AS users_30d,
+            SELECT r.aid, c.as_of, r.uw, bit_count(bit_or({_USER_BIT})) AS users_30d,
                    sum(r.events) AS user_events_30d
             FROM {user_rows} r
             JOIN _hs_calendar c ON c.day = r.day AND c.age <= {USER_WINDOW_DAYS}
-            JOIN _hs_feature_users u ON u.aid = r.aid AND u.user_id = r.user_id
             GROUP BY ALL
         ),
         users AS (
@@ -269,8 +319,8 @@ def _select(user_rows: str | None) -> str:
 
 
 def _row_tables(run: Session, with_users: bool) -> str | None:
-    """``_hs_feature_first``, ``_hs_feature_bits`` and ``_hs_feature_rows``; returns the
-    relation of the per-user rows."""
+    """``_hs_feature_first``, ``_hs_feature_bits``, ``_hs_feature_users`` and
+    ``_hs_feature_rows``; returns the relation of the per-user rows."""
     bounds = {
         "since": run.since(WINDOW_DAYS),
         "until": run.until,
@@ -284,12 +334,18 @@ def _row_tables(run: Session, with_users: bool) -> str | None:
         run.execute(_ROWS_CACHED.format(relation=days, order=run.account_order), **bounds, **months)
         if not with_users:
             return None
+        pairs = _CACHED_PAIRS.format(relation=users)
+        run.execute(_USER_BITS.format(pairs=pairs), **bounds, **months)
         user_rows = _USER_ROWS_CACHED.format(relation=users, order=run.account_order)
         run.execute(user_rows, **bounds, **months)
         return "_hs_feature_user_rows"
     run.execute(_first_use(run), **bounds)
     run.execute(_FEATURE_BITS)
-    run.execute(_rows(run), **bounds)
+    run.execute(_pairs(run), **bounds)
+    run.execute(_ACCOUNTS)
+    if with_users:
+        run.execute(_USER_BITS.format(pairs="_hs_feature_pairs"))
+    run.execute(_rows(run, with_users), **bounds)
     return _USER_ROWS if with_users else None
 
 
@@ -302,10 +358,6 @@ def compute(run: Session) -> pd.DataFrame:
     with_users = run.has_column("feature_usage", "user_id")
     try:
         user_rows = _row_tables(run, with_users)
-        if user_rows is not None:
-            run.execute(
-                _USER_BITS.format(relation=user_rows), users_since=run.since(USER_WINDOW_DAYS)
-            )
         core = run.config.features.core_features
         if core is None:
             run.execute(_DEFAULT_CORE, core_count=DEFAULT_CORE_COUNT)
@@ -320,6 +372,8 @@ def compute(run: Session) -> pd.DataFrame:
             "_hs_feature_user_rows",
             "_hs_feature_bits",
             "_hs_feature_users",
+            "_hs_feature_pairs",
+            "_hs_feature_accounts",
             "_hs_feature_last",
             "_hs_core",
         )

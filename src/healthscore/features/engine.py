@@ -41,6 +41,7 @@ import pyarrow as pa
 from healthscore.config import Config
 from healthscore.contract_terms import register_terms
 from healthscore.features.rollups import RollupCache
+from healthscore.sql import RAW_ID_PREFIX, id_of_raw
 from healthscore.storage import DataSource
 
 #: Longest window any feature reads, in days (satisfaction reads 180).
@@ -265,14 +266,37 @@ def word_and_bit(n: str, word: str, bit: str) -> str:
     )
 
 
-def user_bits(table: str, rows: str) -> str:
-    """SQL creating ``table(aid, user_id, uw, ubit)``: each account's users in ``rows`` (a
-    relation with ``aid`` and ``user_id``), numbered by id within the account, as bits."""
+def raw_pairs(table: str, window: str) -> str:
+    """SQL for the distinct ``(account, user)`` pairs of event log ``table`` in ``window``
+    (a condition): ``raw_account`` and ``raw_user`` as read, ``account_id`` and ``user_id``
+    typed (see :func:`healthscore.sql.raw_id_twins`)."""
+    return f"""(
+        SELECT raw_account, raw_user, {id_of_raw("raw_account")} AS account_id,
+               {id_of_raw("raw_user")} AS user_id
+        FROM (SELECT DISTINCT {RAW_ID_PREFIX}account_id AS raw_account,
+                              {RAW_ID_PREFIX}user_id AS raw_user
+              FROM {table} WHERE {window})
+    )"""
+
+
+def user_bits(table: str, pairs: str) -> str:
+    """SQL creating ``table(raw_account, raw_user, aid, uw, ubit)``: the users of the
+    accounts being built, numbered by id within each account, as bit ``ubit`` of word ``uw``.
+
+    ``pairs`` is a relation of distinct ``raw_account, raw_user, account_id, user_id``
+    (:func:`raw_pairs`, or typed ids twice over the cached roll-ups). The event rows join
+    this table on the ids as read and carry the two small integers instead of the user's
+    id: de-duplicating and grouping them is much cheaper, and a window counts its distinct
+    users as the bits set in the OR of its rows. Spellings of one id that differ only in
+    surrounding spaces share its number.
+    """
     return f"""
         CREATE OR REPLACE TEMP TABLE {table} AS
-        SELECT aid, user_id, {word_and_bit("n", "uw", "ubit")}
+        SELECT raw_account, raw_user, aid, {word_and_bit("n", "uw", "ubit")}
         FROM (
-            SELECT aid, user_id, row_number() OVER (PARTITION BY aid ORDER BY user_id) - 1 AS n
-            FROM (SELECT DISTINCT aid, user_id FROM {rows})
+            SELECT p.raw_account, p.raw_user, k.aid,
+                   dense_rank() OVER (PARTITION BY k.aid ORDER BY p.user_id) - 1 AS n
+            FROM {pairs} p JOIN _hs_snapshot_accounts k ON k.account_id = p.account_id
+            WHERE p.user_id IS NOT NULL
         )
     """

@@ -2,17 +2,17 @@
 
 Only the logins the windows can see are read: those from :data:`WINDOW_DAYS` days before the
 first observation date up to the last one, with account ids mapped to the build's integer
-keys. Exact duplicate rows (same account, user and timestamp) count once: the window's rows
-are de-duplicated first (``_hs_login_rows``; from the cached roll-ups they are user-days that
-already carry their login count). Windows are then counted by joining the rows to the
+keys. The window's users are numbered first, within each account (``_hs_login_users``: word
+``uw`` and bit ``ubit`` of ``uw * 32 + ubit``), and the rows carry those two integers instead
+of the user's id. Exact duplicate rows (same account, user and timestamp) count once: the
+window's rows are de-duplicated first (``_hs_login_rows``; from the cached roll-ups they are
+user-days that already carry their login count). Windows are then counted by joining the rows to the
 calendar of observation dates (see :mod:`healthscore.features.engine`) and grouping once per
 ``(account, as_of)``, with no per-user or per-day grouping of the log:
 
 * logins in a window are a sum;
-* active users are distinct users: each account's users get a small index
-  (``_hs_login_users``: word ``uw`` and bit ``ubit`` of ``uw * 32 + ubit``), a window ORs the
-  users' bits word by word and counts them, which is the number of distinct users whatever
-  the number of rows per user;
+* active users are distinct users: a window ORs its rows' user bits word by word and
+  counts them, which is the number of distinct users whatever the number of rows per user;
 * login days are distinct days, counted the same way with one bit per day before ``as_of``.
 
 The days since the last login are the days since the newest row in the 90-day window; for an
@@ -28,43 +28,56 @@ from __future__ import annotations
 
 import pandas as pd
 
-from healthscore.features.engine import Session, ratio, user_bits
+from healthscore.features.engine import Session, ratio, raw_pairs, user_bits
+from healthscore.sql import RAW_ID_PREFIX, id_of_raw
 
 #: The longest window the usage features read, in days.
 WINDOW_DAYS = 90
 
-_ROWS = """
+#: The window's ``(account, user)`` pairs, for the users' bits.
+_LOG_PAIRS = raw_pairs("logins", "ts >= $since AND ts < $until AND ts < $data_end")
+
+_CACHED_PAIRS = """(
+    SELECT DISTINCT account_id AS raw_account, user_id AS raw_user, account_id, user_id
+    FROM {relation}
+    WHERE month >= $since_month AND month <= $until_month AND day >= $since AND day < $until
+)"""
+
+#: Each account's users as bit ``ubit`` of word ``uw`` (``{pairs}``: the window's pairs).
+_USERS = user_bits("_hs_login_users", "{pairs}")
+
+_ROWS = f"""
     CREATE OR REPLACE TEMP TABLE _hs_login_rows AS
-    SELECT aid, user_id, CAST(ts AS DATE) AS day, CAST(1 AS BIGINT) AS logins
+    SELECT aid, uw, ubit, CAST(ts AS DATE) AS day, CAST(1 AS BIGINT) AS logins
     FROM (
-        SELECT DISTINCT k.aid, l.user_id, l.ts
-        FROM logins l JOIN _hs_snapshot_accounts k ON k.account_id = l.account_id
-        WHERE l.ts >= $since AND l.ts < $until AND l.ts < $data_end AND l.user_id IS NOT NULL
-    ) {order}
+        SELECT DISTINCT u.aid, u.uw, u.ubit, l.ts
+        FROM logins l JOIN _hs_login_users u
+          ON u.raw_account = l.{RAW_ID_PREFIX}account_id AND u.raw_user = l.{RAW_ID_PREFIX}user_id
+        WHERE l.ts >= $since AND l.ts < $until AND l.ts < $data_end
+    ) {{order}}
 """
 
 _ROWS_CACHED = """
     CREATE OR REPLACE TEMP TABLE _hs_login_rows AS
-    SELECT k.aid, r.user_id, r.day, r.logins
-    FROM {relation} r JOIN _hs_snapshot_accounts k ON k.account_id = r.account_id
+    SELECT u.aid, u.uw, u.ubit, r.day, r.logins
+    FROM {relation} r JOIN _hs_login_users u
+      ON u.raw_account = r.account_id AND u.raw_user = r.user_id
     WHERE r.month >= $since_month AND r.month <= $until_month
       AND r.day >= $since AND r.day < $until
     {order}
 """
 
-#: Each account's users as bit ``ubit`` of word ``uw``.
-_USERS = user_bits("_hs_login_users", "_hs_login_rows")
-
 #: Account-days no later date's 90-day window covers, and each account's latest login
 #: before the rows read: where the days since the last login look when a window is empty.
-_OLDER_DAYS = """
+_OLDER_DAYS = f"""
     CREATE OR REPLACE TEMP TABLE _hs_login_days AS
     SELECT DISTINCT aid, day FROM _hs_login_rows WHERE day < $fallback_until
     UNION ALL
-    SELECT k.aid, CAST(o.last_ts AS DATE) AS day
-    FROM (SELECT account_id, max(ts) AS last_ts FROM logins
-          WHERE ts < $since AND user_id IS NOT NULL GROUP BY account_id) o
-    JOIN _hs_snapshot_accounts k ON k.account_id = o.account_id
+    SELECT k.aid, CAST(max(o.last_ts) AS DATE) AS day
+    FROM (SELECT {RAW_ID_PREFIX}account_id AS raw_account, max(ts) AS last_ts FROM logins
+          WHERE ts < $since AND user_id IS NOT NULL GROUP BY ALL) o
+    JOIN _hs_snapshot_accounts k ON k.account_id = {id_of_raw("o.raw_account")}
+    GROUP BY k.aid
 """
 
 _OLDER_DAYS_CACHED = """
@@ -77,7 +90,7 @@ _OLDER_DAYS_CACHED = """
     GROUP BY k.aid
 """
 
-_BIT = "CAST(1 AS BIGINT) << u.ubit"
+_BIT = "CAST(1 AS BIGINT) << d.ubit"
 #: Bit ``age - 1`` for a day ``age`` days before ``as_of`` within the 30-day window, else 0.
 _DAY_BIT_30D = "CASE WHEN c.age <= 30 THEN CAST(1 AS BIGINT) << (c.age - 1) ELSE 0 END"
 _PRIOR = "c.age > 30 AND c.age <= 60"
@@ -106,7 +119,7 @@ def _select(with_seats: bool) -> str:
     )
     return f"""
         WITH words AS (
-            SELECT d.aid, c.as_of, u.uw,
+            SELECT d.aid, c.as_of, d.uw,
                    sum(d.logins) FILTER (WHERE c.age <= 7) AS logins_7d,
                    sum(d.logins) FILTER (WHERE c.age <= 30) AS logins_30d,
                    sum(d.logins) AS logins_90d,
@@ -118,7 +131,6 @@ def _select(with_seats: bool) -> str:
                    bit_or({_DAY_BIT_30D}) AS days_30d,
                    min(c.age) AS last_age
             FROM _hs_login_rows d JOIN _hs_calendar c ON c.day = d.day AND c.age <= 90
-            JOIN _hs_login_users u ON u.aid = d.aid AND u.user_id = d.user_id
             GROUP BY ALL
         ),
         w AS (
@@ -171,15 +183,16 @@ def compute(run: Session) -> pd.DataFrame:
     cached = run.rollup("logins")
     try:
         if cached is None:
+            run.execute(_USERS.format(pairs=_LOG_PAIRS), **bounds)
             rows = _ROWS.format(order=run.account_order)
             run.execute(rows, since=bounds["since"], until=bounds["until"])
-            run.execute(_USERS)
             run.execute(_OLDER_DAYS, **bounds)
         else:
             months = run.months(WINDOW_DAYS)
+            pairs = _CACHED_PAIRS.format(relation=cached)
+            run.execute(_USERS.format(pairs=pairs), **bounds, **months)
             rows = _ROWS_CACHED.format(relation=cached, order=run.account_order)
             run.execute(rows, **bounds, **months)
-            run.execute(_USERS)
             run.execute(_OLDER_DAYS_CACHED.format(relation=cached), **bounds, **months)
         return run.query(_select(run.has_column("contracts", "seats")))
     finally:

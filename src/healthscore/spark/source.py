@@ -36,7 +36,7 @@ from healthscore.mapping import raw_select, source_name, wanted_tables
 from healthscore.redaction import redact_url
 from healthscore.schema import EVENT_TABLES, TABLES
 from healthscore.spark.dialect import to_spark
-from healthscore.sql import quote, typed_expression
+from healthscore.sql import quote, raw_id_twins, typed_expression
 from healthscore.storage import DataSource, TablePresence, source_from_frames
 
 if TYPE_CHECKING:
@@ -295,6 +295,7 @@ def _define_view(
         if c.name in present
     ]
     typed += [quote(c) for c in present if c not in contract]
+    typed += raw_id_twins(spec, present)
     mapped.createOrReplaceTempView(f"_hs_mapped_{name}")
     query = f"SELECT {', '.join(typed)} FROM {quote('_hs_mapped_' + name)}"
     spark.sql(to_spark(query)).createOrReplaceTempView(VIEW_PREFIX + name)
