@@ -8,7 +8,9 @@ cancellation. Labels may differ (the churn moves to the cancellation day); featu
 
 from __future__ import annotations
 
+import calendar
 import warnings
+from datetime import date, timedelta
 
 import duckdb
 import numpy as np
@@ -316,3 +318,169 @@ def test_train_says_once_that_days_to_renewal_trusts_end_date(tmp_path, capsys):
     assert main([*args, "--model-dir", str(tmp_path / "models")]) == 0
     out = capsys.readouterr().out
     assert out.count("warning: contracts has no billing_period") == 1
+
+
+# --------------------------------------------------------------------------- against a reference
+
+
+def _plus_months(day: date, months: int) -> date:
+    """``day`` plus whole months, clamped to the end of a shorter month (written out)."""
+    total = day.year * 12 + day.month - 1 + months
+    year, month = divmod(total, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _nearest_boundary_days(day: date, anchor: date, months: int) -> int:
+    """Days from ``day`` to the nearest ``anchor + k * months`` (k >= 0), walking the grid."""
+    k, best = 0, abs((day - anchor).days)
+    while _plus_months(anchor, k * months) <= day:
+        k += 1
+        best = min(best, abs((day - _plus_months(anchor, k * months)).days))
+    return best
+
+
+def _reference_anchors(rows: list[dict], *, grace_days: int) -> dict[str, date]:
+    """The anchor rule of the module docstring, one row after another."""
+    ordered = sorted(rows, key=lambda r: (r["account_id"], r["start"], r["contract_id"]))
+    anchors: dict[str, date] = {}
+    previous = None
+    for row in ordered:
+        anchor = row["start"]
+        if (
+            previous is not None
+            and previous["account_id"] == row["account_id"]
+            and row["months"] is not None
+            and row["months"] == previous["months"]
+        ):
+            held = anchors[previous["contract_id"]]
+            if row["start"] < previous["end"] or (
+                row["start"] == previous["end"]
+                and _nearest_boundary_days(row["start"], held, row["months"]) > grace_days
+            ):
+                anchor = held
+        anchors[row["contract_id"]] = anchor
+        previous = row
+    return anchors
+
+
+#: Account identifiers whose order differs between naive and byte-wise comparisons.
+TRICKY_IDS = ["A", "a", "a-1", "a1", "a_1", "B10", "B9", "Z", "b", "é", "ö1", "Ω", "acct 2"]
+
+
+def _random_histories(rng: np.random.Generator, accounts: int) -> list[dict]:
+    """Contract histories with renewals, upgrades, overlaps, gaps and month-end dates."""
+    rows: list[dict] = []
+    for a in range(accounts):
+        account = TRICKY_IDS[a] if a < len(TRICKY_IDS) else f"acc{a:03d}"
+        months = [1, 3, 6, 12, 24, 36, None][rng.integers(0, 7)]
+        day = int(rng.choice([1, 15, 28, 29, 30, 31]))
+        month, year = int(rng.integers(1, 13)), int(rng.integers(2019, 2024))
+        start = _plus_months(date(year, month, 1), 0) + timedelta(days=day - 1)
+        if start.month != month:  # Feb 30th and the like: the month's last day
+            start = date(year, month, calendar.monthrange(year, month)[1])
+        anchor = start
+        for _ in range(int(rng.integers(1, 7))):
+            if rng.random() < 0.15:
+                months = [1, 3, 6, 12, 24, None][rng.integers(0, 6)]
+            term = months or int(rng.choice([1, 12]))
+            end = _plus_months(start, term)
+            kind = rng.random()
+            if kind < 0.1:  # rewritten or closed early
+                end = start + timedelta(days=int(rng.integers(1, 40)))
+            rows.append({"account_id": account, "start": start, "end": end, "months": months})
+            step = rng.random()
+            if step < 0.35:  # back-to-back renewal
+                start = end
+            elif step < 0.55:  # closed mid-term by an upgrade: the old row ends that day
+                cut = start + timedelta(days=int(rng.integers(1, max(2, (end - start).days))))
+                rows[-1]["end"] = cut
+                start = cut
+            elif step < 0.65:  # a co-termed add-on beside the running row
+                start = start + timedelta(days=int(rng.integers(0, max(1, (end - start).days))))
+            elif step < 0.8:  # starts near a boundary of the grid, inside or outside grace
+                boundary = _plus_months(anchor, term * int(rng.integers(1, 4)))
+                start = boundary + timedelta(days=int(rng.integers(-35, 36)))
+                rows[-1]["end"] = max(start, rows[-1]["start"] + timedelta(days=1))
+            elif step < 0.9:  # won back after a gap
+                start = end + timedelta(days=int(rng.integers(1, 400)))
+            else:  # same start day as the row before
+                pass
+            anchor = start if rng.random() < 0.5 else anchor
+        if rng.random() < 0.05:  # "never ends", as some exports write it
+            rows[-1]["end"] = date(9999, 12, 31)
+    for row, number in zip(rows, rng.permutation(len(rows)), strict=True):
+        row["contract_id"] = f"c{number:05d}"  # not in start order
+    return rows
+
+
+def _terms_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_id": [r["account_id"] for r in rows],
+            "contract_id": [r["contract_id"] for r in rows],
+            "start_date": pd.to_datetime([r["start"] for r in rows]),
+            "end_date": pd.to_datetime([r["end"] for r in rows]),
+            "term_months": pd.array([r["months"] for r in rows], dtype="Int64"),
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", [SEED, 12, 13])
+def test_anchors_and_grid_distances_match_a_written_out_reference(seed):
+    rng = np.random.default_rng(seed)
+    print(f"seed {seed}")
+    rows = _random_histories(rng, 400)
+    terms = _terms_frame(rows).sample(frac=1.0, random_state=seed)
+    for grace_days in (0, 7, 30):
+        want = _reference_anchors(rows, grace_days=grace_days)
+        got = term_anchors(terms, grace_days=grace_days)
+        assert list(got.index) == list(terms.index)
+        assert got.tolist() == [pd.Timestamp(want[c]) for c in terms["contract_id"]]
+    known = terms[terms["term_months"].notna()]
+    days = known["start_date"] + pd.to_timedelta(rng.integers(-60, 2000, len(known)), "D")
+    distance = grid_distance_days(days, known["end_date"], known["term_months"])
+    assert distance.tolist() == [
+        _nearest_boundary_days(d.date(), a.date(), int(m))
+        for d, a, m in zip(days, known["end_date"], known["term_months"], strict=True)
+    ]
+
+
+@pytest.mark.parametrize("seed", [SEED, 14])
+def test_contract_terms_match_the_reference_in_order_and_anchors(seed):
+    rng = np.random.default_rng(seed)
+    print(f"seed {seed}")
+    rows = _random_histories(rng, 300)
+    contracts = _terms_frame(rows).drop(columns="term_months")
+    periods = {None: None, 1: "month", 3: "quarter", 6: "halfyear", 12: "year"}
+    contracts["billing_period"] = [periods.get(r["months"], str(r["months"])) for r in rows]
+    contracts["arr"] = 1200.0
+    contracts = contracts.sample(frac=1.0, random_state=seed, ignore_index=True)
+    accounts = pd.DataFrame(
+        {"account_id": sorted(set(contracts["account_id"])), "created_at": "2019-01-01"}
+    )
+    source = source_from_frames(
+        {"accounts": accounts, "contracts": contracts}, data_end="2100-01-01"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = contract_terms(source, grace_days=30)
+    want = _reference_anchors(rows, grace_days=30)
+    expected = got.sort_values(
+        ["account_id", "start_date", "end_date", "contract_id"],
+        key=lambda s: s.map(lambda v: v.encode()) if s.name.endswith("_id") else s,
+    )
+    assert got["contract_id"].tolist() == expected["contract_id"].tolist()
+    assert got["anchor"].tolist() == [pd.Timestamp(want[c]) for c in got["contract_id"]]
+    assert got.index.equals(pd.RangeIndex(sum(r["end"] > r["start"] for r in rows)))
+
+
+def test_month_arithmetic_matches_the_written_out_calendar():
+    days = pd.Series(pd.date_range("1899-12-25", "2101-01-05", freq="7D"))
+    rng = np.random.default_rng(SEED)
+    months = rng.integers(-30, 500, len(days))
+    got = add_months(days, months)
+    assert got.tolist() == [
+        pd.Timestamp(_plus_months(d.date(), int(m))) for d, m in zip(days, months, strict=True)
+    ]
+    with_gaps = add_months(pd.Series([pd.NaT, pd.Timestamp("2024-01-31")]), [1.0, np.nan])
+    assert with_gaps.isna().all() and with_gaps.dtype == "datetime64[ns]"

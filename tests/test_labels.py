@@ -299,3 +299,38 @@ def test_labels_keep_the_snapshots_order_and_index_free():
     assert labels["account_id"].tolist() == ["y", "x", "y"]
     assert labels["label"].tolist() == [1.0, 0.0, 1.0]
     assert labels.columns.tolist() == ["account_id", "as_of", "label", "censored", "churned_at"]
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_churns_from_sorted_terms_equal_those_from_any_order(seed):
+    """Terms already in coverage order take a shorter path; it must give the same churns."""
+    rng = np.random.default_rng(seed)
+    print(f"seed {seed}")
+    n = 3000
+    account = rng.choice(["A", "a", "a1", "a_1", "b", "é", "Ω"] + [f"k{i}" for i in range(400)], n)
+    start = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 1200, n), "D")
+    length = rng.choice([1, 20, 31, 90, 365, 366, 700], n)
+    end = (start + pd.to_timedelta(length, "D")).astype("datetime64[us]")
+    open_ended = rng.random(n) < 0.02  # "never ends", as some exports write it
+    terms = pd.DataFrame(
+        {
+            "account_id": pd.Series(account, dtype="str"),
+            "start_date": start.astype("datetime64[us]"),
+            "end_date": end.where(~open_ended, pd.Timestamp("9999-12-31").as_unit("us")),
+        }
+    )
+    data_end = pd.Timestamp("2024-06-01")
+    ordered = terms.sort_values(["account_id", "start_date", "end_date"], ignore_index=True)
+    for grace_days in (0, 30):
+        want = churns_from_contracts(terms, grace_days=grace_days, data_end=data_end)
+        got = churns_from_contracts(ordered, grace_days=grace_days, data_end=data_end)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert len(want) > 100
+        as_objects = ordered.astype({"account_id": "object"})
+        pd.testing.assert_frame_equal(
+            churns_from_contracts(as_objects, grace_days=grace_days, data_end=data_end),
+            churns_from_contracts(
+                terms.astype({"account_id": "object"}), grace_days=grace_days, data_end=data_end
+            ),
+            check_exact=True,
+        )

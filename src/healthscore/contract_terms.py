@@ -43,10 +43,12 @@ for the labels, which look forward anyway.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from healthscore.derivations import PERIOD_MONTHS
 from healthscore.sql import literal, quote
@@ -123,6 +125,98 @@ def contract_terms_sql(has_column: set[str] | frozenset[str]) -> str:
     """
 
 
+#: Days from 0000-03-01 (proleptic Gregorian) to 1970-01-01, and days in 400 years.
+_EPOCH_SHIFT, _ERA_DAYS = 719_468, 146_097
+
+
+def _month_and_day(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Months since year 0 and the day of the month (1-31) of days since 1970-01-01."""
+    month, day = _tabulated(days, _civil_month_and_day)
+    return month, day
+
+
+def _first_day(months: np.ndarray) -> np.ndarray:
+    """The first day (days since 1970-01-01) of months counted since January of year 0."""
+    (first,) = _tabulated(months, lambda m: (_civil_first_day(m),))
+    return first
+
+
+def _tabulated(
+    values: np.ndarray, compute: Callable[[np.ndarray], tuple[np.ndarray, ...]]
+) -> tuple[np.ndarray, ...]:
+    """``compute(values)`` for integers, computed once per value of their range when that
+    range is shorter than the values (contract dates span years, not millions of days)."""
+    if len(values) < 1024:
+        return compute(values)
+    low, high = int(values.min()), int(values.max())
+    if high - low > len(values):
+        return compute(values)
+    positions = values - low
+    return tuple(table[positions] for table in compute(np.arange(low, high + 1)))
+
+
+def _civil_month_and_day(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_month_and_day` in integer arithmetic on the proleptic Gregorian calendar.
+
+    Years are counted from March, so that the leap day ends a year: the calendar of numpy's
+    and SQL's dates.
+    """
+    shifted = days + _EPOCH_SHIFT
+    era = np.floor_divide(shifted, _ERA_DAYS)
+    day_of_era = shifted - era * _ERA_DAYS
+    year_of_era = (
+        day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096
+    ) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_from_march = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * month_from_march + 2) // 5 + 1
+    # months since March of year 0 of the era, then since January of year 0
+    return (year_of_era + era * 400) * 12 + month_from_march + 2, day
+
+
+def _civil_first_day(months: np.ndarray) -> np.ndarray:
+    """:func:`_first_day` in integer arithmetic (see :func:`_civil_month_and_day`)."""
+    from_march = months - 2  # months since March of year 0
+    era = np.floor_divide(from_march, 4800)
+    month_of_era = from_march - era * 4800
+    year_of_era, month = month_of_era // 12, month_of_era % 12
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + (153 * month + 2) // 5
+    return era * _ERA_DAYS + day_of_era - _EPOCH_SHIFT
+
+
+def _shift_months(month: np.ndarray, day: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of (``month``, ``day``) plus whole ``months``, the day clamped."""
+    target = month + months
+    first = _first_day(target)
+    return first + np.minimum(day, _first_day(target + 1) - first) - 1
+
+
+def _per_day(values: np.ndarray) -> int:
+    """How many units of a datetime64 array make one day."""
+    unit = np.datetime_data(values.dtype)[0]
+    return int(np.timedelta64(1, "D").astype(f"timedelta64[{unit}]").astype(np.int64))
+
+
+def _grid_gap(
+    day: np.ndarray, anchor: np.ndarray, months: np.ndarray, *, per_day: int
+) -> np.ndarray:
+    """Whole days from ``day`` to the nearest boundary ``anchor + k * months`` (k >= 0).
+
+    Integer arrays without gaps: ``anchor`` in days since 1970-01-01, ``day`` in units of
+    which ``per_day`` make a day (a time of day counts, as in :func:`grid_distance_days`);
+    ``months`` are floats, the multiples cut to whole months.
+    """
+    day_month, _ = _month_and_day(np.floor_divide(day, per_day))
+    anchor_month, anchor_day = _month_and_day(anchor)
+    base = np.floor((day_month - anchor_month) / months)
+    gaps = []
+    for step in (-1, 0, 1):
+        k = np.maximum(base + step, 0)
+        boundary = _shift_months(anchor_month, anchor_day, (k * months).astype(np.int64))
+        gaps.append(np.abs(day - boundary * per_day) // per_day)
+    return np.minimum(np.minimum(gaps[0], gaps[1]), gaps[2])
+
+
 def add_months(dates: pd.Series, months: pd.Series | np.ndarray) -> pd.Series:
     """``dates`` plus whole ``months``, the day clamped to the end of a shorter month.
 
@@ -133,19 +227,13 @@ def add_months(dates: pd.Series, months: pd.Series | np.ndarray) -> pd.Series:
     >>> add_months(pd.Series(pd.to_datetime(["2024-01-31", "2024-03-15"])), [1, 12]).tolist()
     [Timestamp('2024-02-29 00:00:00'), Timestamp('2025-03-15 00:00:00')]
     """
-    dates = pd.to_datetime(pd.Series(dates)).reset_index(drop=True)
-    months = pd.Series(np.asarray(months, dtype="float64"))
-    ok = dates.notna() & months.notna()
-    out = pd.Series(pd.NaT, index=dates.index, dtype="datetime64[ns]")
-    if not ok.any():
-        return out
-    d = dates[ok]
-    total = d.dt.year * 12 + (d.dt.month - 1) + months[ok].astype("int64")
-    year, month = total // 12, total % 12 + 1
-    first = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": 1}))
-    day = np.minimum(d.dt.day, first.dt.days_in_month)
-    out[ok] = first + pd.to_timedelta(day - 1, unit="D")
-    return out
+    days = pd.to_datetime(pd.Series(dates)).to_numpy(dtype="datetime64[D]")
+    months = np.asarray(months, dtype="float64")
+    ok = ~np.isnat(days) & ~np.isnan(months)
+    shifted = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[D]")
+    month, day = _month_and_day(days[ok].astype(np.int64))
+    shifted[ok] = _shift_months(month, day, months[ok].astype(np.int64))
+    return pd.Series(shifted, dtype="datetime64[ns]")
 
 
 def grid_distance_days(day: pd.Series, anchor: pd.Series, months: pd.Series) -> pd.Series:
@@ -158,17 +246,78 @@ def grid_distance_days(day: pd.Series, anchor: pd.Series, months: pd.Series) -> 
     ...                    pd.Series([12, 12])).tolist()
     [144, 2]
     """
-    day, anchor = pd.to_datetime(day), pd.to_datetime(anchor)
-    months = pd.Series(np.asarray(months, dtype="float64"), index=day.index)
-    elapsed = (day.dt.year - anchor.dt.year) * 12 + (day.dt.month - anchor.dt.month)
-    base = np.floor(elapsed / months)
-    nearest = None
-    for step in (-1, 0, 1):
-        k = np.maximum(base + step, 0)
-        boundary = add_months(anchor, (k * months).to_numpy())
-        gap = (day.reset_index(drop=True) - boundary).abs().dt.days
-        nearest = gap if nearest is None else np.minimum(nearest, gap)
-    return pd.Series(np.asarray(nearest), index=day.index)
+    day = pd.to_datetime(day)
+    moments = day.to_numpy()
+    anchors = pd.to_datetime(anchor).to_numpy(dtype="datetime64[D]")
+    months = np.asarray(months, dtype="float64")
+    ok = ~np.isnat(moments) & ~np.isnat(anchors) & ~np.isnan(months)
+    gap = _grid_gap(
+        moments[ok].astype(np.int64),
+        anchors[ok].astype(np.int64),
+        months[ok],
+        per_day=_per_day(moments),
+    )
+    if ok.all():
+        return pd.Series(gap, index=day.index)
+    nearest = np.full(len(ok), np.nan)
+    nearest[ok] = gap
+    return pd.Series(nearest, index=day.index)
+
+
+def _anchor_rows(
+    same_account: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    months: np.ndarray,
+    *,
+    grace_days: int,
+) -> np.ndarray:
+    """For rows in (account, start) order, the position of the row whose start is the anchor.
+
+    ``start`` and ``end`` are datetime64 arrays, ``months`` floats (NaN when unknown),
+    ``same_account`` says whether a row's account is the previous row's. See
+    :func:`term_anchors` for the rule. Overlapping rows inherit whatever their predecessor
+    holds; a row starting the day its predecessor ended is decided from the anchor the
+    predecessor holds, so only those rows are decided again while their decisions change.
+    Every round settles at least the first wrong decision of each chain, so the rounds end.
+    """
+    n = len(start)
+    same_term = np.zeros(n, dtype=bool)
+    same_term[1:] = same_account[1:] & ~np.isnan(months[1:]) & (months[1:] == months[:-1])
+    inherit = np.zeros(n, dtype=bool)
+    inherit[1:] = same_term[1:] & (start[1:] < end[:-1])
+    follows = np.flatnonzero(same_term[1:] & (start[1:] == end[:-1])) + 1
+    positions = np.arange(n)
+    head = np.maximum.accumulate(np.where(inherit, 0, positions))
+    if not len(follows):
+        return head
+    per_day = _per_day(start)
+    moments = start.astype(np.int64)
+    days = np.floor_divide(moments, per_day)
+    known = ~np.isnat(start)
+    # Decide every follower once, then again only those whose predecessor's anchor moved.
+    pending = follows
+    for _ in range(len(follows)):
+        held = head[pending - 1]
+        ok = known[held]
+        decided = np.zeros(len(pending), dtype=bool)
+        decided[ok] = (
+            _grid_gap(moments[pending[ok]], days[held[ok]], months[pending[ok]], per_day=per_day)
+            > grace_days
+        )
+        changed = decided != inherit[pending]
+        if not changed.any():
+            break
+        inherit[pending[changed]] = decided[changed]
+        before = head[follows - 1]
+        head = np.maximum.accumulate(np.where(inherit, 0, positions))
+        pending = follows[head[follows - 1] != before]
+    return head
+
+
+def _same_as_previous(values: pd.Series) -> np.ndarray:
+    """Whether each value equals the one before it (never for the first, nor for NA)."""
+    return values.eq(values.shift(1)).to_numpy(dtype=bool, na_value=False)
 
 
 def term_anchors(terms: pd.DataFrame, *, grace_days: int) -> pd.Series:
@@ -202,33 +351,15 @@ def term_anchors(terms: pd.DataFrame, *, grace_days: int) -> pd.Series:
         return pd.Series(pd.to_datetime([]), index=terms.index, dtype="datetime64[ns]")
     order = terms.sort_values(["account_id", "start_date", "contract_id"]).index
     frame = terms.loc[order, ["account_id", "start_date", "end_date", "term_months"]]
-    frame = frame.reset_index(drop=True)
-    start = pd.to_datetime(frame["start_date"])
-    previous_end = pd.to_datetime(frame["end_date"]).shift(1)
-    months = pd.to_numeric(frame["term_months"], errors="coerce").astype("float64")
-    same_term = (
-        frame["account_id"].eq(frame["account_id"].shift(1))
-        & months.notna()
-        & months.eq(months.shift(1))
+    start = pd.to_datetime(frame["start_date"]).to_numpy()
+    head = _anchor_rows(
+        _same_as_previous(frame["account_id"]),
+        start,
+        pd.to_datetime(frame["end_date"]).to_numpy(),
+        pd.to_numeric(frame["term_months"], errors="coerce").astype("float64").to_numpy(),
+        grace_days=grace_days,
     )
-    overlaps = (same_term & (start < previous_end)).to_numpy()
-    follows = np.flatnonzero(same_term & (start == previous_end))
-    anchor = start.copy()
-    for _ in range(len(frame)):
-        prev_anchor = anchor.shift(1)
-        inherit = overlaps.copy()
-        if len(follows):
-            distance = grid_distance_days(
-                start.iloc[follows].reset_index(drop=True),
-                prev_anchor.iloc[follows].reset_index(drop=True),
-                months.iloc[follows].reset_index(drop=True),
-            )
-            inherit[follows] = distance.to_numpy() > grace_days
-        updated = start.where(~inherit, prev_anchor)
-        if updated.equals(anchor):
-            break
-        anchor = updated
-    return pd.Series(anchor.to_numpy(), index=order).reindex(terms.index)
+    return pd.Series(start[head], index=order).reindex(terms.index)
 
 
 def next_boundary_sql(anchor: str, months: str, as_of: str) -> str:
@@ -294,24 +425,89 @@ def present_columns(source: DataSource) -> frozenset[str]:
 def contract_terms(source: DataSource, *, grace_days: int) -> pd.DataFrame:
     """The clean contract terms with ``term_months`` and ``anchor``, sorted by account.
 
-    See :func:`contract_terms_sql` for what is cleaned and :func:`term_anchors` for anchors.
+    Sorted by ``account_id, start_date, end_date, contract_id``. See
+    :func:`contract_terms_sql` for what is cleaned and :func:`term_anchors` for anchors.
     Computed once per source and grace period; callers get a copy.
+    """
+    return shared_terms(source, grace_days=grace_days).copy()
+
+
+def shared_terms(source: DataSource, *, grace_days: int) -> pd.DataFrame:
+    """The frame :func:`contract_terms` copies, computed once per source and grace period.
+
+    Shared by every caller: read it, never change it.
     """
     key = f"contract_terms:{grace_days}"
     cached = source.memo.get(key)
     if isinstance(cached, pd.DataFrame):
-        return cached.copy()
-    terms = source.query(contract_terms_sql(present_columns(source)), {"data_end": source.data_end})
+        return cached
+    # In the order term_anchors walks (account, start, contract), the ends breaking ties.
+    terms = _query_frame(
+        source,
+        f"SELECT * FROM ({contract_terms_sql(present_columns(source))}) "
+        "ORDER BY account_id, start_date, contract_id NULLS LAST, end_date",
+        {"data_end": source.data_end},
+    )
     for column in ("start_date", "end_date", "scheduled_end", "canceled_at"):
         if column in terms.columns:
             terms[column] = pd.to_datetime(terms[column])
     terms["term_months"] = pd.to_numeric(terms["term_months"]).astype("Int64")
-    terms["anchor"] = term_anchors(terms, grace_days=grace_days)
-    terms = terms.sort_values(
-        ["account_id", "start_date", "end_date", "contract_id"], ignore_index=True
-    )
+    if terms.empty:
+        terms["anchor"] = term_anchors(terms, grace_days=grace_days)
+    else:
+        terms = _with_anchors(terms, grace_days=grace_days)
     source.memo[key] = terms
-    return terms.copy()
+    return terms
+
+
+def _query_frame(source: DataSource, sql: str, params: dict[str, object]) -> pd.DataFrame:
+    """``source.query(sql, params)``, the text columns passed on as Arrow holds them.
+
+    The same frame, without a Python string object per value on the way. A text column
+    without any value (empty or all NULL) is converted as ``source.query`` does (objects).
+    """
+    table = source.con.sql(sql, params=params).to_arrow_table()
+    text = [
+        field.name
+        for field in table.schema
+        if (
+            pa.types.is_string(field.type)
+            or pa.types.is_large_string(field.type)
+            or pa.types.is_string_view(field.type)
+        )
+        and table.column(field.name).null_count < table.num_rows
+    ]
+    other = table.drop_columns(text)
+    rest = source.con.from_arrow(other).df() if other.num_columns else None
+    columns = {
+        name: table.column(name).to_pandas() if rest is None or name in text else rest[name]
+        for name in table.column_names
+    }
+    return pd.DataFrame(columns)
+
+
+def _with_anchors(terms: pd.DataFrame, *, grace_days: int) -> pd.DataFrame:
+    """``terms`` with anchors, re-sorted from the order they are walked in to the order
+    :func:`contract_terms` returns.
+
+    ``terms`` comes sorted by account, start and contract. Within one account and start day
+    the rows are then in contract order, so a stable sort by end date there gives the order
+    by account, start, end and contract without comparing the identifiers again.
+    """
+    same_account = _same_as_previous(terms["account_id"])
+    start = terms["start_date"].to_numpy()
+    end = terms["end_date"].to_numpy()
+    months = terms["term_months"].astype("float64").to_numpy()
+    head = _anchor_rows(same_account, start, end, months, grace_days=grace_days)
+    terms["anchor"] = start[head]
+    new_day = ~same_account
+    new_day[1:] |= start[1:] != start[:-1]
+    if new_day.all():
+        return terms
+    order = np.lexsort((end.astype(np.int64), np.cumsum(new_day)))
+    if (order == np.arange(len(order))).all():
+        return terms
+    return terms.take(order).reset_index(drop=True)
 
 
 def register_terms(source: DataSource, *, grace_days: int) -> str:
@@ -323,8 +519,8 @@ def register_terms(source: DataSource, *, grace_days: int) -> str:
     key = f"{TERMS_TABLE}:{grace_days}"
     if source.memo.get(TERMS_TABLE) == key:
         return TERMS_TABLE
-    terms = contract_terms(source, grace_days=grace_days)
-    source.con.register("_hs_terms_frame", terms)
+    terms = shared_terms(source, grace_days=grace_days)
+    source.con.register("_hs_terms_frame", _scannable(terms))
     try:
         dates = [
             c
@@ -341,6 +537,17 @@ def register_terms(source: DataSource, *, grace_days: int) -> str:
         source.con.unregister("_hs_terms_frame")
     source.memo[TERMS_TABLE] = key
     return TERMS_TABLE
+
+
+def _scannable(frame: pd.DataFrame) -> pd.DataFrame | pa.Table:
+    """``frame`` as an Arrow table when its columns read the same that way (text, numbers,
+    booleans, dates), which DuckDB scans faster; else the frame itself."""
+    plain = all(
+        isinstance(dtype, pd.StringDtype | pd.Int64Dtype)
+        or (isinstance(dtype, np.dtype) and dtype.kind in "biufM")
+        for dtype in frame.dtypes
+    )
+    return pa.Table.from_pandas(frame, preserve_index=False) if plain else frame
 
 
 def unknown_term_notice(source: DataSource, *, grace_days: int) -> str | None:

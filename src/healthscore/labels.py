@@ -39,10 +39,11 @@ inside the window whenever one is known, censored or not; use ``label``, not ``c
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from healthscore.config import Config
-from healthscore.contract_terms import contract_terms
+from healthscore.contract_terms import shared_terms
 from healthscore.errors import DataError
 from healthscore.storage import DataSource
 
@@ -75,6 +76,9 @@ def churns_from_contracts(
                 "churned_at": pd.Series([], dtype="datetime64[us]"),
             }
         )
+    same_account = _coverage_order(terms)
+    if same_account is not None:
+        return _churns_in_order(terms, same_account, grace=grace, data_end=data_end)
     ordered = terms.sort_values(["account_id", "start_date", "end_date"], ignore_index=True)
     covered_until = ordered.groupby("account_id", sort=False)["end_date"].cummax()
     previous_end = covered_until.groupby(ordered["account_id"], sort=False).shift(1)
@@ -88,6 +92,59 @@ def churns_from_contracts(
     churns = pd.concat([middle, last], ignore_index=True)
     churns["churned_at"] = pd.to_datetime(churns["churned_at"])
     return churns.sort_values(["account_id", "churned_at"], ignore_index=True)
+
+
+def _coverage_order(terms: pd.DataFrame) -> np.ndarray | None:
+    """Whether each row's account is the previous row's, when the (non-empty) rows are
+    already sorted by account, start and end without gaps in those; else None."""
+    account, start, end = terms["account_id"], terms["start_date"], terms["end_date"]
+    if not (
+        pd.api.types.is_string_dtype(account)
+        and pd.api.types.is_datetime64_dtype(start)
+        and pd.api.types.is_datetime64_dtype(end)
+    ) or (account.isna().any() or start.isna().any() or end.isna().any()):
+        return None
+    previous, following = account.array[:-1], account.array[1:]
+    same = np.asarray(following == previous, dtype=bool)
+    if not np.asarray(following >= previous, dtype=bool).all():
+        return None
+    start_values, end_values = start.to_numpy(), end.to_numpy()
+    later_start = start_values[1:] > start_values[:-1]
+    in_order = (
+        ~same
+        | later_start
+        | ((start_values[1:] == start_values[:-1]) & (end_values[1:] >= end_values[:-1]))
+    )
+    if not in_order.all():
+        return None
+    return np.concatenate([[False], same])
+
+
+def _churns_in_order(
+    terms: pd.DataFrame, same_account: np.ndarray, *, grace: pd.Timedelta, data_end: pd.Timestamp
+) -> pd.DataFrame:
+    """:func:`churns_from_contracts` for terms already in coverage order (see
+    :func:`_coverage_order`), with integer account codes in place of the identifiers."""
+    start, end = terms["start_date"].to_numpy(), terms["end_date"].to_numpy()
+    group = np.cumsum(~same_account)
+    covered_until = pd.Series(end).groupby(group, sort=False).cummax().to_numpy()
+    # in the unit of the end dates: far ends (9999-12-31) do not fit in nanoseconds
+    unit = np.datetime_data(end.dtype)[0]
+    step = grace.to_timedelta64().astype(f"timedelta64[{unit}]")
+    gap = np.zeros(len(end), dtype=bool)
+    gap[1:] = same_account[1:] & (start[1:] > covered_until[:-1] + step)
+    middle = np.flatnonzero(gap)
+    last = np.flatnonzero(np.append(~same_account[1:], True))
+    last = last[covered_until[last] + step < data_end.to_datetime64().astype(end.dtype)]
+    rows = np.concatenate([middle, last])
+    dates = np.concatenate([covered_until[middle - 1], covered_until[last]])
+    order = np.lexsort((dates, group[rows]))
+    return pd.DataFrame(
+        {
+            "account_id": terms["account_id"].take(rows[order]).reset_index(drop=True),
+            "churned_at": dates[order],
+        }
+    )
 
 
 def churn_dates(source: DataSource, config: Config) -> pd.DataFrame:
@@ -114,7 +171,7 @@ def churn_dates(source: DataSource, config: Config) -> pd.DataFrame:
         )
         churns["churned_at"] = pd.to_datetime(churns["churned_at"])
         return churns.reset_index(drop=True)
-    terms = contract_terms(source, grace_days=config.labels.grace_days)
+    terms = shared_terms(source, grace_days=config.labels.grace_days)
     return churns_from_contracts(
         terms, grace_days=config.labels.grace_days, data_end=source.data_end
     )

@@ -60,21 +60,32 @@ def period_start(as_of: pd.Series, *, cadence: str = "month") -> pd.Series:
     return pd.to_datetime(as_of).dt.to_period(CADENCE_PERIOD[cadence]).dt.start_time
 
 
-def _pairs_filter_sql(terms: str, pairs: str) -> str:
-    """SQL keeping the eligible rows of the CTE ``pairs(account_id, as_of, ...)``."""
+def _pairs_filter_sql(terms: str, pairs: str, *, covered: bool = False) -> str:
+    """SQL keeping the eligible rows of the CTE ``pairs(account_id, as_of, ...)``.
+
+    ``covered`` says that every pair is known to be covered by a contract of its account
+    (and distinct), so that the coverage join can be left out.
+    """
+    coverage = (
+        "SELECT * FROM pairs"
+        if covered
+        else """SELECT DISTINCT p.* FROM pairs p JOIN terms t
+              ON t.account_id = p.account_id AND t.start_date <= p.as_of AND p.as_of < t.end_date"""
+    )
+    # Only accounts that churned need the latest contract start before as_of.
     return f"""
-        WITH terms AS (SELECT * FROM {terms}),
+        WITH terms AS NOT MATERIALIZED (SELECT * FROM {terms}),
         pairs AS ({pairs}),
-        covered AS (
-            SELECT DISTINCT p.* FROM pairs p JOIN terms t
-              ON t.account_id = p.account_id AND t.start_date <= p.as_of AND p.as_of < t.end_date
-        ),
+        covered AS ({coverage}),
         churns AS (SELECT account_id, CAST(churned_at AS DATE) AS churned_at FROM _hs_churns),
         last_churn AS (
             SELECT c.*, ch.churned_at AS _churned_at FROM covered c
             ASOF LEFT JOIN churns ch ON c.account_id = ch.account_id AND c.as_of >= ch.churned_at
         ),
-        starts AS (SELECT DISTINCT account_id, start_date FROM terms),
+        starts AS (
+            SELECT DISTINCT account_id, start_date FROM terms
+            WHERE account_id IN (SELECT account_id FROM churns)
+        ),
         last_start AS (
             SELECT lc.*, s.start_date AS _started_at FROM last_churn lc
             ASOF LEFT JOIN starts s ON lc.account_id = s.account_id AND lc.as_of >= s.start_date
@@ -91,13 +102,15 @@ def _run_filtered(
     pairs: str,
     params: dict[str, object],
     churns: pd.DataFrame | None,
+    *,
+    covered: bool = False,
 ) -> pd.DataFrame:
     if churns is None:
         churns = churn_dates(source, config)
     terms = register_terms(source, grace_days=config.labels.grace_days)
     source.con.register("_hs_churns", churns[["account_id", "churned_at"]])
     try:
-        out = source.query(_pairs_filter_sql(terms, pairs), {**params})
+        out = source.query(_pairs_filter_sql(terms, pairs, covered=covered), {**params})
     finally:
         source.con.unregister("_hs_churns")
     for column in ("as_of", "renewal_date"):
@@ -125,7 +138,7 @@ def eligible_accounts(
         FROM terms t, (SELECT unnest($dates::DATE[]) AS as_of) d
         WHERE t.start_date <= d.as_of AND d.as_of < t.end_date
     """
-    return _run_filtered(source, config, pairs, {"dates": days}, churns)
+    return _run_filtered(source, config, pairs, {"dates": days}, churns, covered=True)
 
 
 def _renewal_snapshots(
