@@ -43,7 +43,6 @@ for the labels, which look forward anyway.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,63 +124,19 @@ def contract_terms_sql(has_column: set[str] | frozenset[str]) -> str:
     """
 
 
-#: Days from 0000-03-01 (proleptic Gregorian) to 1970-01-01, and days in 400 years.
-_EPOCH_SHIFT, _ERA_DAYS = 719_468, 146_097
-
-
 def _month_and_day(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Months since year 0 and the day of the month (1-31) of days since 1970-01-01."""
-    month, day = _tabulated(days, _civil_month_and_day)
-    return month, day
+    """Months since 1970-01 and the day of the month (1-31) of days since 1970-01-01.
+
+    numpy's calendar units do the arithmetic: a day cast to ``datetime64[M]`` is its month.
+    """
+    month = days.astype("datetime64[D]").astype("datetime64[M]")
+    day = days - month.astype("datetime64[D]").astype(np.int64) + 1
+    return month.astype(np.int64), day
 
 
 def _first_day(months: np.ndarray) -> np.ndarray:
-    """The first day (days since 1970-01-01) of months counted since January of year 0."""
-    (first,) = _tabulated(months, lambda m: (_civil_first_day(m),))
-    return first
-
-
-def _tabulated(
-    values: np.ndarray, compute: Callable[[np.ndarray], tuple[np.ndarray, ...]]
-) -> tuple[np.ndarray, ...]:
-    """``compute(values)`` for integers, computed once per value of their range when that
-    range is shorter than the values (contract dates span years, not millions of days)."""
-    if len(values) < 1024:
-        return compute(values)
-    low, high = int(values.min()), int(values.max())
-    if high - low > len(values):
-        return compute(values)
-    positions = values - low
-    return tuple(table[positions] for table in compute(np.arange(low, high + 1)))
-
-
-def _civil_month_and_day(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_month_and_day` in integer arithmetic on the proleptic Gregorian calendar.
-
-    Years are counted from March, so that the leap day ends a year: the calendar of numpy's
-    and SQL's dates.
-    """
-    shifted = days + _EPOCH_SHIFT
-    era = np.floor_divide(shifted, _ERA_DAYS)
-    day_of_era = shifted - era * _ERA_DAYS
-    year_of_era = (
-        day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096
-    ) // 365
-    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
-    month_from_march = (5 * day_of_year + 2) // 153
-    day = day_of_year - (153 * month_from_march + 2) // 5 + 1
-    # months since March of year 0 of the era, then since January of year 0
-    return (year_of_era + era * 400) * 12 + month_from_march + 2, day
-
-
-def _civil_first_day(months: np.ndarray) -> np.ndarray:
-    """:func:`_first_day` in integer arithmetic (see :func:`_civil_month_and_day`)."""
-    from_march = months - 2  # months since March of year 0
-    era = np.floor_divide(from_march, 4800)
-    month_of_era = from_march - era * 4800
-    year_of_era, month = month_of_era // 12, month_of_era % 12
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + (153 * month + 2) // 5
-    return era * _ERA_DAYS + day_of_era - _EPOCH_SHIFT
+    """The first day (days since 1970-01-01) of months counted since 1970-01."""
+    return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
 
 
 def _shift_months(month: np.ndarray, day: np.ndarray, months: np.ndarray) -> np.ndarray:
