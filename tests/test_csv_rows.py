@@ -117,6 +117,26 @@ def test_doubles_are_written_in_their_shortest_text():
     )
 
 
+def test_doubles_of_every_magnitude_are_written_as_repr_writes_them():
+    """Random digits at every scale (whole, rounded, full precision), printed with the seed."""
+    seed = 11
+    print(f"seed={seed}")
+    rng = np.random.default_rng(seed)
+    n = 60_000
+    mantissas = rng.integers(1, 2**53, size=n) * rng.choice([-1.0, 1.0], size=n)
+    values = np.concatenate(
+        [
+            np.ldexp(mantissas, rng.integers(-120, 120, size=n)),
+            np.round(rng.normal(size=n) * 10.0 ** rng.integers(-5, 18, size=n), 2),
+            rng.integers(-(10**15), 10**15, size=n) / 10.0 ** rng.integers(0, 17, size=n),
+            [0.0, -0.0, 1e-4, 9.999999999999999e-5, 1e16, 9999999999999998.0, 5e-324, np.nan],
+        ]
+    )
+    frame = pd.DataFrame({"x": values, "n": 0})
+    expected = "".join(f"{v!r},0\r\n" if v == v else ",0\r\n" for v in values.tolist())
+    assert format_rows(frame) == expected
+
+
 def test_text_is_quoted_only_where_it_must_be():
     frame = pd.DataFrame({"t": ["plain", "a,b", 'q"', "l\nf", "", None], "d": [True] * 6})
     assert format_rows(frame) == (
@@ -150,7 +170,7 @@ def test_one_column_is_left_to_to_csv(tmp_path):
     assert ours == written_by_pandas(frame, tmp_path / "pandas.csv") == b'note\r\n""\r\nx\r\n""\r\n'
 
 
-def test_rows_are_written_in_slices_each_its_own_way():
+def test_rows_are_written_in_slices_each_its_own_way(tmp_path):
     """A slice holding a number among text goes through ``to_csv``; the others do not."""
     notes = ["a", "b,c", None, 'd"', 7, "e\nf", "g"]
     frame = pd.DataFrame({"note": pd.Series(notes, dtype=object), "n": np.arange(7) / 3})
@@ -158,6 +178,12 @@ def test_rows_are_written_in_slices_each_its_own_way():
     out = io.StringIO()
     write_rows(frame, out, rows_at_once=3)
     assert out.getvalue() == frame.to_csv(header=False, **CSV_OPTIONS)
+    # The same into a file, the formatted slices as bytes under the text (after its BOM).
+    with (tmp_path / "ours.csv").open("w", encoding="utf-8-sig", newline="") as file:
+        frame.iloc[:0].to_csv(file, **CSV_OPTIONS)
+        write_rows(frame, file, write_utf8=file.buffer.write, rows_at_once=3)
+    expected = written_by_pandas(frame, tmp_path / "pandas.csv", encoding="utf-8-sig")
+    assert (tmp_path / "ours.csv").read_bytes() == expected
 
 
 def test_score_frame_is_written_as_to_csv_writes_it(trained, tmp_path):

@@ -3,12 +3,12 @@
 ``to_csv`` hands every cell to Python's :mod:`csv` writer one row at a time, which for a score
 table of many thousand accounts and dozens of columns (long sentences among them) is most of
 the cost of writing it. Here each column becomes an Arrow array of its cells' text: a number
-or date column by formatting each distinct value once, a text column as it is. Arrow then
-quotes the cells that need it and joins the cells into lines. The text of every cell is the
-one ``to_csv`` writes with the options :mod:`healthscore.storage` uses (no index, missing
-cells empty, dates as :data:`DATE_FORMAT`, the :mod:`csv` module's minimal quoting, CRLF line
-ends); for a frame holding a column of any other kind :func:`format_rows` answers ``None`` and
-:func:`write_rows` writes it with ``to_csv``.
+or date column by formatting each distinct value once (doubles mostly by Arrow), a text
+column as it is. Arrow then quotes the cells that need it and joins the cells into lines.
+The text of every cell is the one ``to_csv`` writes with :data:`CSV_OPTIONS` (no index,
+missing cells empty, dates as :data:`DATE_FORMAT`, the :mod:`csv` module's minimal quoting,
+CRLF line ends); a slice of rows holding a column of any other kind is written by ``to_csv``
+(:func:`write_rows`).
 
 Examples
 --------
@@ -62,41 +62,70 @@ _QUOTE = pa.scalar('"', _TEXT)
 _NOTHING = pa.scalar("", _TEXT)
 _COMMA = pa.scalar(",", _TEXT)
 _LINE_END = pa.scalar(LINE_END, _TEXT)
+_POINT_ZERO = pa.scalar(".0", _TEXT)
+#: The doubles ``repr`` writes without an exponent: from ``1e-4`` up to below ``1e16``.
+_FIXED_DOUBLES = (1e-4, 1e16)
 
 
-def _each_distinct(values: np.ndarray, write: Callable[[np.ndarray], list[str]]) -> pa.Array:
+def _each_distinct(values: np.ndarray, write: Callable[[np.ndarray], pa.Array]) -> pa.Array:
     """The text of ``values``, calling ``write`` once on their distinct values.
 
     Values are told apart by their bits, so that ``-0.0`` keeps its sign.
     """
     where, distinct = pd.factorize(values.view(f"u{values.dtype.itemsize}"))
-    texts = pa.array(write(distinct.view(values.dtype)), type=_TEXT)
-    return texts.take(pa.array(where))
+    return write(distinct.view(values.dtype)).take(pa.array(where))
 
 
-def _floats(values: np.ndarray) -> list[str]:
-    """Floats as ``to_csv`` writes them: NumPy's shortest text (Python's ``repr`` for a
-    double, which is quicker to get); missing values empty."""
+def _floats(values: np.ndarray) -> pa.Array:
+    """Floats as ``to_csv`` writes them: NumPy's shortest text; missing values empty."""
     if values.dtype == np.float64:
-        text = list(map(repr, values.tolist()))
-    else:
-        text = values.astype(str).tolist()
-    for position in np.flatnonzero(np.isnan(values)):
-        text[position] = ""
+        return _doubles(values)
+    text = values.astype(str)
+    text[np.isnan(values)] = ""
+    return pa.array(text.tolist(), type=_TEXT)
+
+
+def _doubles(values: np.ndarray) -> pa.Array:
+    """Doubles in Python's ``repr`` (NumPy's text for them), missing values empty.
+
+    Arrow writes the same shortest digits as ``repr``, and in the same way for a number of
+    at least ``1e-4`` and below ``1e16`` that it writes without an exponent, except that it
+    leaves out the ``.0`` of a whole number. Every other double (missing, infinite, tiny,
+    huge, or one Arrow gives an exponent) gets ``repr``.
+    """
+    text = pc.cast(pc.cast(pa.array(values), pa.string()), _TEXT)
+    size = np.abs(values)
+    own = ~((size >= _FIXED_DOUBLES[0]) & (size < _FIXED_DOUBLES[1]))
+    own |= _contains(text, "e")
+    whole = ~own & ~_contains(text, ".")
+    if whole.any():
+        chosen = text.filter(pa.array(whole))
+        text = pc.replace_with_mask(
+            text, pa.array(whole), pc.binary_join_element_wise(chosen, _POINT_ZERO, _NOTHING)
+        )
+    if own.any():
+        written = [repr(value) if value == value else "" for value in values[own].tolist()]
+        text = pc.replace_with_mask(text, pa.array(own), pa.array(written, type=_TEXT))
     return text
 
 
-def _python_text(values: np.ndarray) -> list[str]:
+def _contains(text: pa.Array, part: str) -> np.ndarray:
+    """Which cells of ``text`` hold ``part``."""
+    found: np.ndarray = pc.match_substring(text, part).to_numpy(zero_copy_only=False)
+    return found
+
+
+def _python_text(values: np.ndarray) -> pa.Array:
     """Integers and booleans as Python writes them."""
-    return [str(value) for value in values.tolist()]
+    return pa.array([str(value) for value in values.tolist()], type=_TEXT)
 
 
-def _dates(values: np.ndarray) -> list[str]:
+def _dates(values: np.ndarray) -> pa.Array:
     """Naive dates as :data:`DATE_FORMAT` writes them; missing ones empty."""
     seconds = values.astype("datetime64[s]")
     text = np.datetime_as_string(seconds, unit="s").astype(object)
     text[np.isnat(seconds)] = ""
-    return text.tolist()
+    return pa.array(text.tolist(), type=_TEXT)
 
 
 def _plain_years(values: np.ndarray) -> bool:
@@ -130,8 +159,7 @@ def _cells(column: pd.Series) -> pa.Array | None:
     if _holds_text(dtype):
         return _text(column)
     if isinstance(dtype, _MASKED):
-        values = column.to_numpy(dtype=object, na_value="")
-        return pa.array(_python_text(values), type=_TEXT)
+        return _python_text(column.to_numpy(dtype=object, na_value=""))
     if not isinstance(dtype, np.dtype):
         return None
     values = column.to_numpy()
@@ -188,6 +216,12 @@ def format_rows(frame: pd.DataFrame) -> str | None:
     A frame of one column is left to ``to_csv`` too: the :mod:`csv` module quotes an empty
     cell when it is the only one on its line.
     """
+    lines = _lines(frame)
+    return None if lines is None else str(_bytes(lines)[0].data, "utf-8")
+
+
+def _lines(frame: pd.DataFrame) -> pa.Array | None:
+    """The lines of :func:`format_rows`, one string each (``None`` where it answers ``None``)."""
     if frame.shape[1] < 2 or isinstance(frame.columns, pd.MultiIndex):
         return None
     columns = []
@@ -197,27 +231,32 @@ def format_rows(frame: pd.DataFrame) -> str | None:
             return None
         columns.append(_quoted(cells) if _holds_text(frame.dtypes.iloc[position]) else cells)
     columns[-1] = pc.binary_join_element_wise(columns[-1], _LINE_END, _NOTHING)
-    return _joined(pc.binary_join_element_wise(*columns, _COMMA))
+    return pc.binary_join_element_wise(*columns, _COMMA)
 
 
-def _joined(lines: pa.Array) -> str:
-    """The strings of ``lines`` one after another."""
-    if not len(lines):
-        return ""
-    return str(_bytes(lines)[0].data, "utf-8")
-
-
-def write_rows(frame: pd.DataFrame, out: TextIO, *, rows_at_once: int = ROWS_AT_ONCE) -> None:
+def write_rows(
+    frame: pd.DataFrame,
+    out: TextIO,
+    *,
+    write_utf8: Callable[[bytes], object] | None = None,
+    rows_at_once: int = ROWS_AT_ONCE,
+) -> None:
     """Write the rows of ``frame`` (not its header) to ``out`` as ``to_csv`` does with
     :data:`CSV_OPTIONS`, ``rows_at_once`` rows at a time.
 
-    A slice :func:`format_rows` does not format is written by ``to_csv``; the text of a row
-    does not depend on the others, so the file is the same either way.
+    ``write_utf8`` writes bytes to the stream under ``out``; given when ``out`` writes UTF-8
+    without changing line ends (``newline=""``), the formatted rows go to it as they are,
+    which saves decoding and encoding them again. A slice :func:`format_rows` does not format is
+    written by ``to_csv``; the text of a row does not depend on the others, so the file is
+    the same either way.
     """
     for start in range(0, len(frame), rows_at_once):
         part = frame.iloc[start : start + rows_at_once]
-        text = format_rows(part)
-        if text is None:
+        lines = _lines(part)
+        if lines is None:
             part.to_csv(out, header=False, **CSV_OPTIONS)
+        elif write_utf8 is None:
+            out.write(str(_bytes(lines)[0].data, "utf-8"))
         else:
-            out.write(text)
+            out.flush()
+            write_utf8(_bytes(lines)[0].tobytes())

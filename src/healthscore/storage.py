@@ -12,6 +12,7 @@ have their formula-like text cells neutralised (:func:`neutralise_formulas`).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import glob
@@ -518,7 +519,8 @@ def _write_csv(
             pd.DataFrame([labels], columns=table.columns).to_csv(out, **CSV_OPTIONS)
         else:
             table.iloc[:0].to_csv(out, **CSV_OPTIONS)
-        write_rows(table, out)
+        utf8 = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+        write_rows(table, out, write_utf8=out.buffer.write if utf8 else None)
 
 
 def write_frame(
