@@ -12,6 +12,7 @@ have their formula-like text cells neutralised (:func:`neutralise_formulas`).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import glob
@@ -32,6 +33,7 @@ import duckdb
 import pandas as pd
 
 from healthscore.config import Config, DataConfig, OutputConfig
+from healthscore.csv_rows import CSV_OPTIONS, write_rows
 from healthscore.errors import OutputError, SchemaError
 from healthscore.i18n import Language
 from healthscore.mapping import Lookup, raw_select, source_name, wanted_tables
@@ -510,19 +512,16 @@ def _write_csv(
     encoding: str = "utf-8",
     labels: list[str] | None = None,
 ) -> None:
-    # RFC 4180 line ends: a value holding a carriage return is then quoted too.
-    options: dict[str, Any] = {
-        "index": False,
-        "date_format": "%Y-%m-%dT%H:%M:%S",
-        "lineterminator": "\r\n",
-    }
+    """Write ``frame`` as ``to_csv`` does with :data:`~healthscore.csv_rows.CSV_OPTIONS`; the
+    rows are formatted a column at a time (:func:`~healthscore.csv_rows.write_rows`)."""
     table = neutralise_formulas(frame) if for_people else frame
     with path.open("w", encoding=encoding, newline="") as out:
         if labels is not None:  # the English names, then the label row, then the rows
-            pd.DataFrame([labels], columns=table.columns).to_csv(out, **options)
-            table.to_csv(out, header=False, **options)
+            pd.DataFrame([labels], columns=table.columns).to_csv(out, **CSV_OPTIONS)
         else:
-            table.to_csv(out, **options)
+            table.iloc[:0].to_csv(out, **CSV_OPTIONS)
+        utf8 = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+        write_rows(table, out, write_utf8=out.buffer.write if utf8 else None)
 
 
 def write_frame(
