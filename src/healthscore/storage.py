@@ -31,6 +31,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+from pandas.api.types import infer_dtype
 
 from healthscore.config import Config, DataConfig, OutputConfig
 from healthscore.csv_rows import CSV_OPTIONS, write_rows
@@ -322,6 +323,8 @@ FRAME_SUFFIXES: tuple[str, ...] = (".parquet", ".csv")
 #: injection"); optional leading quotes are matched so that neutralising can be undone exactly.
 _FORMULA = re.compile(r"^'*[=+\-@\t\r]")
 _NEUTRALISED = re.compile(r"^'+[=+\-@\t\r]")
+#: What :func:`pandas.api.types.infer_dtype` says of a column of text and missing values.
+_ALL_TEXT = ("string", "empty")
 _SPACE_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up"}
 _REASONS = {
     **_SPACE_REASONS,
@@ -448,9 +451,10 @@ def _map_text(
     """A copy of ``frame`` with ``change`` applied to every text cell and column name that
     ``pattern`` matches at its start.
 
-    A column of the text dtype is searched as a whole and only its matching cells (few, in
-    practice) are changed; a column of Python objects goes cell by cell, as it may hold other
-    values than text, which the copy turns into the dtype they infer, as before.
+    A column of text (of the text dtype, or of Python objects that are all text or missing)
+    is searched as a whole and only its matching cells (few, in practice) are changed; any
+    other column of Python objects goes cell by cell, as it may hold other values than text,
+    which the copy turns into the dtype they infer, as before.
     """
 
     def fix(value: object) -> object:
@@ -461,7 +465,7 @@ def _map_text(
         column = out[name]
         if isinstance(column.dtype, pd.CategoricalDtype):
             out[name] = column.cat.rename_categories(fix)
-        elif isinstance(column.dtype, pd.StringDtype):
+        elif isinstance(column.dtype, pd.StringDtype) or infer_dtype(column) in _ALL_TEXT:
             out[name] = _change_matches(column, pattern, change)
         elif pd.api.types.is_string_dtype(column.dtype):
             out[name] = column.map(fix).astype(column.dtype)
@@ -472,8 +476,9 @@ def _map_text(
 def _change_matches(
     column: pd.Series, pattern: re.Pattern[str], change: Callable[[str], str]
 ) -> pd.Series:
-    """``column`` (of the text dtype) with ``change`` applied to the cells ``pattern`` matches."""
-    hit = column.str.match(pattern.pattern).fillna(False).to_numpy(dtype=bool)
+    """``column`` (of text) with ``change`` applied to the cells ``pattern`` matches."""
+    text = column if isinstance(column.dtype, pd.StringDtype) else column.astype("str")
+    hit = text.str.match(pattern.pattern).fillna(False).to_numpy(dtype=bool)
     if not hit.any():
         return column
     changed = column.copy()
