@@ -1,14 +1,16 @@
 """Usage features from ``logins``: how much, by how many people, and the trend.
 
 Only the logins the windows can see are read: those from :data:`WINDOW_DAYS` days before the
-first observation date up to the last one, with account ids mapped to the build's integer
-keys. The window's users are numbered first, within each account (``_hs_login_users``: word
-``uw`` and bit ``ubit`` of ``uw * 32 + ubit``), and the rows carry those two integers instead
-of the user's id. Exact duplicate rows (same account, user and timestamp) count once: the
+first observation date up to the last one. The window's distinct ``(account, user)`` pairs
+are read first, with the ids as they are in the export; only those pairs are typed, and each
+account's users are numbered (``_hs_login_users``: word ``uw`` and bit ``ubit`` of
+``uw * 32 + ubit``; see :func:`~healthscore.features.engine.user_bits`). The rows join the
+pairs on the ids as read and carry the account's integer key and the user's word and bit
+instead of ids. Exact duplicate rows (same account, user and timestamp) count once: the
 window's rows are de-duplicated first (``_hs_login_rows``; from the cached roll-ups they are
-user-days that already carry their login count). Windows are then counted by joining the rows to the
-calendar of observation dates (see :mod:`healthscore.features.engine`) and grouping once per
-``(account, as_of)``, with no per-user or per-day grouping of the log:
+user-days that already carry their login count). Windows are then counted by joining the
+rows to the calendar of observation dates (see :mod:`healthscore.features.engine`) and
+grouping once per ``(account, as_of)``, with no per-user or per-day grouping of the log:
 
 * logins in a window are a sum;
 * active users are distinct users: a window ORs its rows' user bits word by word and
