@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from healthscore.config import Config
-from healthscore.sql import trimmed_id
+from healthscore.sql import id_present, trimmed_id
 from healthscore.storage import open_source, source_from_frames
 
 #: Every Unicode space separator (what TRIM strips), a few characters it keeps, and letters.
@@ -48,6 +48,30 @@ def test_trimmed_id_matches_trim_on_any_string(values):
     con = duckdb.connect()
     for value, fast, reference in _compare(con, values):
         assert fast == reference, repr(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(alphabet=st.sampled_from(AWKWARD + KEPT), max_size=8),
+            st.text(max_size=6),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_id_present_says_where_the_trimmed_id_is_not_missing(values):
+    con = duckdb.connect()
+    frame = pa.table({"v": pa.array(values, type=pa.string())})
+    con.register("_values", frame)
+    rows = con.sql(
+        f"SELECT v, coalesce({id_present('v')}, false), NULLIF(TRIM(v), '') IS NOT NULL "
+        "FROM _values"
+    ).fetchall()
+    for value, present, reference in rows:
+        assert present == reference, repr(value)
 
 
 def test_trimmed_id_edge_cases():

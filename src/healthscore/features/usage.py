@@ -31,7 +31,7 @@ from __future__ import annotations
 import pandas as pd
 
 from healthscore.features.engine import Session, ratio, raw_pairs, user_bits
-from healthscore.sql import RAW_ID_PREFIX, id_of_raw
+from healthscore.sql import RAW_ID_PREFIX, id_of_raw, id_present
 
 #: The longest window the usage features read, in days.
 WINDOW_DAYS = 90
@@ -77,7 +77,7 @@ _OLDER_DAYS = f"""
     UNION ALL
     SELECT k.aid, CAST(max(o.last_ts) AS DATE) AS day
     FROM (SELECT {RAW_ID_PREFIX}account_id AS raw_account, max(ts) AS last_ts FROM logins
-          WHERE ts < $since AND user_id IS NOT NULL GROUP BY ALL) o
+          WHERE ts < $since AND {id_present(RAW_ID_PREFIX + "user_id")} GROUP BY ALL) o
     JOIN _hs_snapshot_accounts k ON k.account_id = {id_of_raw("o.raw_account")}
     GROUP BY k.aid
 """
