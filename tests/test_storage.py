@@ -24,6 +24,18 @@ AWKWARD = [" ", "\u00a0", "\u1680", "\u2000", "\u2007", "\u200a", "\u202f", "\u2
 KEPT = ["\t", "\n", "\r", "\x00", "\x7f", "!", "~", "é", "日", "a", "Z", "0", "-", "_"]
 
 
+#: Lists of ids as exported: missing, made of the characters above, or any text.
+ID_LISTS = st.lists(
+    st.one_of(
+        st.none(),
+        st.text(alphabet=st.sampled_from(AWKWARD + KEPT), max_size=8),
+        st.text(max_size=6),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
 def _compare(con: duckdb.DuckDBPyConnection, values: list[str | None]) -> list[tuple]:
     frame = pa.table({"v": pa.array(values, type=pa.string())})
     con.register("_values", frame)
@@ -33,17 +45,7 @@ def _compare(con: duckdb.DuckDBPyConnection, values: list[str | None]) -> list[t
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.lists(
-        st.one_of(
-            st.none(),
-            st.text(alphabet=st.sampled_from(AWKWARD + KEPT), max_size=8),
-            st.text(max_size=6),
-        ),
-        min_size=1,
-        max_size=40,
-    )
-)
+@given(ID_LISTS)
 def test_trimmed_id_matches_trim_on_any_string(values):
     con = duckdb.connect()
     for value, fast, reference in _compare(con, values):
@@ -51,17 +53,7 @@ def test_trimmed_id_matches_trim_on_any_string(values):
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.lists(
-        st.one_of(
-            st.none(),
-            st.text(alphabet=st.sampled_from(AWKWARD + KEPT), max_size=8),
-            st.text(max_size=6),
-        ),
-        min_size=1,
-        max_size=40,
-    )
-)
+@given(ID_LISTS)
 def test_id_present_says_where_the_trimmed_id_is_not_missing(values):
     con = duckdb.connect()
     frame = pa.table({"v": pa.array(values, type=pa.string())})
