@@ -352,3 +352,45 @@ def test_ids_spelled_with_spaces_give_the_features_of_clean_ids(world_dir, tmp_p
     assert len(built["clean"]) > 500
     assert built["clean"]["usage__logins_30d"].sum() > 0
     pd.testing.assert_frame_equal(built["messy"], built["clean"], check_exact=True)
+
+
+def test_integer_type_is_the_narrowest_that_holds_the_largest_key():
+    from healthscore.features.engine import integer_type
+
+    assert [integer_type(v) for v in (None, float("nan"), 0, 127)] == ["TINYINT"] * 4
+    assert [integer_type(v) for v in (128, 32_767)] == ["SMALLINT"] * 2
+    assert [integer_type(v) for v in (32_768, 2**31 - 1)] == ["INTEGER"] * 2
+    assert integer_type(2**31) == "BIGINT"
+
+
+def test_keys_wider_than_a_byte_count_every_feature_and_user():
+    """The event rows carry feature numbers and users' words in the narrowest type their
+    largest value fits: 300 features and 5,000 users of one account (words up to 156)
+    need more than a byte, and are each counted once."""
+    import warnings
+
+    from healthscore.features import features_on
+
+    day = pd.Timestamp("2024-05-20")
+    users = [f"u{i:05d}" for i in range(5_000)]
+    features = [f"f{i:03d}" for i in range(300)]
+    logins = pd.DataFrame({"account_id": "a", "user_id": users, "ts": day})
+    usage = pd.DataFrame(
+        {
+            "account_id": "a",
+            "user_id": [users[i % len(users)] for i in range(len(features) * 20)],
+            "feature": [features[i % len(features)] for i in range(len(features) * 20)],
+            "ts": day,
+        }
+    )
+    source = source_from_frames(
+        {**FRAMES, "logins": logins, "feature_usage": usage}, data_end="2024-06-01"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        built = features_on(source, ["2024-06-01"], Config()).iloc[0]
+    assert built["usage__active_users_30d"] == 5_000
+    assert built["usage__logins_30d"] == 5_000
+    assert built["adoption__distinct_features_30d"] == 300
+    assert built["adoption__feature_events_30d"] == 6_000
+    assert built["adoption__events_per_user_30d"] == 6_000 / 5_000

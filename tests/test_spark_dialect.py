@@ -94,9 +94,13 @@ def test_every_family_translates():
     from healthscore.features.engine import SHARED_RELATIONS
 
     sqls = [q for _, q in SHARED_RELATIONS]
-    sqls += [usage._USERS.format(pairs=usage._LOG_PAIRS), usage._ROWS.format(order="")]
+    sqls += [
+        usage._USERS.format(pairs=usage._LOG_PAIRS),
+        usage._ROWS.format(order="", word_type="SMALLINT"),
+    ]
     sqls += [usage._OLDER_DAYS, usage._select(True)]
-    sqls += [adoption._FEATURE_BITS, adoption._LAST, adoption._DEFAULT_CORE]
+    sqls += [adoption._FEATURE_BITS.format(fid_type="SMALLINT"), adoption._LAST]
+    sqls += [adoption._DEFAULT_CORE]
     sqls += [adoption._USER_BITS.format(pairs="_hs_feature_pairs"), adoption._ACCOUNTS]
     sqls += [adoption._CONFIGURED_CORE, adoption._select(adoption._USER_ROWS), support._SELECT]
     sqls.append(satisfaction._RESPONSES.format(columns="account_id") + satisfaction._SELECT)

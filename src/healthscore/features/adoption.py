@@ -31,7 +31,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from healthscore.features.engine import Session, ratio, raw_pairs, user_bits, word_and_bit
+from healthscore.features.engine import (
+    Session,
+    integer_type,
+    ratio,
+    raw_pairs,
+    user_bits,
+    word_and_bit,
+)
 from healthscore.sql import RAW_ID_PREFIX, id_of_raw
 
 DEFAULT_CORE_COUNT = 4
@@ -76,7 +83,7 @@ def _rows(run: Session, with_users: bool) -> str:
     """The window's rows, de-duplicated, each user as its bit (``_hs_feature_users``)."""
     quantity = ["u.quantity"] if run.has_column("feature_usage", "quantity") else []
     if with_users:
-        user = ["s.uw", "s.ubit"]
+        user = [f"CAST(s.uw AS {_word_type(run)}) AS uw", "s.ubit"]
         join = (
             f"LEFT JOIN _hs_feature_users s ON s.raw_account = u.{RAW_ID_PREFIX}account_id "
             f"AND s.raw_user = u.{RAW_ID_PREFIX}user_id"
@@ -145,7 +152,7 @@ _ROWS_CACHED = """
 
 _USER_ROWS_CACHED = """
     CREATE OR REPLACE TEMP TABLE _hs_feature_user_rows AS
-    SELECT u.aid, u.uw, u.ubit, r.day, r.events
+    SELECT u.aid, CAST(u.uw AS {word_type}) AS uw, u.ubit, r.day, r.events
     FROM {relation} r JOIN _hs_feature_users u
       ON u.raw_account = r.account_id AND u.raw_user = r.user_id
     WHERE r.month >= $since_month AND r.month <= $until_month
@@ -164,11 +171,11 @@ _CACHED_PAIRS = """(
       AND day >= $users_since AND day < $until
 )"""
 
-#: Every feature used before the last date: an integer key ``fid`` (the rows carry it
-#: instead of the name), and as bit ``fbit`` of word ``fw``.
+#: Every feature used before the last date: an integer key ``fid`` of type ``{fid_type}``
+#: (the rows carry it instead of the name), and as bit ``fbit`` of word ``fw``.
 _FEATURE_BITS = f"""
     CREATE OR REPLACE TEMP TABLE _hs_feature_bits AS
-    SELECT feature, CAST(n AS INTEGER) AS fid, {word_and_bit("n", "fw", "fbit")}
+    SELECT feature, CAST(n AS {{fid_type}}) AS fid, {word_and_bit("n", "fw", "fbit")}
     FROM (
         SELECT feature, row_number() OVER (ORDER BY feature) - 1 AS n
         FROM (SELECT DISTINCT feature FROM _hs_feature_first)
@@ -177,6 +184,18 @@ _FEATURE_BITS = f"""
 
 #: Each account's users as bit ``ubit`` of word ``uw`` (``{pairs}``: their pairs).
 _USER_BITS = user_bits("_hs_feature_users", "{pairs}")
+
+
+def _feature_bits(run: Session) -> None:
+    """Create ``_hs_feature_bits``, the feature key in the narrowest type that holds it."""
+    features = run.scalar("SELECT count(DISTINCT feature) FROM _hs_feature_first")
+    run.execute(_FEATURE_BITS.format(fid_type=integer_type(features)))
+
+
+def _word_type(run: Session) -> str:
+    """The narrowest type of the users' words (``_hs_feature_users``) on the rows."""
+    return integer_type(run.scalar("SELECT max(uw) FROM _hs_feature_users"))
+
 
 #: Days of core use that no later date's 90-day window covers, and each feature's last use
 #: before the rows read: where the days since core use look when a window has none.
@@ -330,17 +349,19 @@ def _row_tables(run: Session, with_users: bool) -> str | None:
     if days is not None and (users is not None or not with_users):
         months = run.months(WINDOW_DAYS)
         run.execute(_FIRST_CACHED.format(relation=days), **bounds, **months)
-        run.execute(_FEATURE_BITS)
+        _feature_bits(run)
         run.execute(_ROWS_CACHED.format(relation=days, order=run.account_order), **bounds, **months)
         if not with_users:
             return None
         pairs = _CACHED_PAIRS.format(relation=users)
         run.execute(_USER_BITS.format(pairs=pairs), **bounds, **months)
-        user_rows = _USER_ROWS_CACHED.format(relation=users, order=run.account_order)
+        user_rows = _USER_ROWS_CACHED.format(
+            relation=users, order=run.account_order, word_type=_word_type(run)
+        )
         run.execute(user_rows, **bounds, **months)
         return "_hs_feature_user_rows"
     run.execute(_first_use(run), **bounds)
-    run.execute(_FEATURE_BITS)
+    _feature_bits(run)
     run.execute(_pairs(run), **bounds)
     run.execute(_ACCOUNTS)
     if with_users:

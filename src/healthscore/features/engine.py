@@ -120,6 +120,10 @@ class Session:
     def has_column(self, table: str, column: str) -> bool:
         return self.source.has_column(table, column)
 
+    def scalar(self, sql: str, **params: object) -> object:
+        """The single value ``sql`` returns (bound like :meth:`query`)."""
+        return self.query(sql, **params).iloc[0, 0]
+
     def query(self, sql: str, **params: object) -> pd.DataFrame:
         """Run ``sql`` binding ``$data_end`` and the named parameters it uses.
 
@@ -258,12 +262,32 @@ def word_and_bit(n: str, word: str, bit: str) -> str:
 
     A window counts distinct users or features as the bits set in the OR of its rows, word
     by word: one group per ``(account, as_of, word)`` instead of one per user or feature.
+    The bit is a ``TINYINT``: the window's event rows carry it.
     """
     words = f"floor({n} / {BITS_PER_WORD}.0)"
     return (
         f"CAST({words} AS INTEGER) AS {word}, "
-        f"CAST({n} - {BITS_PER_WORD} * {words} AS INTEGER) AS {bit}"
+        f"CAST({n} - {BITS_PER_WORD} * {words} AS TINYINT) AS {bit}"
     )
+
+
+#: Signed SQL integer types from the narrowest, with the largest value each holds (both
+#: engines have them).
+_INTEGER_TYPES = (("TINYINT", 2**7 - 1), ("SMALLINT", 2**15 - 1), ("INTEGER", 2**31 - 1))
+
+
+def integer_type(largest: object) -> str:
+    """The narrowest SQL integer type holding ``0..largest`` (``largest`` None or NaN: 0).
+
+    The window's event rows carry small keys (a feature's number, a user's word); at tens
+    of millions of rows each byte saved per key is tens of megabytes of the build's peak
+    memory, so each key gets the narrowest type its largest value fits.
+    """
+    value = 0 if largest is None or pd.isna(largest) else int(largest)  # type: ignore[call-overload]
+    for name, bound in _INTEGER_TYPES:
+        if value <= bound:
+            return name
+    return "BIGINT"
 
 
 def raw_pairs(table: str, window: str) -> str:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from healthscore.features.engine import Session, ratio, raw_pairs, user_bits
+from healthscore.features.engine import Session, integer_type, ratio, raw_pairs, user_bits
 from healthscore.sql import RAW_ID_PREFIX, id_of_raw, id_present
 
 #: The longest window the usage features read, in days.
@@ -50,9 +50,9 @@ _USERS = user_bits("_hs_login_users", "{pairs}")
 
 _ROWS = f"""
     CREATE OR REPLACE TEMP TABLE _hs_login_rows AS
-    SELECT aid, uw, ubit, CAST(ts AS DATE) AS day, CAST(1 AS BIGINT) AS logins
+    SELECT aid, uw, ubit, CAST(ts AS DATE) AS day, CAST(1 AS INTEGER) AS logins
     FROM (
-        SELECT DISTINCT u.aid, u.uw, u.ubit, l.ts
+        SELECT DISTINCT u.aid, CAST(u.uw AS {{word_type}}) AS uw, u.ubit, l.ts
         FROM logins l JOIN _hs_login_users u
           ON u.raw_account = l.{RAW_ID_PREFIX}account_id AND u.raw_user = l.{RAW_ID_PREFIX}user_id
         WHERE l.ts >= $since AND l.ts < $until AND l.ts < $data_end
@@ -61,7 +61,7 @@ _ROWS = f"""
 
 _ROWS_CACHED = """
     CREATE OR REPLACE TEMP TABLE _hs_login_rows AS
-    SELECT u.aid, u.uw, u.ubit, r.day, r.logins
+    SELECT u.aid, CAST(u.uw AS {word_type}) AS uw, u.ubit, r.day, r.logins
     FROM {relation} r JOIN _hs_login_users u
       ON u.raw_account = r.account_id AND u.raw_user = r.user_id
     WHERE r.month >= $since_month AND r.month <= $until_month
@@ -96,6 +96,11 @@ _BIT = "CAST(1 AS BIGINT) << d.ubit"
 #: Bit ``age - 1`` for a day ``age`` days before ``as_of`` within the 30-day window, else 0.
 _DAY_BIT_30D = "CASE WHEN c.age <= 30 THEN CAST(1 AS BIGINT) << (c.age - 1) ELSE 0 END"
 _PRIOR = "c.age > 30 AND c.age <= 60"
+
+
+def _word_type(run: Session) -> str:
+    """The narrowest type of the users' words (``_hs_login_users``) on the rows."""
+    return integer_type(run.scalar("SELECT max(uw) FROM _hs_login_users"))
 
 
 def _select(with_seats: bool) -> str:
@@ -186,14 +191,16 @@ def compute(run: Session) -> pd.DataFrame:
     try:
         if cached is None:
             run.execute(_USERS.format(pairs=_LOG_PAIRS), **bounds)
-            rows = _ROWS.format(order=run.account_order)
+            rows = _ROWS.format(order=run.account_order, word_type=_word_type(run))
             run.execute(rows, since=bounds["since"], until=bounds["until"])
             run.execute(_OLDER_DAYS, **bounds)
         else:
             months = run.months(WINDOW_DAYS)
             pairs = _CACHED_PAIRS.format(relation=cached)
             run.execute(_USERS.format(pairs=pairs), **bounds, **months)
-            rows = _ROWS_CACHED.format(relation=cached, order=run.account_order)
+            rows = _ROWS_CACHED.format(
+                relation=cached, order=run.account_order, word_type=_word_type(run)
+            )
             run.execute(rows, **bounds, **months)
             run.execute(_OLDER_DAYS_CACHED.format(relation=cached), **bounds, **months)
         return run.query(_select(run.has_column("contracts", "seats")))

@@ -84,6 +84,9 @@ class SparkRun(Session):
         """Run ``sql`` (DuckDB dialect) in Spark; the result is cached and computed."""
         return self._materialise(self._sql(sql, params))
 
+    def scalar(self, sql: str, **params: object) -> object:
+        return self._sql(sql, params).collect()[0][0]
+
     def execute(self, sql: str, **params: object) -> None:
         """Run ``CREATE OR REPLACE TEMP TABLE t AS q``: ``q`` cached behind the view ``t``."""
         table, select = split_create(sql)
