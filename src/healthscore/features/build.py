@@ -27,11 +27,13 @@ observed and look like inactivity.
 
 from __future__ import annotations
 
+import gc
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from healthscore.config import Config
 from healthscore.errors import ConfigError, DataError
@@ -50,6 +52,18 @@ FAMILY_COMPUTE: dict[str, Callable[[Session], pd.DataFrame]] = {
     "contract": contract.compute,
     "account": account.compute,
 }
+
+#: The order families are computed in: the largest working memory first, while no other
+#: family's results are held yet, since the build's peak memory comes in the largest. At
+#: 50 million events and 24 dates this order peaked at 1.7 GiB, catalogue order at 1.9.
+COMPUTE_ORDER: tuple[str, ...] = (
+    "adoption",
+    "usage",
+    "contract",
+    "support",
+    "satisfaction",
+    "account",
+)
 
 
 class FeaturesOffWarning(UserWarning):
@@ -127,6 +141,17 @@ def _typed(values: pd.Series, spec: FeatureSpec) -> pd.Series:
             return values
         return values.astype("object").where(values.notna(), None).astype("str")
     return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def _release_memory() -> None:
+    """Return what the last family left behind before the next one starts.
+
+    A family's result passes through Arrow, whose memory pool keeps freed buffers, and
+    through frames that only the cycle collector frees. At 50 million events and 24 dates
+    that was 400-700 MB still held when the adoption family, the build's peak, began.
+    """
+    gc.collect()
+    pa.default_memory_pool().release_unused()
 
 
 def _in_row_order(computed: pd.DataFrame, n_rows: int, family: str) -> pd.DataFrame:
@@ -220,16 +245,19 @@ def build_features(
     if rollups is not None:
         rollups.ensure(source)
     with session(source, out, config, rollups=rollups) as run:
-        for family in FAMILIES:
+        for family in COMPUTE_ORDER:
             wanted = [s for s in specs if s.family == family]
             if not wanted:
                 continue
             computed = _in_row_order(FAMILY_COMPUTE[family](run), len(out), family)
             for spec in wanted:
                 columns[spec.name] = _typed(computed[spec.name], spec)
+            del computed
+            _release_memory()
+    ordered = {spec.name: columns[spec.name] for spec in specs}
     # One frame over the computed columns, without copying them again: at a million rows
     # each copy of 58 features is half a gigabyte.
-    return pd.DataFrame({**{c: out[c] for c in out.columns}, **columns}, copy=False)
+    return pd.DataFrame({**{c: out[c] for c in out.columns}, **ordered}, copy=False)
 
 
 def features_at(source: DataSource, as_of: object, config: Config) -> pd.DataFrame:
