@@ -48,7 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import feature_data
 from peak import peak_rss_gib
 
-TARGETS = {"polars": 1.5, "pandas": 4.0, "one_date": 5.0, "peak_gib": 2.0}
+#: The peak's target is 2 GB, in GiB (the peaks are printed in GiB).
+TARGETS = {"polars": 1.5, "pandas": 4.0, "one_date": 5.0, "peak_gib": 2e9 / 2**30}
 
 
 def _cpu_seconds() -> float:
@@ -239,9 +240,10 @@ def main() -> None:
         duck = results.get("duckdb")
         if duck is None:
             continue
+        peak_verdict = _verdict(duck["peak_rss_gib"], TARGETS["peak_gib"], at_most=True)
         print(
-            f"  duckdb peak RSS {duck['peak_rss_gib']:.2f} GiB (target < {TARGETS['peak_gib']} "
-            f"GiB: {_verdict(duck['peak_rss_gib'], TARGETS['peak_gib'], at_most=True)})"
+            f"  duckdb peak RSS {duck['peak_rss_gib']:.2f} GiB (target < 2 GB = "
+            f"{TARGETS['peak_gib']:.2f} GiB: {peak_verdict})"
         )
         for reference in ("polars", "pandas"):
             if reference in results:

@@ -29,7 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import book
 from peak import peak_rss_gib
 
-TARGET_SECONDS, TARGET_GIB = 30.0, 2.0
+TARGET_SECONDS = 30.0
+#: 2 GB, in GiB (the peaks are printed in GiB).
+TARGET_GIB = 2e9 / 2**30
 
 
 def score_once(data: Path, model: Path, out: Path, drivers: str, memory_limit: str | None) -> dict:
@@ -116,7 +118,8 @@ def main() -> None:
     if args.accounts >= 100_000:
         print(
             f"targets at {args.accounts:,} accounts: under {TARGET_SECONDS:.0f} s -> "
-            f"{'met' if seconds < TARGET_SECONDS else 'NOT met'}; under {TARGET_GIB:.0f} GiB -> "
+            f"{'met' if seconds < TARGET_SECONDS else 'NOT met'}; "
+            f"under 2 GB ({TARGET_GIB:.2f} GiB) -> "
             f"{'met' if peak < TARGET_GIB else 'NOT met'}"
         )
     print(f"load after {os.getloadavg()[0]:.2f}")
