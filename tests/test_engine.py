@@ -229,6 +229,36 @@ def test_lightgbm_fits_on_one_thread_and_predicts_on_every_core():
     assert again.num_threads == 2
 
 
+def test_prediction_threads_are_the_scoring_machines_not_the_training_ones(tmp_path):
+    """A bundle does not carry the training machine's threads into scoring: a model trained
+    on a large server would otherwise run dozens of threads on a two-core laptop."""
+    import json
+
+    import numpy as np
+
+    from healthscore.model import META_FILE, HealthModel
+
+    config = Config()
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=300)})
+    label = (frame["x"] + rng.normal(size=300) > 0).astype(int).to_numpy()
+    server = config.model.model_copy(update={"predict_threads": 64})
+    model = HealthModel.fit(
+        frame, label, frame, label, features=["x"], config=server, score_config=config.score, seed=1
+    )
+    assert model.num_threads == 64
+    folder = model.save(tmp_path / "bundle")
+    assert "num_threads" not in json.loads((folder / META_FILE).read_text())
+    assert HealthModel.load(folder).num_threads == (os.cpu_count() or 1)
+    assert HealthModel.load(folder, threads=2).num_threads == 2
+    # A bundle of an earlier version stored them; they are ignored.
+    meta = json.loads((folder / META_FILE).read_text())
+    (folder / META_FILE).write_text(json.dumps({**meta, "num_threads": 64}))
+    loaded = HealthModel.load(folder)
+    assert loaded.num_threads == (os.cpu_count() or 1)
+    np.testing.assert_array_equal(loaded.predict_proba(frame), model.predict_proba(frame))
+
+
 # --------------------------------------------------------------------------- day roll-up cache
 
 

@@ -234,3 +234,20 @@ def test_copy_of_a_project_under_the_same_name_is_accepted(checkout, tmp_path):
         checkout / "models" / "alpha" / "latest", copy, open_source(copy, config), config
     )
     assert loaded.check == "ok"
+
+
+@pytest.mark.parametrize("threads", [1, None])
+def test_scoring_predicts_on_this_machines_threads(checkout, threads):
+    """`[model] predict_threads` of the scoring run (default: this machine's cores) sets
+    LightGBM's threads, whatever machine trained the model."""
+    import os
+
+    from healthscore.model_loading import load_model
+    from healthscore.storage import open_source
+
+    data = checkout / "data" / "alpha"
+    config = Config().with_overrides(model={"predict_threads": threads})
+    loaded = load_model(
+        checkout / "models" / "alpha" / "latest", data, open_source(data, config), config
+    )
+    assert loaded.model.num_threads == (threads or os.cpu_count())

@@ -98,9 +98,7 @@ QUERIES = [
     """,
     "SELECT l.id, r.v FROM lefts l ASOF JOIN rights r ON r.k = l.k AND r.u <= l.t ORDER BY l.id",
     """
-    SELECT k, CAST(list_unique(list(u % 3)) AS BIGINT) AS distinct_values,
-           arg_min_null(v, (date_diff('day', DATE '2024-01-01', DATE '2024-01-02') * u, v))
-               AS first_v
+    SELECT k, CAST(list_unique(list(u % 3)) AS BIGINT) AS distinct_values
     FROM rights WHERE k IS NOT NULL GROUP BY ALL ORDER BY k
     """,
 ]

@@ -43,7 +43,6 @@ def test_parameters_become_spark_named_parameters():
         ("CAST(a + to_months(3) AS DATE)", "CAST(ADD_MONTHS(a, 3) AS DATE)"),
         ("CAST(a - to_months(t.m) AS DATE)", "CAST(ADD_MONTHS(a, -(t.m)) AS DATE)"),
         ("list_unique(list(ts))", "SIZE(ARRAY_DISTINCT(COLLECT_LIST(ts)))"),
-        ("arg_min_null(x, (k1, k2))", "MIN_BY(x, STRUCT(k1, k2))"),
         ("strlen(x)", "OCTET_LENGTH(x)"),
         ("TRIM(x)", "REGEXP_REPLACE(x, '^\\\\p{Zs}+|\\\\p{Zs}+$', '')"),
         ("x / 3.0", "x / CAST(3.0 AS DOUBLE)"),

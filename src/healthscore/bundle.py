@@ -199,9 +199,10 @@ def verify_bundle(directory: str | Path) -> Path:
     return directory
 
 
-def load_bundle_model(directory: str | Path) -> HealthModel:
-    """The model of a verified bundle (see :func:`verify_bundle`)."""
-    return HealthModel.load(verify_bundle(directory))
+def load_bundle_model(directory: str | Path, *, threads: int | None = None) -> HealthModel:
+    """The model of a verified bundle (see :func:`verify_bundle`), predicting on ``threads``
+    LightGBM threads (None: every core of this machine)."""
+    return HealthModel.load(verify_bundle(directory), threads=threads)
 
 
 def read_metrics(bundle: str | Path) -> dict[str, object]:

@@ -48,6 +48,11 @@ def lightgbm_params(config: ModelConfig, *, seed: int) -> dict[str, object]:
     }
 
 
+def prediction_threads(configured: int | None) -> int:
+    """LightGBM threads for prediction and SHAP: ``configured``, else this machine's cores."""
+    return configured or os.cpu_count() or 1
+
+
 @dataclass
 class HealthModel:
     """A fitted churn model with its feature contract and calibration."""
@@ -108,7 +113,7 @@ class HealthModel:
             calibrator,
             score_config,
             best,
-            num_threads=config.predict_threads or os.cpu_count() or 1,
+            num_threads=prediction_threads(config.predict_threads),
         )
 
     # ---------------------------------------------------------------- predicting
@@ -181,15 +186,19 @@ class HealthModel:
             "calibrator": self.calibrator.to_dict(),
             "score_config": self.score_config.model_dump(),
             "best_iteration": self.best_iteration,
-            "num_threads": self.num_threads,
             "info": self.info,
         }
         (directory / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path) -> HealthModel:
-        """Load a model saved by :meth:`save`."""
+    def load(cls, directory: str | Path, *, threads: int | None = None) -> HealthModel:
+        """Load a model saved by :meth:`save`, predicting on ``threads`` LightGBM threads.
+
+        ``threads`` is the scoring machine's setting (``[model] predict_threads``; None: all
+        its cores), never the training machine's: a model trained on a large server and
+        scored on two cores would otherwise run dozens of threads on two.
+        """
         directory = Path(directory)
         if not (directory / BOOSTER_FILE).is_file() or not (directory / META_FILE).is_file():
             raise ModelError(
@@ -219,7 +228,7 @@ class HealthModel:
             calibrator=calibrator,
             score_config=meta.score_config,
             best_iteration=meta.best_iteration,
-            num_threads=meta.num_threads,
+            num_threads=prediction_threads(threads),
             info=meta.info,
         )
 
@@ -234,7 +243,9 @@ class ModelMeta(BaseModel):
     calibrator: dict[str, Any]
     score_config: ScoreConfig
     best_iteration: int = Field(ge=0)
-    num_threads: int = Field(2, ge=1)
+    #: Written by earlier versions (the training machine's threads) and ignored: the
+    #: threads of prediction are the scoring machine's (:meth:`HealthModel.load`).
+    num_threads: int | None = Field(None, ge=1)
     info: dict[str, Any] = Field(default_factory=dict)
 
 

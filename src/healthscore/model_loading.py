@@ -65,7 +65,7 @@ def load_model(
     if text.startswith(("models:/", "runs:/")):
         project = project_name(data, config)
         bundle = tracking.download_bundle(text, config.tracking.for_project(project), root=root)
-        model = load_bundle_model(bundle)
+        model = load_bundle_model(bundle, threads=config.model.predict_threads)
         version = f"{text} (run {model.info.get('run_id', '?')})"
     else:
         bundle = Path(spec) if spec is not None else default_model(data, config)
@@ -74,7 +74,7 @@ def load_model(
                 f"model {bundle} does not exist; train one with `healthscore train --data "
                 f"{redact_url(str(data))}`"
             )
-        model = load_bundle_model(bundle)
+        model = load_bundle_model(bundle, threads=config.model.predict_threads)
         version = str(model.info.get("run_id", bundle.resolve().name))
     data_print = schema_fingerprint(source, project_name(data, config))
     check = check_model_matches(

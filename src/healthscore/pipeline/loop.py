@@ -109,7 +109,7 @@ def generate_with_actions(
     untreated = generate_world(n_accounts, start=start, end=end, seed=seed)
     source = source_from_frames(untreated.tables, config)
     if model is not None:
-        fitted = HealthModel.load(model)
+        fitted = HealthModel.load(model, threads=config.model.predict_threads)
         version = f"simulated scoring run, model {model}"
     else:
         fitted = _model_before(source, config, before=as_of - pd.Timedelta(days=window))

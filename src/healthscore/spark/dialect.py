@@ -16,7 +16,6 @@ parsed tree, one small rule each:
   the dates;
 * ``x + to_months(n)`` and ``x - to_months(n)`` become ``add_months`` (both clamp the day
   to the end of a shorter month);
-* ``arg_min_null(value, (k1, k2, ...))`` becomes ``min_by(value, struct(k1, k2, ...))``;
 * ``list_unique(list)`` (the number of distinct elements) becomes
   ``size(array_distinct(list))``;
 * a number written with a decimal point (``3.0``) is a ``DOUBLE``: Spark would read it as a
@@ -123,11 +122,6 @@ def _function_rules(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Sub):
             months = exp.Neg(this=exp.Paren(this=months))
         return exp.func("ADD_MONTHS", _inner(node.this), months)
-    if _name(node) == "arg_min_null":
-        value, key = (_inner(e) for e in node.expressions)
-        if isinstance(key, exp.Tuple):
-            key = exp.func("STRUCT", *key.expressions)
-        return exp.func("MIN_BY", value, key)
     if _name(node) == "list_unique":
         return exp.func("SIZE", exp.func("ARRAY_DISTINCT", _inner(node.expressions[0])))
     if _name(node) == "strlen" or (isinstance(node, exp.Anonymous) and node.name == "STRLEN"):
