@@ -217,6 +217,9 @@ def main() -> None:
                 f"feature usage rows, {meta['tickets']:,} tickets, {meta['nps_responses']:,} "
                 f"NPS answers; generated in {time.perf_counter() - started:.1f} s):"
             )
+            # Flush the files just written: their write-back would otherwise land in the
+            # first engine's time.
+            os.sync()
             results, frames = {}, {}
             for engine in engines:
                 out = Path(tmp) / f"{engine}.parquet"

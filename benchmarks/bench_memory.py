@@ -53,6 +53,8 @@ def main() -> None:
     data = cache / f"book-{args.accounts}"
     meta = book.make_book(data, accounts=args.accounts)
     model = book.trained_model(cache)
+    # Flush a book just written: its write-back would otherwise land in the first command.
+    os.sync()
     program = str(Path(sys.executable).with_name("healthscore"))
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "healthscore.toml"
