@@ -38,6 +38,7 @@ from healthscore.features.engine import (
     raw_pairs,
     user_bits,
     word_and_bit,
+    word_type,
 )
 from healthscore.sql import RAW_ID_PREFIX, id_of_raw
 
@@ -83,7 +84,7 @@ def _rows(run: Session, with_users: bool) -> str:
     """The window's rows, de-duplicated, each user as its bit (``_hs_feature_users``)."""
     quantity = ["u.quantity"] if run.has_column("feature_usage", "quantity") else []
     if with_users:
-        user = [f"CAST(s.uw AS {_word_type(run)}) AS uw", "s.ubit"]
+        user = [f"CAST(s.uw AS {word_type(run, '_hs_feature_users')}) AS uw", "s.ubit"]
         join = (
             f"LEFT JOIN _hs_feature_users s ON s.raw_account = u.{RAW_ID_PREFIX}account_id "
             f"AND s.raw_user = u.{RAW_ID_PREFIX}user_id"
@@ -190,11 +191,6 @@ def _feature_bits(run: Session) -> None:
     """Create ``_hs_feature_bits``, the feature key in the narrowest type that holds it."""
     features = run.scalar("SELECT count(DISTINCT feature) FROM _hs_feature_first")
     run.execute(_FEATURE_BITS.format(fid_type=integer_type(features)))
-
-
-def _word_type(run: Session) -> str:
-    """The narrowest type of the users' words (``_hs_feature_users``) on the rows."""
-    return integer_type(run.scalar("SELECT max(uw) FROM _hs_feature_users"))
 
 
 #: Days of core use that no later date's 90-day window covers, and each feature's last use
@@ -356,7 +352,7 @@ def _row_tables(run: Session, with_users: bool) -> str | None:
         pairs = _CACHED_PAIRS.format(relation=users)
         run.execute(_USER_BITS.format(pairs=pairs), **bounds, **months)
         user_rows = _USER_ROWS_CACHED.format(
-            relation=users, order=run.account_order, word_type=_word_type(run)
+            relation=users, order=run.account_order, word_type=word_type(run, "_hs_feature_users")
         )
         run.execute(user_rows, **bounds, **months)
         return "_hs_feature_user_rows"

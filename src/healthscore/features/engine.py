@@ -290,6 +290,12 @@ def integer_type(largest: object) -> str:
     return "BIGINT"
 
 
+def word_type(run: Session, users: str) -> str:
+    """The narrowest type of the users' words in ``users`` (a :func:`user_bits` table), for
+    the event rows that carry them."""
+    return integer_type(run.scalar(f"SELECT max(uw) FROM {users}"))
+
+
 def raw_pairs(table: str, window: str) -> str:
     """SQL for the distinct ``(account, user)`` pairs of event log ``table`` in ``window``
     (a condition): ``raw_account`` and ``raw_user`` as read, ``account_id`` and ``user_id``

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from healthscore.features.engine import Session, integer_type, ratio, raw_pairs, user_bits
+from healthscore.features.engine import Session, ratio, raw_pairs, user_bits, word_type
 from healthscore.sql import RAW_ID_PREFIX, id_of_raw, id_present
 
 #: The longest window the usage features read, in days.
@@ -96,11 +96,6 @@ _BIT = "CAST(1 AS BIGINT) << d.ubit"
 #: Bit ``age - 1`` for a day ``age`` days before ``as_of`` within the 30-day window, else 0.
 _DAY_BIT_30D = "CASE WHEN c.age <= 30 THEN CAST(1 AS BIGINT) << (c.age - 1) ELSE 0 END"
 _PRIOR = "c.age > 30 AND c.age <= 60"
-
-
-def _word_type(run: Session) -> str:
-    """The narrowest type of the users' words (``_hs_login_users``) on the rows."""
-    return integer_type(run.scalar("SELECT max(uw) FROM _hs_login_users"))
 
 
 def _select(with_seats: bool) -> str:
@@ -191,7 +186,9 @@ def compute(run: Session) -> pd.DataFrame:
     try:
         if cached is None:
             run.execute(_USERS.format(pairs=_LOG_PAIRS), **bounds)
-            rows = _ROWS.format(order=run.account_order, word_type=_word_type(run))
+            rows = _ROWS.format(
+                order=run.account_order, word_type=word_type(run, "_hs_login_users")
+            )
             run.execute(rows, since=bounds["since"], until=bounds["until"])
             run.execute(_OLDER_DAYS, **bounds)
         else:
@@ -199,7 +196,9 @@ def compute(run: Session) -> pd.DataFrame:
             pairs = _CACHED_PAIRS.format(relation=cached)
             run.execute(_USERS.format(pairs=pairs), **bounds, **months)
             rows = _ROWS_CACHED.format(
-                relation=cached, order=run.account_order, word_type=_word_type(run)
+                relation=cached,
+                order=run.account_order,
+                word_type=word_type(run, "_hs_login_users"),
             )
             run.execute(rows, **bounds, **months)
             run.execute(_OLDER_DAYS_CACHED.format(relation=cached), **bounds, **months)
