@@ -23,8 +23,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/healthscore demo
 
+# One worker per core (at most 4), a test file per worker at a time. LightGBM's threads wait
+# passively, so that one worker's OpenMP threads do not spin against the other's.
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+	OMP_WAIT_POLICY=passive $(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 # The tests that neither train nor start Spark, on every core: under two minutes on two.
 test-fast: $(VENV)/.installed-dev

@@ -2,7 +2,8 @@
 
 Generates every table of the contract with numpy straight into Parquet
 (``feature_data.py``: logins and feature usage share the ``--events``, tickets and NPS
-answers scale with the accounts), then computes all 58 catalogue features of every account
+answers scale with the accounts; the event logs in time order, as an export is written, or
+with ``--order random`` in none), then computes all 58 catalogue features of every account
 at every monthly snapshot with each engine, each in its own process so that each reports its
 own peak resident memory:
 
@@ -24,6 +25,7 @@ measured in this run on the same data.
     python benchmarks/bench_features.py                        # 5M and 50M events
     python benchmarks/bench_features.py --quick                # 1M events, 10,000 accounts
     python benchmarks/bench_features.py --events 5e6 --engines duckdb,polars
+    python benchmarks/bench_features.py --order random       # event logs in no time order
 
 polars is a benchmark-only dependency: ``pip install -e '.[bench]'``.
 """
@@ -183,6 +185,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="DuckDB and polars threads")
     parser.add_argument("--memory-limit", default=None, help="DuckDB's; default: the config's")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--order",
+        choices=["time", "random"],
+        default="time",
+        help="the event logs' row order: time (as an export is written) or random",
+    )
     parser.add_argument("--quick", action="store_true", help="1M events, 10,000 accounts")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--run", help=argparse.SUPPRESS)
@@ -199,7 +207,8 @@ def main() -> None:
     print(
         f"load {os.getloadavg()[0]:.2f} (1-minute average) on {os.cpu_count()} cores; "
         f"{args.threads} threads for DuckDB and polars; {args.accounts:,} accounts, "
-        f"{args.snapshots} monthly snapshots; each engine in its own process"
+        f"{args.snapshots} monthly snapshots; event logs in {args.order} order; each engine "
+        "in its own process"
     )
     for i, events in enumerate(args.events):
         with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
@@ -211,6 +220,7 @@ def main() -> None:
                 events=events,
                 snapshots=args.snapshots,
                 seed=args.seed + i,
+                order=args.order,
             )
             print(
                 f"{events:,} events ({meta['logins']:,} logins, {meta['feature_usage']:,} "

@@ -6,6 +6,11 @@ accounts (a few use the product far more than most) and come in sessions; about 
 event rows are exact duplicates, as in real exports; feature usage has missing and zero
 quantities. Tickets and NPS answers scale with the accounts. Ids are dictionary-encoded
 strings, as a Parquet export of a warehouse table has them.
+
+The event logs come in time order by default, as an export of an event table is written: each
+chunk of rows covers its own stretch of days (as many days as its share of the rows) and is
+sorted by time within. ``order="random"`` spreads every chunk over all the days instead, a
+log with no order at all: an engine that reads one window then has to decode every row.
 """
 
 from __future__ import annotations
@@ -30,13 +35,32 @@ def _dictionary(indices: np.ndarray, names: pa.Array) -> pa.DictionaryArray:
 
 
 def _sessions(rng, n, accounts, weights, days):
-    """Account, user and day of ``n`` events, grouped in sessions of 1-5 on a user-day."""
+    """Account, user and day of ``n`` events, grouped in sessions of 1-5 on a user-day.
+
+    ``days`` is the ``(first, end)`` range of days the chunk's sessions fall on.
+    """
     sessions = rng.integers(1, 6, n)
     n_days = int(np.searchsorted(np.cumsum(sessions), n)) + 1
     account = rng.choice(accounts, n_days, p=weights)
     user = account * USERS_PER_ACCOUNT + rng.integers(0, USERS_PER_ACCOUNT, n_days)
-    day = rng.integers(0, days, n_days)
+    day = rng.integers(days[0], days[1], n_days)
     return (np.repeat(x, sessions[:n_days])[:n] for x in (account, user, day))
+
+
+def _chunk_days(lo: int, n: int, total: int, days: int, order: str) -> tuple[int, int]:
+    """The days a chunk of rows ``lo`` to ``lo + n`` (of ``total``) falls on."""
+    if order == "random":
+        return 0, days
+    first, end = lo * days // total, (lo + n) * days // total
+    return first, max(end, first + 1)
+
+
+def _in_time_order(order: str, ts: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
+    """``ts`` and ``columns`` sorted by time (unchanged for ``order="random"``)."""
+    if order == "random":
+        return [ts, *columns]
+    by_time = np.argsort(ts, kind="stable")
+    return [column[by_time] for column in (ts, *columns)]
 
 
 def _duplicate(rng, n, *columns):
@@ -46,8 +70,21 @@ def _duplicate(rng, n, *columns):
         column[dup] = column[dup - 1]
 
 
-def generate(directory: Path, *, accounts: int, events: int, snapshots: int, seed: int) -> dict:
-    """Write the tables into ``directory``; return the metadata (dates, sizes)."""
+def generate(
+    directory: Path,
+    *,
+    accounts: int,
+    events: int,
+    snapshots: int,
+    seed: int,
+    order: str = "time",
+) -> dict:
+    """Write the tables into ``directory``; return the metadata (dates, sizes).
+
+    ``order`` is the event logs' row order: ``"time"`` or ``"random"``.
+    """
+    if order not in ("time", "random"):
+        raise ValueError(f"order must be 'time' or 'random', not {order!r}")
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     first = pd.Timestamp("2022-01-01")
@@ -98,9 +135,11 @@ def generate(directory: Path, *, accounts: int, events: int, snapshots: int, see
     with pq.ParquetWriter(directory / "logins.parquet", login_schema) as writer:
         for lo in range(0, n_logins, CHUNK):
             n = min(CHUNK, n_logins - lo)
-            account, user, day = _sessions(rng, n, accounts, weights, days)
+            span = _chunk_days(lo, n, n_logins, days, order)
+            account, user, day = _sessions(rng, n, accounts, weights, span)
             ts = start_us + day * day_us + rng.integers(0, day_us, n)
             _duplicate(rng, n, ts, user, account)
+            ts, user, account = _in_time_order(order, ts, user, account)
             writer.write_table(
                 pa.table(
                     {
@@ -126,13 +165,17 @@ def generate(directory: Path, *, accounts: int, events: int, snapshots: int, see
     with pq.ParquetWriter(directory / "feature_usage.parquet", usage_schema) as writer:
         for lo in range(0, n_usage, CHUNK):
             n = min(CHUNK, n_usage - lo)
-            account, user, day = _sessions(rng, n, accounts, weights, days)
+            span = _chunk_days(lo, n, n_usage, days, order)
+            account, user, day = _sessions(rng, n, accounts, weights, span)
             feature = rng.choice(FEATURES, n, p=popularity)
             ts = start_us + day * day_us + rng.integers(0, day_us, n)
             quantity = rng.integers(0, 6, n)
             quantity[rng.random(n) < 0.8 * (quantity == 0)] = 1  # about 3% zeros
             _duplicate(rng, n, ts, user, account, feature, quantity)
             missing = rng.random(n) < 0.01
+            ts, user, account, feature, quantity, missing = _in_time_order(
+                order, ts, user, account, feature, quantity, missing
+            )
             writer.write_table(
                 pa.table(
                     {
@@ -190,6 +233,7 @@ def generate(directory: Path, *, accounts: int, events: int, snapshots: int, see
         "nps_responses": n_answers,
         "accounts": accounts,
         "snapshots": snapshots,
+        "order": order,
     }
     (directory / "meta.json").write_text(json.dumps(meta))
     return meta
