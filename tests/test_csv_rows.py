@@ -137,6 +137,18 @@ def test_doubles_of_every_magnitude_are_written_as_repr_writes_them():
     assert format_rows(frame) == expected
 
 
+@pytest.mark.parametrize("dtype", ["str", "string"])
+def test_text_of_rows_joined_from_several_frames_is_written_as_to_csv_writes_it(tmp_path, dtype):
+    """Arrow keeps the text of joined rows (or of a CSV read in chunks) in several chunks."""
+    parts = [pd.Series(["A1", "a,b", None], dtype=dtype), pd.Series(['q"', "=1+2"], dtype=dtype)]
+    frame = pd.DataFrame({"account_id": pd.concat(parts, ignore_index=True), "n": range(5)})
+    assert format_rows(frame) is not None
+    for for_people in (False, True):
+        ours = write_frame(frame, tmp_path / "ours.csv", for_people=for_people).read_bytes()
+        table = neutralise_formulas(frame) if for_people else frame
+        assert ours == written_by_pandas(table, tmp_path / "pandas.csv")
+
+
 def test_text_is_quoted_only_where_it_must_be():
     frame = pd.DataFrame({"t": ["plain", "a,b", 'q"', "l\nf", "", None], "d": [True] * 6})
     assert format_rows(frame) == (

@@ -142,7 +142,11 @@ def _text(column: pd.Series) -> pa.Array | None:
     text (``to_csv`` writes those with ``str`` or ``strftime``)."""
     try:
         if isinstance(column.dtype, pd.StringDtype):
-            return pc.fill_null(pa.array(column, type=_TEXT, from_pandas=True), "")
+            # Rows joined from several frames (or read in chunks) keep Arrow's chunks.
+            text = pa.array(column, type=_TEXT, from_pandas=True)
+            if isinstance(text, pa.ChunkedArray):
+                text = text.combine_chunks()
+            return pc.fill_null(text, "")
         values = column.to_numpy(dtype=object, copy=True)
         values[pd.isna(values)] = ""
         if infer_dtype(values, skipna=False) not in ("string", "empty"):
